@@ -88,7 +88,8 @@ struct np_msg_nat_probe_reply {
 	uint8_t flags;               /* echo of the request flags */
 	uint8_t answered;            /* NP_NATP_F_* actually applied by the server */
 	uint32_t txid;
-	np_addr_t observed;
+	np_addr_t observed;          /* the prober's endpoint as the server saw it */
+	np_addr_t alt;               /* the server's alternate address (port 0), or family 0 */
 };
 
 struct np_msg_probe {

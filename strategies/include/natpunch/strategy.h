@@ -110,6 +110,7 @@ enum np_nat_filtering {
 	NP_NAT_FILTER_ADF = 3,      /* address-dependent filtering */
 	NP_NAT_FILTER_APDF = 4,     /* address-and-port-dependent filtering */
 	NP_NAT_FILTER_ADF_OR_APDF = 5, /* port-restricted at least; no second IP to tell */
+	NP_NAT_FILTER_EIF_OR_ADF = 6,  /* not port-restricted; no second IP to tell */
 };
 
 enum np_nat_allocation {

@@ -1,0 +1,428 @@
+/* np_server: session table, pairing, NAT probe answers, token checks and
+ * per-source rate limiting for natpunch-server. Sockets and timers are libev
+ * watchers embedded in struct np_server. */
+#include "np_server.h"
+#include "np_auth.h"
+#include "np_log.h"
+#include "np_ratelimit.h"
+#include "np_udp.h"
+#include "np_wire.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TOKEN_WINDOW_MS (300u * 1000u)
+
+struct srv_reg {
+	np_addr_t pub, local, via;
+	np_nat_info_t nat;
+	uint64_t seen_ms, ts;
+	uint32_t nonce;
+	uint8_t present;
+};
+
+struct srv_sess {
+	struct srv_sess *next;
+	uint32_t round;
+	np_addr_t pushed[2];
+	struct srv_reg r[2];
+	char name[]; /* NUL-terminated, at most NP_SESSION_MAX bytes */
+};
+
+struct np_server {
+	struct ev_loop *loop;
+	struct np_server_config cfg;
+	int fd[2];
+	ev_io io[2];
+	ev_timer sweep;
+	struct np_ratelimit rl;
+	struct srv_sess **buckets;
+	size_t nbuckets, count;
+	uint8_t hash_key[crypto_shorthash_KEYBYTES];
+	struct np_server_stats st;
+};
+
+static uint64_t mono_ms(struct np_server *s)
+{
+	return (uint64_t)(ev_now(s->loop) * 1000.0);
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static size_t bucket_of(struct np_server *s, const char *name)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, (const uint8_t *)name, strlen(name), s->hash_key);
+	memcpy(&v, h, sizeof(v));
+	return (size_t)(v & (s->nbuckets - 1));
+}
+
+static int table_grow(struct np_server *s)
+{
+	size_t n = s->nbuckets * 2;
+	struct srv_sess **nb = calloc(n, sizeof(*nb));
+	struct srv_sess **old = s->buckets;
+	size_t oldn = s->nbuckets;
+
+	if (!nb)
+		return -ENOMEM;
+	s->buckets = nb;
+	s->nbuckets = n;
+	for (size_t i = 0; i < oldn; i++) {
+		struct srv_sess *e = old[i], *next;
+		for (; e; e = next) {
+			size_t b = bucket_of(s, e->name);
+			next = e->next;
+			e->next = nb[b];
+			nb[b] = e;
+		}
+	}
+	free(old);
+	return 0;
+}
+
+static struct srv_sess *session_get(struct np_server *s, const char *name, int create)
+{
+	size_t b = bucket_of(s, name), len;
+	struct srv_sess *e;
+
+	for (e = s->buckets[b]; e; e = e->next)
+		if (strcmp(e->name, name) == 0)
+			return e;
+	if (!create || s->count >= s->cfg.max_sessions)
+		return NULL;
+	if (s->count >= s->nbuckets && table_grow(s) == 0)
+		b = bucket_of(s, name);
+	len = strlen(name);
+	e = calloc(1, sizeof(*e) + len + 1);
+	if (!e)
+		return NULL;
+	memcpy(e->name, name, len + 1);
+	e->next = s->buckets[b];
+	s->buckets[b] = e;
+	s->count++;
+	return e;
+}
+
+static void reply(struct np_server *s, int port_idx, const np_addr_t *to, const np_addr_t *via,
+		  const uint8_t *buf, int len)
+{
+	int rc;
+
+	if (len < 0)
+		return;
+	rc = np_udp_send(s->fd[port_idx], to, buf, (size_t)len, 0, via && via->family ? via : NULL);
+	if (rc < 0 && np_log_get_level() >= NP_LOG_DEBUG) {
+		char a[NP_ADDR_STRLEN];
+		np_debug("server: send to %s failed: %s", np_addr_str(to, a, sizeof(a)), strerror(-rc));
+	}
+}
+
+/* Appends the token MAC when the server has a token; returns the new length. */
+static int seal(struct np_server *s, uint8_t *buf, int len)
+{
+	if (len < 0 || !s->cfg.has_token)
+		return len;
+	np_auth_mac(s->cfg.token_key, buf, (size_t)len - NP_MAC_LEN, buf + len - NP_MAC_LEN);
+	return len;
+}
+
+static void push_peer_info(struct np_server *s, struct srv_sess *e, int role)
+{
+	struct np_msg_peer_info pi = { 0 };
+	struct srv_reg *me = &e->r[role], *other = &e->r[1 - role];
+	uint8_t buf[256];
+
+	pi.flags = s->cfg.has_token ? NP_REG_F_MAC : 0;
+	pi.role = (uint8_t)role;
+	pi.nonce = me->nonce;
+	pi.round = e->round;
+	pi.start_in_ms = 0;
+	pi.observed = me->pub;
+	pi.peer_public = other->pub;
+	pi.peer_local = other->local;
+	pi.peer_nat = other->nat;
+	reply(s, role, &me->pub, &me->via, buf, seal(s, buf, np_wire_encode_peer_info(buf, sizeof(buf), &pi)));
+}
+
+static void handle_register(struct np_server *s, int role, const uint8_t *buf, size_t len, const np_addr_t *from,
+			    const np_addr_t *to)
+{
+	struct np_msg_register m;
+	struct srv_sess *e;
+	struct srv_reg *me, *other;
+	uint64_t now = mono_ms(s), wall;
+	char a[NP_ADDR_STRLEN], b[NP_ADDR_STRLEN];
+
+	if (np_wire_parse_register(buf, len, &m) < 0) {
+		s->st.bad++;
+		np_debug("server: malformed REGISTER from %s (%llu bad so far)", np_addr_str(from, a, sizeof(a)),
+			 (unsigned long long)s->st.bad);
+		return;
+	}
+	if (s->cfg.has_token) {
+		wall = wall_ms();
+		if (!(m.flags & NP_REG_F_MAC) ||
+		    np_auth_verify(s->cfg.token_key, buf, m.mac_offset, m.mac) < 0 ||
+		    m.timestamp_ms + TOKEN_WINDOW_MS < wall || m.timestamp_ms > wall + TOKEN_WINDOW_MS) {
+			s->st.unauth++;
+			np_debug("server: unauthenticated REGISTER from %s dropped (%llu so far)",
+				 np_addr_str(from, a, sizeof(a)), (unsigned long long)s->st.unauth);
+			return;
+		}
+	}
+	e = session_get(s, m.session, 1);
+	if (!e) {
+		np_warn("server: session table full (%zu), REGISTER from %s dropped", s->count,
+			np_addr_str(from, a, sizeof(a)));
+		return;
+	}
+	me = &e->r[role];
+	other = &e->r[1 - role];
+	if (s->cfg.has_token && me->present && np_addr_equal(&me->pub, from) && m.timestamp_ms < me->ts) {
+		s->st.unauth++;
+		np_debug("server: replayed REGISTER from %s dropped", np_addr_str(from, a, sizeof(a)));
+		return;
+	}
+	if (!me->present || !np_addr_equal(&me->pub, from))
+		np_info("server: session '%s' port %u: peer %s registered (lan %s)", e->name, s->cfg.port[role],
+			np_addr_str(from, a, sizeof(a)), np_addr_str(&m.local, b, sizeof(b)));
+	s->st.registers++;
+	me->present = 1;
+	me->pub = *from;
+	me->local = m.local;
+	me->via = *to;
+	me->nat = m.nat;
+	me->nonce = m.nonce;
+	me->ts = m.timestamp_ms;
+	me->seen_ms = now;
+
+	if (other->present) {
+		if (!np_addr_equal(&e->pushed[role], &me->pub) || !np_addr_equal(&e->pushed[1 - role], &other->pub)) {
+			e->round++;
+			e->pushed[role] = me->pub;
+			e->pushed[1 - role] = other->pub;
+			s->st.pairs++;
+			np_info("server: session '%s' paired %s <-> %s (round %u)", e->name,
+				np_addr_str(&e->r[0].pub, a, sizeof(a)), np_addr_str(&e->r[1].pub, b, sizeof(b)),
+				e->round);
+			push_peer_info(s, e, 1 - role);
+		}
+		push_peer_info(s, e, role);
+		return;
+	}
+	{
+		struct np_msg_register_ack ack = { 0 };
+		uint8_t out[128];
+
+		ack.flags = s->cfg.has_token ? NP_REG_F_MAC : 0;
+		ack.nonce = m.nonce;
+		ack.observed = *from;
+		reply(s, role, from, to, out, seal(s, out, np_wire_encode_register_ack(out, sizeof(out), &ack)));
+	}
+}
+
+static void handle_nat_probe(struct np_server *s, int port_idx, const uint8_t *buf, size_t len,
+			     const np_addr_t *from, const np_addr_t *to)
+{
+	struct np_msg_nat_probe m;
+	struct np_msg_nat_probe_reply r = { 0 };
+	uint8_t out[128];
+	int via_port = port_idx;
+	np_addr_t via = *to;
+
+	if (np_wire_parse_nat_probe(buf, len, &m) < 0) {
+		s->st.bad++;
+		return;
+	}
+	s->st.nat_probes++;
+	r.flags = m.flags;
+	r.txid = m.txid;
+	r.observed = *from;
+	r.alt = s->cfg.alt;
+	r.alt.port = 0;
+	if (m.flags & NP_NATP_F_CHANGE_PORT) {
+		via_port = 1 - port_idx;
+		r.answered |= NP_NATP_F_CHANGE_PORT;
+	}
+	if ((m.flags & NP_NATP_F_CHANGE_IP) && s->cfg.alt.family == from->family) {
+		/* Answer from whichever of our two addresses the probe did not reach. */
+		np_addr_t alt = s->cfg.alt, t = *to, primary = s->cfg.bind;
+		static const uint8_t zero[16];
+
+		alt.port = t.port = primary.port = 0;
+		if (!np_addr_equal(&t, &alt)) {
+			via = alt;
+			r.answered |= NP_NATP_F_CHANGE_IP;
+		} else if (memcmp(primary.ip, zero, sizeof(zero)) != 0) {
+			via = primary;
+			r.answered |= NP_NATP_F_CHANGE_IP;
+		}
+	}
+	reply(s, via_port, from, &via, out, np_wire_encode_nat_probe_reply(out, sizeof(out), &r));
+}
+
+void np_server_handle(struct np_server *s, int port_idx, const uint8_t *buf, size_t len, const np_addr_t *from,
+		      const np_addr_t *to)
+{
+	int type = np_wire_type(buf, len);
+	char a[NP_ADDR_STRLEN];
+
+	s->st.rx++;
+	if (type != NP_MSG_REGISTER && type != NP_MSG_NAT_PROBE) {
+		s->st.bad++;
+		np_debug("server: ignored datagram type %d (%zu bytes) from %s (%llu bad so far)", type, len,
+			 np_addr_str(from, a, sizeof(a)), (unsigned long long)s->st.bad);
+		return;
+	}
+	if (!np_ratelimit_allow(&s->rl, from, mono_ms(s))) {
+		if (s->st.limited++ % 1000 == 0)
+			np_warn("server: rate limit hit by %s (%llu dropped so far)", np_addr_str(from, a, sizeof(a)),
+				(unsigned long long)s->st.limited);
+		return;
+	}
+	if (type == NP_MSG_REGISTER)
+		handle_register(s, port_idx, buf, len, from, to);
+	else
+		handle_nat_probe(s, port_idx, buf, len, from, to);
+}
+
+void np_server_sweep(struct np_server *s)
+{
+	uint64_t now = mono_ms(s);
+
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		struct srv_sess **pp = &s->buckets[i];
+		while (*pp) {
+			struct srv_sess *e = *pp;
+			for (int r = 0; r < 2; r++)
+				if (e->r[r].present && e->r[r].seen_ms + s->cfg.expire_ms < now) {
+					char a[NP_ADDR_STRLEN];
+					np_debug("server: session '%s' port %u: %s expired", e->name, s->cfg.port[r],
+						 np_addr_str(&e->r[r].pub, a, sizeof(a)));
+					memset(&e->r[r], 0, sizeof(e->r[r]));
+				}
+			if (!e->r[0].present && !e->r[1].present) {
+				*pp = e->next;
+				free(e);
+				s->count--;
+			} else {
+				pp = &e->next;
+			}
+		}
+	}
+}
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct np_server *s = w->data;
+	int idx = w == &s->io[0] ? 0 : 1;
+	uint8_t buf[2048];
+	np_addr_t from, to;
+
+	for (int i = 0; i < 256; i++) {
+		ssize_t n = np_udp_recv(w->fd, buf, sizeof(buf), &from, &to);
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
+			break;
+		if (n == -EMSGSIZE) {
+			s->st.rx++;
+			s->st.bad++;
+			continue;
+		}
+		if (n < 0)
+			break;
+		to.port = s->cfg.port[idx];
+		np_server_handle(s, idx, buf, (size_t)n, &from, &to);
+	}
+}
+
+static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	np_server_sweep(w->data);
+}
+
+int np_server_new(struct ev_loop *loop, const struct np_server_config *cfg, struct np_server **out, char *err,
+		  size_t errlen)
+{
+	struct np_server *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	s->loop = loop;
+	s->cfg = *cfg;
+	s->fd[0] = s->fd[1] = -1;
+	if (!s->cfg.expire_ms)
+		s->cfg.expire_ms = 10000;
+	if (!s->cfg.max_sessions)
+		s->cfg.max_sessions = 1000000;
+	crypto_shorthash_keygen(s->hash_key);
+	s->nbuckets = 1024;
+	s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
+	rc = s->buckets ? np_ratelimit_init(&s->rl, cfg->rate, cfg->burst) : -ENOMEM;
+	if (rc < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < 2; i++) {
+		rc = np_udp_open(cfg->bind.family, &cfg->bind, cfg->port[i], NP_UDP_PKTINFO, err, errlen);
+		if (rc < 0)
+			goto fail;
+		s->fd[i] = rc;
+		ev_io_init(&s->io[i], on_read, s->fd[i], EV_READ);
+		s->io[i].data = s;
+		ev_io_start(loop, &s->io[i]);
+	}
+	ev_timer_init(&s->sweep, on_sweep, 1.0, 1.0);
+	s->sweep.data = s;
+	ev_timer_start(loop, &s->sweep);
+	*out = s;
+	return 0;
+fail:
+	np_server_free(s);
+	return rc;
+}
+
+void np_server_get_stats(const struct np_server *s, struct np_server_stats *st)
+{
+	*st = s->st;
+	st->sessions = s->count;
+}
+
+void np_server_free(struct np_server *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < 2; i++) {
+		if (s->fd[i] >= 0) {
+			if (s->loop)
+				ev_io_stop(s->loop, &s->io[i]);
+			close(s->fd[i]);
+		}
+	}
+	if (s->loop)
+		ev_timer_stop(s->loop, &s->sweep);
+	for (size_t i = 0; s->buckets && i < s->nbuckets; i++) {
+		struct srv_sess *e = s->buckets[i], *next;
+		for (; e; e = next) {
+			next = e->next;
+			free(e);
+		}
+	}
+	free(s->buckets);
+	np_ratelimit_free(&s->rl);
+	free(s);
+}

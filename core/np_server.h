@@ -1,0 +1,44 @@
+/* np_server: the rendezvous server's state and packet handling.
+ *
+ * Peers register on PORT1 or PORT2 with a session name; the server pairs the
+ * PORT1 and PORT2 registrations of one session and pushes PEER_INFO to both
+ * the moment the pair is complete (and again whenever either side's endpoint
+ * changes). It answers NAT probes with the observed endpoint, from the other
+ * port or the alternate address on request. It never sees tunnel keys. */
+#ifndef NP_SERVER_H
+#define NP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <natpunch/strategy.h>
+
+struct ev_loop;
+struct np_server;
+
+struct np_server_config {
+	np_addr_t bind;          /* family 4 or 6; ip all-zero for any */
+	uint16_t port[2];
+	np_addr_t alt;           /* alternate address for NAT discovery, family 0 if none */
+	int has_token;
+	uint8_t token_key[32];
+	double rate, burst;      /* per source address, messages per second; rate 0: off */
+	uint32_t expire_ms;      /* a registration expires after this much silence */
+	size_t max_sessions;
+};
+
+struct np_server_stats {
+	uint64_t rx, bad, unauth, limited, registers, pairs, nat_probes, sessions;
+};
+
+int np_server_new(struct ev_loop *loop, const struct np_server_config *cfg, struct np_server **out,
+		  char *err, size_t errlen);
+void np_server_free(struct np_server *s);
+void np_server_get_stats(const struct np_server *s, struct np_server_stats *st);
+/* Handles one datagram that arrived on socket `port_idx` (0 or 1). Exposed for fuzzing. */
+void np_server_handle(struct np_server *s, int port_idx, const uint8_t *buf, size_t len, const np_addr_t *from,
+		      const np_addr_t *to);
+/* Expires silent registrations (run by a timer every second). */
+void np_server_sweep(struct np_server *s);
+
+#endif
