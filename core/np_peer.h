@@ -1,0 +1,43 @@
+/* np_peer: one tunnel of the natpunch peer daemon.
+ *
+ * The session state machine (REGISTER -> WAIT_PEER -> PUNCH -> HANDSHAKE ->
+ * UP -> back to REGISTER when the peer goes silent), the strategy host (the
+ * np_host_api_t a strategy .so drives), probe authentication, the Noise
+ * handshake driver, keepalive/dead/rekey timers and the hook events. Packet
+ * forwarding between the tun and UDP lives in np_datapath.c. */
+#ifndef NP_PEER_H
+#define NP_PEER_H
+
+#include <stdint.h>
+
+struct ev_loop;
+struct np_config;
+struct np_hooks;
+struct np_peer;
+
+enum np_peer_state {
+	NP_ST_REGISTER = 0,
+	NP_ST_WAIT_PEER,
+	NP_ST_PUNCH,
+	NP_ST_HANDSHAKE,
+	NP_ST_UP,
+};
+
+struct np_peer_keys {
+	uint8_t priv[32];
+	uint8_t peer_pub[32];
+	uint8_t psk[32];
+	int has_psk;
+	uint8_t token_key[32];
+	int has_token;
+};
+
+/* Creates the tun, loads the strategy and starts registering. */
+int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct np_peer_keys *keys,
+		struct np_hooks *hooks, struct np_peer **out, char *err, size_t errlen);
+/* Graceful stop: on_down hooks run (if up), then done(arg) is called. */
+void np_peer_stop(struct np_peer *p, void (*done)(void *), void *arg);
+void np_peer_free(struct np_peer *p);
+const char *np_peer_state_name(enum np_peer_state st);
+
+#endif

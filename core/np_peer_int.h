@@ -1,0 +1,122 @@
+/* np_peer_int: the tunnel struct shared by np_peer.c (control plane) and
+ * np_datapath.c (packet forwarding). Nothing outside those two includes it. */
+#ifndef NP_PEER_INT_H
+#define NP_PEER_INT_H
+
+#include "np_config.h"
+#include "np_peer.h"
+#include "np_session.h"
+#include "np_strategy_loader.h"
+
+#include <ev.h>
+#include <net/if.h>
+#include <sys/socket.h>
+
+#define NP_BATCH 64
+
+struct np_peer;
+
+struct np_sock {
+	int fd;
+	int id;
+	ev_io io;
+	struct np_peer *p;
+};
+
+struct np_strat_timer {
+	ev_timer t;
+	int id;
+	struct np_peer *p;
+};
+
+struct np_stats {
+	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
+	uint64_t bad, bad_mac, replay, not_up, probes_sent, probes_rx, send_errors;
+};
+
+/* Batch buffers of the data path, allocated once. */
+struct np_dp {
+	size_t slot;                 /* bytes per packet slot */
+	uint8_t *tx, *rx;            /* NP_BATCH slots each */
+	struct mmsghdr txm[NP_BATCH], rxm[NP_BATCH];
+	struct iovec txv[NP_BATCH], rxv[NP_BATCH];
+	struct sockaddr_storage rxa[NP_BATCH];
+	struct sockaddr_storage txa; /* the peer, for the whole batch */
+	socklen_t txalen;
+	int ntx;
+};
+
+struct np_peer {
+	struct ev_loop *loop;
+	const struct np_config *cfg;
+	struct np_peer_keys keys;
+	struct np_hooks *hooks;
+	int secure;
+
+	/* addressing */
+	np_addr_t server;
+	char ifname[IFNAMSIZ];
+	int tun_fd;
+	ev_io tun_io;
+
+	/* sockets: [0] is the main one (registration, then data) */
+	struct np_sock *socks[NP_HOST_MAX_SOCKETS + 1];
+
+	/* state */
+	enum np_peer_state st;
+	uint64_t cycle_start_ms, attempt_start_ms;
+	unsigned attempts;
+	uint32_t round, reg_nonce;
+	int have_round;
+	np_addr_t self_local, self_public, peer_public, peer_local;
+	np_nat_info_t self_nat, peer_nat;
+	int role, high, nat_depth;
+	int server_silent_logged;
+
+	/* the path that works */
+	int path_sock;
+	np_addr_t path_peer;
+
+	/* strategy */
+	struct np_strategy_mod mod;
+	np_host_api_t api;
+	void *strat;
+	int strat_done;              /* finished: destroy from the reap timer */
+	unsigned probes_this_attempt;
+	struct np_strat_timer stimers[NP_HOST_MAX_TIMERS];
+	ev_timer reap;
+	char fail_reason[160];
+
+	/* timers */
+	ev_timer reg_timer, attempt_timer, hs_timer, keepalive, dead, housekeeping, warn_timer;
+	double last_rx, last_tx;     /* ev_now() of the last packet each way */
+	unsigned hs_tries;
+	uint64_t last_init_ms;
+
+	/* crypto */
+	struct np_session sess;
+	uint8_t probe_key[32];
+	uint8_t nonce_salt[32];
+	double last_auth_warn;
+
+	struct np_dp dp;
+	struct np_stats stats;
+
+	/* shutdown */
+	int stopping;
+	void (*stop_done)(void *);
+	void *stop_arg;
+};
+
+uint64_t np_peer_now_ms(void);
+/* np_datapath.c */
+int np_dp_init(struct np_peer *p);
+void np_dp_free(struct np_peer *p);
+void np_dp_on_tun(struct ev_loop *loop, ev_io *w, int revents);
+void np_dp_on_sock(struct ev_loop *loop, ev_io *w, int revents);
+int np_dp_send_keepalive(struct np_peer *p);
+/* np_peer.c: control messages that the data path hands over. */
+void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t len, const np_addr_t *from);
+void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_addr_t *from);
+
+#endif
