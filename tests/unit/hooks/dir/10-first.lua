@@ -1,0 +1,6 @@
+-- hook-dir fixture: files run in lexical order after the --hook files
+function on_up(t)
+	local f = assert(io.open(os.getenv("NP_HOOKTEST_OUT"), "a"))
+	f:write("10-first\n")
+	f:close()
+end
