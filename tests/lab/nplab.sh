@@ -1,0 +1,799 @@
+# shellcheck shell=bash
+# nplab.sh: the natpunch NAT lab. Real Linux NATs (nftables) in network
+# namespaces, joined by a routed "internet". Source it; do not run it.
+#
+#                          +------------------------------+
+#                          | srv   203.0.113.10 (SERVER_IP)|
+#                          |       203.0.113.11 (ALT_IP)   |
+#                          +---------------+--------------+
+#                                          | 203.0.113.0/24   (router .1)
+#  +--------+ 192.168.1/24 +--------+ 198.51.100.16/28 +--------+ 198.51.100.32/28 +--------+ 192.168.2/24 +--------+
+#  | peer A |--------------| nat-A  |------------------| router |------------------| nat-B  |--------------| peer B |
+#  +--------+ .2        .1 +--------+ .18          .17 +--------+ .33          .34 +--------+ .1        .2 +--------+
+#   eth0             lan / wan                    s-A /  |  \ s-B                wan / lan            eth0
+#                                                  h-X /   \ s-C, s-D ... (one /28 each, 198.51.100.16*i)
+#                                   192.0.2.16/28  /
+#                                     +-----------+
+#                                     | host X    | 192.0.2.18 (lab_host: spoofer, junk sender)
+#                                     +-----------+
+#
+#  double:  peer (192.168.i.2) - home-A (192.168.i.1 | 100.64.i.2) - nat-A (100.64.i.1 | 198.51.100.16i+2) - router
+#  none:    peer A itself sits on s-A with 198.51.100.16i+2 (no NAT namespace).
+#
+# Site i (the i-th distinct lab_site name, 1..15) owns 198.51.100.(16*i)/28,
+# 192.168.i.0/24 and, for double, 100.64.i.0/24. Host j owns 192.0.2.(16*j)/28.
+# The router only knows TEST-NET routes, so private and CGNAT addresses never
+# leave their site. Between any two NATs there is exactly one routed hop (the
+# router): a probe with TTL = NAT depth + 1 dies at the router.
+#
+# NAT kinds (see /work/shared/DESIGN.md, "NAT lab"); every NAT also has a
+# home-router forward filter (inbound only when established or related):
+#   none              the peer is on the internet itself
+#   cone              masquerade (keeps the port unless that would clash)
+#   cone-altered      UDP: snat to PUB : udp sport ^ LAB_ALTER_XOR (0x1000): the
+#                     port always changes, but the same local port maps to the
+#                     same public port for every destination; others: masquerade
+#   symmetric-seq:D   UDP: snat to PUB : numgen inc mod N map {0:P0, 1:P0+D, ...}
+#                     (P0 = LAB_SEQ_P0 = 20000): every new mapping takes the next
+#                     port, D apart; ICMP and TCP: masquerade
+#   symmetric-random  masquerade fully-random
+#   double            home masquerade behind a CGNAT masquerade (100.64.i.0/24)
+#
+# API (every function is `set -eu -o pipefail` safe):
+#   lab_init                 root check (not root: exit 77; missing tool: exit 1),
+#                            per-run prefix, temp dir, trap cleanup EXIT, router
+#   lab_server               server ns "srv": SERVER_IP, SERVER_ALT_IP
+#   lab_site NAME KIND       peer host NAME behind a NAT of KIND
+#   lab_site_del NAME        kill our processes in NAME's namespaces, delete them
+#                            (then lab_site NAME KIND again gives fresh NATs)
+#   lab_host NAME            a plain host on the internet (192.0.2.x)
+#   lab_ns NAME / lab_nat_ns NAME   real netns of host NAME / of its outer NAT
+#   lab_exec NAME cmd...     run in NAME's netns; NAME: a site or host name,
+#                            srv, router, nat-NAME (outer NAT), home-NAME (double)
+#   lab_bg NAME LOG cmd...   background process in NAME's ns; prints its PID
+#   lab_kill PID [GRACE_S]   TERM, KILL after GRACE_S (3), wait for it
+#   lab_exit_status PID      exit status of a lab_bg process once it ended
+#   lab_alive PID            0 if that lab_bg process still runs
+#   lab_wait TIMEOUT_S cmd...   poll cmd every 0.2 s; 1 on timeout
+#   lab_udp_timeout NAME S   nf_conntrack_udp_timeout(_stream) in NAME's NAT ns(es)
+#   lab_conntrack_flush NAME conntrack -F in NAME's NAT ns(es)
+#   lab_describe             one line per host: how to enter it, its addresses
+#   lab_cleanup              kill recorded PIDs, delete exactly our namespaces
+#   lab_fail MSG / lab_pass MSG   one-line verdict (fail dumps the logs), exit
+#   lab_dump_logs            print every log of this run (tail)
+# natpunch helpers:
+#   lab_keys [NAME...]       keys for NAME (default A B) + one PSK, mode 0600:
+#                            LAB_KEY_<N> (file), LAB_PUBKEY_<N> (base64), LAB_PSK
+#   lab_pair A B             A and B are each other's peer (A-B, C-D preset)
+#   lab_start_server [args]  natpunch-server in srv on LAB_PORT1 LAB_PORT2
+#   lab_start_peer NAME PORT LOCAL REMOTE [args]   natpunch in NAME (tun np0,
+#                            MTU LAB_MTU), keys from lab_keys unless --insecure
+#   lab_start_pair A B NET [args]   A on LAB_PORT1 as NET.1, B on LAB_PORT2 as NET.2
+#   lab_stop NAME [GRACE_S]  lab_kill the daemon of NAME ("server" too)
+#   lab_wait_tunnel A B T    both logs say "tunnel up" and a ping each way works
+#   lab_ping_both A B        ping -c 3 -W 1 each way through the tunnel
+#   lab_tunnel_field NAME KEY   KEY=VALUE from NAME's last "tunnel up" line
+#   lab_assert_alive NAME... every named daemon still runs (else lab_fail)
+#   LAB_WRAP="valgrind ..."  prefix for the daemon command (word-split)
+#
+# Variables:
+#   LAB_PREFIX, LAB_DIR (temp dir: logs/, keys/), LAB_UDP (np_labudp path)
+#   SERVER_IP, SERVER_ALT_IP, LAB_PORT1=2000, LAB_PORT2=2001
+#   after lab_site NAME:  LAB_KIND_<N>, LAB_LAN_IP_<N> (the peer's address),
+#     LAB_PUB_IP_<N> (outer NAT public address; = LAN IP for none),
+#     LAB_NAT_DEPTH_<N> (0, 1, 2), LAB_GW_IP_<N> (router address of the site),
+#     LAB_CGN_IP_<N> (double: the home NAT's 100.64 address)
+#   after lab_host NAME:  LAB_IP_<N> (= LAB_LAN_IP_<N> = LAB_PUB_IP_<N>)
+#   after lab_start_peer NAME: LAB_PID_<N>, LAB_LOG_<N>, LAB_TUN_IP_<N>
+#   after lab_start_server:    LAB_PID_server, LAB_LOG_server
+#   NP_LAB_VERBOSE=1 echoes every command; NP_LAB_KEEP=1 keeps LAB_DIR.
+
+NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+NP_BUILD_DIR=${NP_BUILD_DIR:-$NP_SOURCE_DIR/build}
+LAB_UDP=${LAB_UDP:-$NP_BUILD_DIR/tests/lab/np_labudp}
+
+SERVER_IP=203.0.113.10
+SERVER_ALT_IP=203.0.113.11
+LAB_PORT1=2000
+LAB_PORT2=2001
+LAB_MTU=${LAB_MTU:-1400}
+LAB_TUN_DEV=${LAB_TUN_DEV:-np0}
+LAB_ALTER_XOR=0x1000
+LAB_SEQ_P0=20000
+LAB_TOOLS="ip nft conntrack ping sysctl ss timeout stat mktemp"
+
+LAB_NSITES=0
+LAB_NHOSTS=0
+LAB_LOGS_DUMPED=0
+LAB_HAVE_SERVER=0
+LAB_SITES=()
+LAB_HOSTS=()
+
+# ---- small helpers --------------------------------------------------------
+
+lab_log() { echo "nplab: $*" >&2; }
+
+# Run a command, echoing it first when NP_LAB_VERBOSE=1.
+lab_run() {
+	if [ "${NP_LAB_VERBOSE:-0}" = 1 ]; then echo "+ $*" >&2; fi
+	"$@"
+}
+
+_lab_now_ms() {
+	local t=${EPOCHREALTIME/./}
+	echo $((t / 1000))
+}
+
+lab_wait() {
+	local timeout=$1 end
+	shift
+	end=$(($(_lab_now_ms) + timeout * 1000))
+	while :; do
+		if "$@"; then return 0; fi
+		if [ "$(_lab_now_ms)" -ge "$end" ]; then return 1; fi
+		sleep 0.2
+	done
+}
+
+_lab_check_name() {
+	if ! [[ $1 =~ ^[A-Za-z][A-Za-z0-9_]{0,11}$ ]] || [ "$1" = srv ] || [ "$1" = router ] || [ "$1" = server ]; then
+		lab_log "bad host name '$1' (letters, digits, _; at most 12; not srv/router/server)"
+		exit 1
+	fi
+}
+
+_lab_var() { eval "printf '%s' \"\${$1:-}\""; }
+
+_lab_set() { printf -v "$1" '%s' "$2"; }
+
+# ---- init and cleanup -----------------------------------------------------
+
+lab_init() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP: the NAT lab needs root (network namespaces)"
+		exit 77
+	fi
+	local t missing=""
+	for t in $LAB_TOOLS; do
+		command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
+	done
+	if [ -n "$missing" ]; then
+		echo "FAIL: the NAT lab needs these tools:$missing (Debian: iproute2 nftables conntrack iputils-ping procps coreutils)"
+		exit 1
+	fi
+	LAB_PREFIX="npl$$-"
+	if ip netns list | grep -q "^$LAB_PREFIX"; then
+		LAB_PREFIX="npl$$r$RANDOM-"
+	fi
+	LAB_DIR=$(mktemp -d "/tmp/nplab.$$.XXXXXX")
+	mkdir -p "$LAB_DIR/logs" "$LAB_DIR/run"
+	mkdir -m 0700 "$LAB_DIR/keys"
+	: >"$LAB_DIR/run/pids"
+	: >"$LAB_DIR/run/netns"
+	trap '_lab_on_exit' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	lab_pair A B
+	lab_pair C D
+	_lab_netns_add router
+	_lab_sysctl router net.ipv4.ip_forward=1
+	_lab_sysctl router net.ipv4.conf.all.rp_filter=0
+	_lab_sysctl router net.ipv4.conf.default.rp_filter=0
+}
+
+_lab_on_exit() {
+	local rc=$?
+	set +e
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ] && [ "$LAB_LOGS_DUMPED" = 0 ]; then
+		lab_dump_logs
+	fi
+	lab_cleanup
+	if [ "$rc" != 0 ] && [ "$rc" != 77 ] && [ -d "${LAB_DIR:-}" ]; then
+		echo "nplab: logs kept in $LAB_DIR" >&2
+	elif [ -d "${LAB_DIR:-}" ] && [ "${NP_LAB_KEEP:-0}" != 1 ]; then
+		rm -rf "$LAB_DIR"
+	fi
+	exit "$rc"
+}
+
+lab_cleanup() {
+	local errexit=0
+	[[ $- != *e* ]] || errexit=1
+	set +e
+	_lab_cleanup_all
+	[ "$errexit" = 0 ] || set -e
+	return 0
+}
+
+_lab_cleanup_all() {
+	[ -n "${LAB_DIR:-}" ] && [ -f "$LAB_DIR/run/pids" ] || return 0
+	local pid st
+	# TERM everything still alive, give it 3 s together, then KILL.
+	while read -r pid st; do
+		_lab_pid_is_ours "$pid" "$st" && kill -TERM "$pid" 2>/dev/null
+	done <"$LAB_DIR/run/pids"
+	lab_wait 3 _lab_none_alive >/dev/null 2>&1
+	while read -r pid st; do
+		_lab_pid_is_ours "$pid" "$st" && kill -KILL "$pid" 2>/dev/null
+	done <"$LAB_DIR/run/pids"
+	lab_wait 3 _lab_none_alive >/dev/null 2>&1
+	: >"$LAB_DIR/run/pids"
+	local ns
+	if [ -f "$LAB_DIR/run/netns" ]; then
+		tac "$LAB_DIR/run/netns" | while read -r ns; do
+			[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+		done
+		: >"$LAB_DIR/run/netns"
+	fi
+	return 0
+}
+
+_lab_starttime() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	echo "${20}"
+}
+
+# True if PID still runs and is the process we started (same start time).
+_lab_pid_is_ours() {
+	local now
+	now=$(_lab_starttime "$1") || return 1
+	[ "$now" = "$2" ]
+}
+
+_lab_none_alive() {
+	local pid st
+	while read -r pid st; do
+		if _lab_pid_is_ours "$pid" "$st" && [ ! -f "$LAB_DIR/run/rc.$pid" ]; then return 1; fi
+	done <"$LAB_DIR/run/pids"
+	return 0
+}
+
+# ---- namespaces -----------------------------------------------------------
+
+_lab_netns_add() {
+	local ns=$LAB_PREFIX$1
+	lab_run ip netns add "$ns"
+	echo "$ns" >>"$LAB_DIR/run/netns"
+	lab_run ip -n "$ns" link set lo up
+}
+
+_lab_netns_del() {
+	local ns=$LAB_PREFIX$1
+	ip netns list | grep -q "^$ns\( \|$\)" || return 0
+	lab_run ip netns del "$ns"
+	grep -vx "$ns" "$LAB_DIR/run/netns" >"$LAB_DIR/run/netns.new" || true
+	mv "$LAB_DIR/run/netns.new" "$LAB_DIR/run/netns"
+}
+
+_lab_sysctl() { lab_run ip netns exec "$LAB_PREFIX$1" sysctl -qw "$2" >/dev/null; }
+
+# _lab_link NS1 IF1 ADDR1 NS2 IF2 ADDR2: a veth between two lab namespaces.
+_lab_link() {
+	local n1=$LAB_PREFIX$1 n2=$LAB_PREFIX$4
+	lab_run ip -n "$n1" link add "$2" type veth peer name "$5" netns "$n2"
+	[ -z "$3" ] || lab_run ip -n "$n1" addr add "$3" dev "$2"
+	[ -z "$6" ] || lab_run ip -n "$n2" addr add "$6" dev "$5"
+	lab_run ip -n "$n1" link set "$2" up
+	lab_run ip -n "$n2" link set "$5" up
+}
+
+# The real netns name behind a logical name.
+_lab_resolve() {
+	case $1 in
+	srv | router) echo "$LAB_PREFIX$1" ;;
+	nat-*) lab_nat_ns "${1#nat-}" ;;
+	home-*)
+		[ "$(_lab_var "LAB_KIND_${1#home-}")" = double ] || { lab_log "no home NAT for ${1#home-}"; return 1; }
+		echo "${LAB_PREFIX}home-${1#home-}"
+		;;
+	*) lab_ns "$1" ;;
+	esac
+}
+
+lab_ns() {
+	if [ -z "$(_lab_var "LAB_KIND_$1")" ]; then
+		lab_log "unknown lab host '$1'"
+		return 1
+	fi
+	echo "$LAB_PREFIX$1"
+}
+
+lab_nat_ns() {
+	local kind
+	kind=$(_lab_var "LAB_KIND_$1")
+	case $kind in
+	"" | none | host) lab_log "host '$1' has no NAT"; return 1 ;;
+	*) echo "${LAB_PREFIX}nat-$1" ;;
+	esac
+}
+
+# Every NAT namespace of a site, outer first.
+_lab_nat_list() {
+	local kind
+	kind=$(_lab_var "LAB_KIND_$1")
+	case $kind in
+	double) echo "${LAB_PREFIX}nat-$1 ${LAB_PREFIX}home-$1" ;;
+	"" | none | host) lab_log "host '$1' has no NAT"; return 1 ;;
+	*) echo "${LAB_PREFIX}nat-$1" ;;
+	esac
+}
+
+lab_exec() {
+	local ns
+	ns=$(_lab_resolve "$1") || return 1
+	shift
+	lab_run ip netns exec "$ns" "$@"
+}
+
+# ---- topology -------------------------------------------------------------
+
+lab_server() {
+	_lab_netns_add srv
+	_lab_link router r-srv 203.0.113.1/24 srv eth0 "$SERVER_IP/24"
+	lab_run ip -n "${LAB_PREFIX}srv" addr add "$SERVER_ALT_IP/24" dev eth0
+	lab_run ip -n "${LAB_PREFIX}srv" route add default via 203.0.113.1
+	LAB_HAVE_SERVER=1
+}
+
+# The nftables ruleset of one NAT namespace: KIND PUBLIC_IP
+_lab_nat_ruleset() {
+	local kind=$1 pub=$2 udp_rule="" i n d elems=""
+	case $kind in
+	cone | masq) ;;
+	symmetric-random) ;;
+	cone-altered)
+		udp_rule="oifname \"wan\" meta l4proto udp snat ip to $pub : udp sport ^ $LAB_ALTER_XOR"
+		;;
+	symmetric-seq:*)
+		d=${kind#symmetric-seq:}
+		n=$(((65535 - LAB_SEQ_P0) / d + 1))
+		[ "$n" -le 256 ] || n=256
+		for ((i = 0; i < n; i++)); do
+			elems="$elems${elems:+, }$i : $((LAB_SEQ_P0 + i * d))"
+		done
+		udp_rule="oifname \"wan\" meta l4proto udp snat ip to $pub : numgen inc mod $n map { $elems }"
+		;;
+	*) lab_log "unknown NAT kind '$kind'"; return 1 ;;
+	esac
+	local masq="oifname \"wan\" masquerade"
+	[ "$kind" != symmetric-random ] || masq="oifname \"wan\" masquerade fully-random"
+	cat <<EOF
+table ip nplab {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		iifname "wan" ct state established,related accept
+		iifname "wan" drop
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		$udp_rule
+		$masq
+	}
+}
+EOF
+}
+
+_lab_nat_setup() { # LOGICAL_NS KIND PUBLIC_IP
+	local ns=$LAB_PREFIX$1 rules
+	_lab_sysctl "$1" net.ipv4.ip_forward=1
+	rules=$(_lab_nat_ruleset "$2" "$3") || return 1
+	if [ "${NP_LAB_VERBOSE:-0}" = 1 ]; then echo "+ nft -f - in $ns <<<'$rules'" >&2; fi
+	ip netns exec "$ns" nft -f - <<<"$rules"
+}
+
+_lab_valid_kind() {
+	case $1 in
+	none | cone | cone-altered | symmetric-random | double) return 0 ;;
+	symmetric-seq:*)
+		local d=${1#symmetric-seq:}
+		[[ $d =~ ^[0-9]+$ ]] && [ "$d" -ge 1 ] && [ "$d" -le 1000 ] && return 0
+		;;
+	esac
+	lab_log "unknown NAT kind '$1' (none|cone|cone-altered|symmetric-seq:D|symmetric-random|double)"
+	return 1
+}
+
+lab_site() {
+	local name=$1 kind=$2 i sub lan
+	_lab_check_name "$name"
+	_lab_valid_kind "$kind" || exit 1
+	i=$(_lab_var "LAB_IDX_$name")
+	if [ -z "$i" ]; then
+		LAB_NSITES=$((LAB_NSITES + 1))
+		i=$LAB_NSITES
+		if [ "$i" -gt 15 ]; then lab_log "at most 15 sites"; exit 1; fi
+		_lab_set "LAB_IDX_$name" "$i"
+		LAB_SITES+=("$name")
+	elif [ -n "$(_lab_var "LAB_KIND_$name")" ]; then
+		lab_log "site $name exists (lab_site_del it first)"
+		exit 1
+	fi
+	sub=198.51.100.$((16 * i))
+	local gw=${sub%.*}.$((16 * i + 1)) wan=${sub%.*}.$((16 * i + 2))
+	lan=192.168.$i
+	_lab_set "LAB_GW_IP_$name" "$gw"
+	_lab_set "LAB_PUB_IP_$name" "$wan"
+	_lab_netns_add "$name"
+	case $kind in
+	none)
+		_lab_link router "s-$name" "$gw/28" "$name" eth0 "$wan/28"
+		lab_run ip -n "$LAB_PREFIX$name" route add default via "$gw"
+		_lab_set "LAB_LAN_IP_$name" "$wan"
+		_lab_set "LAB_NAT_DEPTH_$name" 0
+		;;
+	double)
+		_lab_netns_add "nat-$name"
+		_lab_netns_add "home-$name"
+		_lab_link router "s-$name" "$gw/28" "nat-$name" wan "$wan/28"
+		lab_run ip -n "${LAB_PREFIX}nat-$name" route add default via "$gw"
+		_lab_link "nat-$name" lan "100.64.$i.1/24" "home-$name" wan "100.64.$i.2/24"
+		lab_run ip -n "${LAB_PREFIX}home-$name" route add default via "100.64.$i.1"
+		_lab_link "home-$name" lan "$lan.1/24" "$name" eth0 "$lan.2/24"
+		lab_run ip -n "$LAB_PREFIX$name" route add default via "$lan.1"
+		_lab_nat_setup "nat-$name" cone "$wan"
+		_lab_nat_setup "home-$name" cone "100.64.$i.2"
+		_lab_set "LAB_CGN_IP_$name" "100.64.$i.2"
+		_lab_set "LAB_LAN_IP_$name" "$lan.2"
+		_lab_set "LAB_NAT_DEPTH_$name" 2
+		;;
+	*)
+		_lab_netns_add "nat-$name"
+		_lab_link router "s-$name" "$gw/28" "nat-$name" wan "$wan/28"
+		lab_run ip -n "${LAB_PREFIX}nat-$name" route add default via "$gw"
+		_lab_link "nat-$name" lan "$lan.1/24" "$name" eth0 "$lan.2/24"
+		lab_run ip -n "$LAB_PREFIX$name" route add default via "$lan.1"
+		_lab_nat_setup "nat-$name" "$kind" "$wan"
+		_lab_set "LAB_LAN_IP_$name" "$lan.2"
+		_lab_set "LAB_NAT_DEPTH_$name" 1
+		;;
+	esac
+	_lab_set "LAB_KIND_$name" "$kind"
+}
+
+# Kill our processes inside NAME's namespaces, then delete those namespaces.
+lab_site_del() {
+	local name=$1 l ns inode pid st
+	[ -n "$(_lab_var "LAB_KIND_$name")" ] || return 0
+	for l in "$name" "nat-$name" "home-$name"; do
+		ns=$LAB_PREFIX$l
+		[ -e "/run/netns/$ns" ] || continue
+		inode=$(stat -L -c %i "/run/netns/$ns")
+		while read -r pid st; do
+			_lab_pid_is_ours "$pid" "$st" || continue
+			[ "$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)" = "$inode" ] || continue
+			lab_kill "$pid"
+		done <"$LAB_DIR/run/pids"
+	done
+	ip -n "${LAB_PREFIX}router" link del "s-$name" 2>/dev/null || true
+	for l in "$name" "nat-$name" "home-$name"; do
+		_lab_netns_del "$l"
+	done
+	_lab_set "LAB_KIND_$name" ""
+}
+
+lab_host() {
+	local name=$1 j sub
+	_lab_check_name "$name"
+	[ -z "$(_lab_var "LAB_KIND_$name")" ] || { lab_log "host $name exists"; exit 1; }
+	LAB_NHOSTS=$((LAB_NHOSTS + 1))
+	j=$LAB_NHOSTS
+	if [ "$j" -gt 15 ]; then lab_log "at most 15 hosts"; exit 1; fi
+	sub=192.0.2.$((16 * j))
+	local gw=192.0.2.$((16 * j + 1)) ip=192.0.2.$((16 * j + 2))
+	_lab_netns_add "$name"
+	_lab_link router "h-$name" "$gw/28" "$name" eth0 "$ip/28"
+	lab_run ip -n "$LAB_PREFIX$name" route add default via "$gw"
+	_lab_sysctl "$name" net.ipv4.conf.all.rp_filter=0
+	_lab_set "LAB_IP_$name" "$ip"
+	_lab_set "LAB_LAN_IP_$name" "$ip"
+	_lab_set "LAB_PUB_IP_$name" "$ip"
+	_lab_set "LAB_GW_IP_$name" "$gw"
+	_lab_set "LAB_NAT_DEPTH_$name" 0
+	_lab_set "LAB_KIND_$name" host
+	LAB_HOSTS+=("$name")
+}
+
+lab_describe() {
+	local n kind
+	echo "router   ip netns exec ${LAB_PREFIX}router bash    (the internet: 203.0.113.1, 198.51.100.16i+1, 192.0.2.16j+1)"
+	if [ "$LAB_HAVE_SERVER" = 1 ]; then
+		echo "srv      ip netns exec ${LAB_PREFIX}srv bash    $SERVER_IP, alt $SERVER_ALT_IP"
+	fi
+	for n in "${LAB_SITES[@]}"; do
+		kind=$(_lab_var "LAB_KIND_$n")
+		[ -n "$kind" ] || continue
+		printf '%-8s ip netns exec %s bash    %s (%s), public %s\n' "$n" "$LAB_PREFIX$n" \
+			"$(_lab_var "LAB_LAN_IP_$n")" "$kind" "$(_lab_var "LAB_PUB_IP_$n")"
+		case $kind in
+		none) ;;
+		double)
+			printf '%-8s ip netns exec %s bash    home NAT lan %s wan %s\n' "home-$n" "${LAB_PREFIX}home-$n" \
+				"192.168.$(_lab_var "LAB_IDX_$n").1" "$(_lab_var "LAB_CGN_IP_$n")"
+			printf '%-8s ip netns exec %s bash    CGNAT lan 100.64.%s.1 wan %s\n' "nat-$n" "${LAB_PREFIX}nat-$n" \
+				"$(_lab_var "LAB_IDX_$n")" "$(_lab_var "LAB_PUB_IP_$n")"
+			;;
+		*)
+			printf '%-8s ip netns exec %s bash    NAT lan 192.168.%s.1 wan %s\n' "nat-$n" "${LAB_PREFIX}nat-$n" \
+				"$(_lab_var "LAB_IDX_$n")" "$(_lab_var "LAB_PUB_IP_$n")"
+			;;
+		esac
+	done
+	for n in "${LAB_HOSTS[@]}"; do
+		printf '%-8s ip netns exec %s bash    %s (internet host)\n' "$n" "$LAB_PREFIX$n" "$(_lab_var "LAB_IP_$n")"
+	done
+}
+
+lab_udp_timeout() {
+	local ns
+	for ns in $(_lab_nat_list "$1"); do
+		lab_run ip netns exec "$ns" sysctl -qw "net.netfilter.nf_conntrack_udp_timeout=$2" \
+			"net.netfilter.nf_conntrack_udp_timeout_stream=$2" >/dev/null
+	done
+}
+
+lab_conntrack_flush() {
+	local ns
+	for ns in $(_lab_nat_list "$1"); do
+		lab_run ip netns exec "$ns" conntrack -F >/dev/null 2>&1
+	done
+}
+
+# ---- processes ------------------------------------------------------------
+
+# Start a process in a lab namespace; sets LAB_BG_PID. A watcher subshell
+# records the exit status in run/rc.PID when it ends.
+_lab_spawn() {
+	local ns log pidfile
+	ns=$(_lab_resolve "$1") || return 1
+	log=$2
+	shift 2
+	pidfile=$LAB_DIR/run/spawn.$BASHPID.$RANDOM
+	if [ "${NP_LAB_VERBOSE:-0}" = 1 ]; then echo "+ ip netns exec $ns $* >$log &" >&2; fi
+	(
+		ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null &
+		cpid=$!
+		echo "$cpid" >"$pidfile.tmp"
+		mv "$pidfile.tmp" "$pidfile"
+		rc=0
+		wait "$cpid" || rc=$?
+		echo "$rc" >"$LAB_DIR/run/rc.$cpid"
+	) >/dev/null 2>&1 </dev/null &
+	local i
+	for ((i = 0; i < 500; i++)); do
+		[ -f "$pidfile" ] && break
+		sleep 0.01
+	done
+	LAB_BG_PID=$(cat "$pidfile")
+	rm -f "$pidfile"
+	local st
+	st=$(_lab_starttime "$LAB_BG_PID") || st=gone
+	echo "$LAB_BG_PID $st" >>"$LAB_DIR/run/pids"
+}
+
+lab_bg() {
+	_lab_spawn "$@"
+	echo "$LAB_BG_PID"
+}
+
+lab_alive() {
+	[ ! -f "$LAB_DIR/run/rc.$1" ] && kill -0 "$1" 2>/dev/null
+}
+
+_lab_ended() { ! lab_alive "$1"; }
+
+_lab_reaped() { [ -f "$LAB_DIR/run/rc.$1" ] || ! kill -0 "$1" 2>/dev/null; }
+
+lab_kill() {
+	local pid=$1 grace=${2:-3} st
+	st=$(awk -v p="$pid" '$1 == p { s = $2 } END { print s }' "$LAB_DIR/run/pids")
+	if [ -z "$st" ]; then
+		lab_log "lab_kill: $pid was not started by this lab"
+		return 1
+	fi
+	if ! _lab_pid_is_ours "$pid" "$st"; then return 0; fi
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! lab_wait "$grace" _lab_ended "$pid"; then
+		lab_log "pid $pid ignored SIGTERM for ${grace}s: SIGKILL"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	lab_wait 5 _lab_reaped "$pid" || true
+}
+
+lab_exit_status() {
+	lab_wait "${2:-10}" test -f "$LAB_DIR/run/rc.$1" || { echo unknown; return 1; }
+	cat "$LAB_DIR/run/rc.$1"
+}
+
+# ---- verdicts and logs ----------------------------------------------------
+
+lab_dump_logs() {
+	local f
+	LAB_LOGS_DUMPED=1
+	[ -d "${LAB_DIR:-}/logs" ] || return 0
+	for f in "$LAB_DIR"/logs/*; do
+		[ -f "$f" ] || continue
+		echo "----- ${f##*/} (last 150 lines) -----"
+		tail -n 150 "$f"
+	done
+	echo "----- end of logs -----"
+}
+
+lab_fail() {
+	echo "FAIL: $*"
+	lab_dump_logs
+	exit 1
+}
+
+lab_pass() {
+	echo "PASS: $*"
+	exit 0
+}
+
+# ---- natpunch helpers ------------------------------------------------------
+
+lab_pair() {
+	_lab_set "LAB_PEER_OF_$1" "$2"
+	_lab_set "LAB_PEER_OF_$2" "$1"
+}
+
+_lab_need_bin() {
+	[ -x "$NP_BUILD_DIR/$1" ] || lab_fail "$NP_BUILD_DIR/$1 is missing (build natpunch first)"
+}
+
+lab_keys() {
+	local n names=("$@")
+	[ ${#names[@]} -gt 0 ] || names=(A B)
+	_lab_need_bin natpunch
+	for n in "${names[@]}"; do
+		(umask 077 && "$NP_BUILD_DIR/natpunch" genkey >"$LAB_DIR/keys/$n.key") ||
+			lab_fail "natpunch genkey failed"
+		chmod 0600 "$LAB_DIR/keys/$n.key"
+		_lab_set "LAB_KEY_$n" "$LAB_DIR/keys/$n.key"
+		_lab_set "LAB_PUBKEY_$n" "$("$NP_BUILD_DIR/natpunch" pubkey <"$LAB_DIR/keys/$n.key")" ||
+			lab_fail "natpunch pubkey failed"
+		[ -n "$(_lab_var "LAB_PUBKEY_$n")" ] || lab_fail "natpunch pubkey printed nothing"
+	done
+	if [ -z "${LAB_PSK:-}" ]; then
+		(umask 077 && "$NP_BUILD_DIR/natpunch" genpsk >"$LAB_DIR/keys/psk") || lab_fail "natpunch genpsk failed"
+		chmod 0600 "$LAB_DIR/keys/psk"
+		LAB_PSK=$LAB_DIR/keys/psk
+	fi
+}
+
+_lab_next_log() { # NAME -> a fresh log path
+	local i=1
+	while [ -e "$LAB_DIR/logs/$1.$i.log" ]; do i=$((i + 1)); done
+	echo "$LAB_DIR/logs/$1.$i.log"
+}
+
+lab_start_server() {
+	local log wrap=()
+	_lab_need_bin natpunch-server
+	log=$(_lab_next_log server)
+	# shellcheck disable=SC2206
+	[ -z "${LAB_WRAP:-}" ] || wrap=($LAB_WRAP)
+	_lab_spawn srv "$log" "${wrap[@]}" "$NP_BUILD_DIR/natpunch-server" --bind "$SERVER_IP" \
+		--alt-ip "$SERVER_ALT_IP" -v "$@" "$LAB_PORT1" "$LAB_PORT2"
+	LAB_PID_server=$LAB_BG_PID
+	LAB_LOG_server=$log
+	local t=5
+	[ -z "${LAB_WRAP:-}" ] || t=60
+	lab_wait "$t" _lab_server_ready || lab_fail "natpunch-server did not open UDP $LAB_PORT1/$LAB_PORT2 within ${t}s"
+}
+
+_lab_server_ready() {
+	lab_alive "$LAB_PID_server" || lab_fail "natpunch-server exited early (status $(lab_exit_status "$LAB_PID_server" 2))"
+	local s
+	s=$(ip netns exec "${LAB_PREFIX}srv" ss -Hnlu 2>/dev/null) || return 1
+	grep -q ":$LAB_PORT1\b" <<<"$s" && grep -q ":$LAB_PORT2\b" <<<"$s"
+}
+
+lab_start_peer() {
+	local name=$1 port=$2 local_ip=$3 remote_ip=$4 peer log a keyargs=() wrap=() vflag=(-v)
+	shift 4
+	_lab_need_bin natpunch
+	peer=$(_lab_var "LAB_PEER_OF_$name")
+	for a in "$@"; do
+		[ "$a" != --insecure ] || keyargs=(--insecure)
+	done
+	if [ ${#keyargs[@]} = 0 ]; then
+		[ -n "$peer" ] || lab_fail "no peer for $name (lab_pair)"
+		[ -n "$(_lab_var "LAB_KEY_$name")" ] && [ -n "$(_lab_var "LAB_PUBKEY_$peer")" ] ||
+			lab_fail "no keys for $name/$peer (lab_keys $name $peer)"
+		keyargs=(--key "$(_lab_var "LAB_KEY_$name")" --peer-key "$(_lab_var "LAB_PUBKEY_$peer")")
+	fi
+	[ "${LAB_DAEMON_VERBOSE:-1}" = 1 ] || vflag=()
+	# shellcheck disable=SC2206
+	[ -z "${LAB_WRAP:-}" ] || wrap=($LAB_WRAP)
+	log=$(_lab_next_log "$name")
+	_lab_spawn "$name" "$log" "${wrap[@]}" "$NP_BUILD_DIR/natpunch" "${keyargs[@]}" \
+		--strategy-path "$NP_BUILD_DIR/strategies" "${vflag[@]}" "$@" \
+		"$SERVER_IP" "$port" "$LAB_TUN_DEV" "$local_ip" "$remote_ip" "$LAB_MTU"
+	_lab_set "LAB_PID_$name" "$LAB_BG_PID"
+	_lab_set "LAB_LOG_$name" "$log"
+	_lab_set "LAB_TUN_IP_$name" "$local_ip"
+	_lab_set "LAB_START_MS_$name" "$(_lab_now_ms)"
+}
+
+lab_start_pair() {
+	local a=$1 b=$2 net=$3
+	shift 3
+	lab_start_peer "$a" "$LAB_PORT1" "$net.1" "$net.2" "$@"
+	lab_start_peer "$b" "$LAB_PORT2" "$net.2" "$net.1" "$@"
+}
+
+lab_stop() {
+	local pid
+	pid=$(_lab_var "LAB_PID_$1")
+	[ -n "$pid" ] || return 0
+	lab_kill "$pid" "${2:-3}"
+}
+
+lab_assert_alive() {
+	local n pid
+	for n in "$@"; do
+		pid=$(_lab_var "LAB_PID_$n")
+		[ -n "$pid" ] && lab_alive "$pid" ||
+			lab_fail "daemon $n (pid ${pid:-none}) is not running (exit status $(lab_exit_status "$pid" 1 || true))"
+	done
+}
+
+# The daemon of NAME logged "tunnel up" (in its current log).
+lab_tunnel_is_up() {
+	local log
+	log=$(_lab_var "LAB_LOG_$1")
+	[ -n "$log" ] && grep -q "tunnel up" "$log"
+}
+
+# KEY=VALUE field from NAME's last "tunnel up" line (peer, strategy, time_ms).
+lab_tunnel_field() {
+	local log line
+	log=$(_lab_var "LAB_LOG_$1")
+	line=$(grep "tunnel up" "$log" | tail -n 1) || return 1
+	[[ " $line " =~ [[:space:]]$2=([^[:space:]]+) ]] || return 1
+	echo "${BASH_REMATCH[1]}"
+}
+
+lab_ping() { # FROM TO [count]: ping TO's tunnel address from FROM
+	local dst
+	dst=$(_lab_var "LAB_TUN_IP_$2")
+	ip netns exec "$(lab_ns "$1")" ping -n -q -c "${3:-1}" -i 0.2 -W 1 "$dst" >/dev/null 2>&1
+}
+
+_lab_tunnel_ready() { # A B
+	local n pid
+	for n in "$1" "$2"; do
+		pid=$(_lab_var "LAB_PID_$n")
+		lab_alive "$pid" || lab_fail "daemon $n exited while waiting for the tunnel (status $(lab_exit_status "$pid" 2 || true))"
+	done
+	lab_tunnel_is_up "$1" && lab_tunnel_is_up "$2" && lab_ping "$1" "$2" && lab_ping "$2" "$1"
+}
+
+# On timeout, says on stderr which part was missing.
+lab_wait_tunnel() {
+	lab_wait "${3:-30}" _lab_tunnel_ready "$1" "$2" && return 0
+	local n state=""
+	for n in "$1" "$2"; do
+		if lab_tunnel_is_up "$n"; then state="$state $n: 'tunnel up' logged;"; else state="$state $n: no 'tunnel up';"; fi
+	done
+	if lab_ping "$1" "$2"; then state="$state ping $1->$2 ok;"; else state="$state ping $1->$2 fails;"; fi
+	if lab_ping "$2" "$1"; then state="$state ping $2->$1 ok"; else state="$state ping $2->$1 fails"; fi
+	lab_log "lab_wait_tunnel $1 $2 timed out after ${3:-30}s:$state"
+	return 1
+}
+
+lab_ping_both() {
+	local a=$1 b=$2 out pair
+	for pair in "$a $b" "$b $a"; do
+		# shellcheck disable=SC2086
+		set -- $pair
+		if ! out=$(ip netns exec "$(lab_ns "$1")" ping -n -c 3 -i 0.2 -W 1 "$(_lab_var "LAB_TUN_IP_$2")" 2>&1); then
+			echo "nplab: ping $1 -> $2 failed: $(grep -E 'packet loss|rtt' <<<"$out" | tr '\n' ' ')" >&2
+			return 1
+		fi
+	done
+}

@@ -1,0 +1,30 @@
+#!/bin/bash
+# test_idle_keepalive: keepalives hold the NAT mappings open. Both NATs
+# forget UDP flows after 10 s; the tunnel idles 40 s with no traffic of
+# ours; the very first ping after that must succeed.
+set -eu -o pipefail
+NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=nplab.sh
+source "$NP_SOURCE_DIR/tests/lab/nplab.sh"
+
+lab_init
+lab_keys A B
+lab_server
+lab_site A cone
+lab_site B cone
+lab_udp_timeout A 10
+lab_udp_timeout B 10
+lab_start_server
+lab_start_pair A B 10.10.0
+lab_wait_tunnel A B 30 || lab_fail "tunnel not up within 30 s"
+echo "tunnel up; idle for 40 s (NAT UDP timeout 10 s)"
+sleep 40
+lab_assert_alive A B
+lab_exec A ping -n -c 1 -W 2 "$LAB_TUN_IP_B" >/dev/null ||
+	lab_fail "the first ping A -> B after 40 s idle failed (mapping expired?)"
+lab_exec B ping -n -c 1 -W 2 "$LAB_TUN_IP_A" >/dev/null ||
+	lab_fail "the first ping B -> A after 40 s idle failed"
+if grep -q "tunnel down" "$LAB_LOG_A" "$LAB_LOG_B"; then
+	lab_fail "a peer logged 'tunnel down' while idle: $(grep -h "tunnel down" "$LAB_LOG_A" "$LAB_LOG_B" | head -2)"
+fi
+lab_pass "keepalives hold 10 s NAT mappings through 40 s of idle"
