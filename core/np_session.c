@@ -53,6 +53,7 @@
 #define PROLOGUE "natpunch v1"
 #define PROLOGUE_LEN (sizeof(PROLOGUE) - 1)
 #define INIT_HDR_LEN 8
+#define RESP_BIND_LEN 5
 #define RESP_HDR_LEN 12
 #define TS_LEN 12
 #define TAI64_BASE 0x400000000000000aull
@@ -292,6 +293,7 @@ int np_session_handle_init(struct np_session *sess, uint64_t now_ms,
 	uint8_t pro[PROLOGUE_LEN + INIT_HDR_LEN], ts[TS_LEN], rs[NP_NOISE_KEY_LEN];
 	uint32_t local, remote;
 	size_t n;
+	uint8_t resp_bind[RESP_BIND_LEN];
 	int cipher, rc;
 
 	memset(&hs, 0, sizeof(hs));
@@ -341,7 +343,12 @@ int np_session_handle_init(struct np_session *sess, uint64_t now_ms,
 	resp_out[3] = 0;
 	put_be32(resp_out + 4, local);
 	put_be32(resp_out + 8, remote);
-	rc = np_noise_write_message(&hs, NULL, 0, resp_out + RESP_HDR_LEN, cap - RESP_HDR_LEN, &n);
+	/* The cipher choice and our index travel again inside the encrypted
+	 * payload, so an on-path change to the cleartext header is detected. */
+	memcpy(resp_bind, resp_out + 2, 1);
+	memcpy(resp_bind + 1, resp_out + 4, 4);
+	rc = np_noise_write_message(&hs, resp_bind, sizeof(resp_bind), resp_out + RESP_HDR_LEN,
+				    cap - RESP_HDR_LEN, &n);
 	if (rc < 0)
 		goto out;
 	rc = np_noise_split(&hs, cipher, &cs_send, &cs_recv);
@@ -367,6 +374,7 @@ int np_session_handle_resp(struct np_session *sess, uint64_t now_ms,
 	struct np_noise_hs hs;
 	struct np_noise_cs cs_send, cs_recv;
 	struct np_keypair kp;
+	uint8_t resp_bind[RESP_BIND_LEN];
 	size_t n;
 	int cipher, rc;
 
@@ -386,8 +394,8 @@ int np_session_handle_resp(struct np_session *sess, uint64_t now_ms,
 
 	/* Work on a copy: a forged response must not spoil the real one. */
 	memcpy(&hs, &sess->hs, sizeof(hs));
-	rc = np_noise_read_message(&hs, pkt + RESP_HDR_LEN, len - RESP_HDR_LEN, NULL, 0, &n);
-	if (rc < 0 || n != 0) {
+	rc = np_noise_read_message(&hs, pkt + RESP_HDR_LEN, len - RESP_HDR_LEN, resp_bind, sizeof(resp_bind), &n);
+	if (rc < 0 || n != sizeof(resp_bind) || resp_bind[0] != pkt[2] || memcmp(resp_bind + 1, pkt + 4, 4) != 0) {
 		rc = -EKEYREJECTED;
 		goto out;
 	}

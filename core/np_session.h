@@ -45,7 +45,7 @@
 #include "np_wire.h"
 
 #define NP_SESSION_INIT_LEN (8 + 96 + 12)     /* HANDSHAKE_INIT on the wire */
-#define NP_SESSION_RESP_LEN (12 + 48)         /* HANDSHAKE_RESP on the wire */
+#define NP_SESSION_RESP_LEN (12 + 48 + 5)     /* HANDSHAKE_RESP on the wire (payload: cipher, index) */
 #define NP_SESSION_OVERHEAD (NP_TRANSPORT_HDR_LEN + NP_TRANSPORT_TAG_LEN)
 
 #define NP_SESSION_REKEY_AFTER_MS 120000ull   /* initiator re-handshakes */

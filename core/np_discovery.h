@@ -1,0 +1,72 @@
+/* np_discovery: NAT behaviour discovery against natpunch-server, on libev.
+ *
+ * What it does (all in parallel, retransmitting every 300 ms, done within
+ * ~1.5 s): from one "main" socket it asks the server what endpoint it sees
+ * toward PORT1, PORT2 and, when the server announces an alternate address,
+ * ALT:PORT1 (mapping); from two sockets that only ever talk to PORT1 it asks
+ * for replies from the other port and from the other address (filtering);
+ * it opens NP_DISCOVERY_FRESH fresh sockets in quick succession, each asking
+ * PORT1 (port allocation pattern); and, when behind NAT, it sends UDP probes
+ * with TTL 1..4 toward the server and reads the ICMP time-exceeded
+ * offenders from the error queue (IP_RECVERR): the NAT depth is the number
+ * of leading hops with private/CGNAT/link-local addresses (at least 1
+ * behind NAT; 1 when no hop answers; IPv6: 0 or 1 only). The observations
+ * go through np_natclass. Every socket it opens it closes.
+ *
+ * With main_fd >= 0 the mapping questions go out on the caller's socket (so
+ * the result describes the socket the tunnel uses); the caller keeps
+ * reading that socket and must hand every NP_MSG_NAT_PROBE_REPLY it gets
+ * there to np_discovery_input(). With main_fd < 0 discovery uses its own. */
+#ifndef NP_DISCOVERY_H
+#define NP_DISCOVERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <natpunch/strategy.h>
+
+#include "np_natclass.h"
+
+struct ev_loop;
+
+#define NP_DISCOVERY_FRESH 5
+#define NP_DISCOVERY_MAX_TTL 4
+
+struct np_discovery_result {
+	int error;                  /* 0, or -errno (-ETIMEDOUT: server silent) */
+	char message[192];          /* on error: one line for people */
+	np_nat_info_t nat;          /* nat.known == 0 on error */
+	np_addr_t public_ep;        /* the main socket as the server saw it (PORT1) */
+	np_addr_t local;            /* the main socket's local endpoint */
+	np_addr_t server_alt;       /* the server's alternate address, family 0 if none */
+	np_addr_t hops[NP_DISCOVERY_MAX_TTL]; /* ICMP offenders for TTL 1..4 */
+	char kind[32];              /* np_natclass_kind_str() */
+	char text[128];             /* np_natclass_describe() */
+	struct np_nat_obs obs;      /* the raw observations */
+};
+
+struct np_discovery;
+
+/* Called exactly once (unless cancelled). `d` is freed right after the
+ * callback returns: do not touch it from then on. */
+typedef void (*np_discovery_cb)(const struct np_discovery_result *res, void *arg);
+
+/* Start discovery. 0 and *out, or -errno (nothing started, cb never called). */
+int np_discovery_start(struct ev_loop *loop, const struct sockaddr *server, socklen_t server_len,
+		       uint16_t port1, uint16_t port2, int main_fd, np_discovery_cb cb, void *arg,
+		       struct np_discovery **out);
+
+/* A datagram that arrived on main_fd: returns 1 if it was a NAT probe reply
+ * for this discovery (consumed), 0 otherwise. */
+int np_discovery_input(struct np_discovery *d, const uint8_t *buf, size_t len,
+		       const struct sockaddr *from);
+
+/* Stop early and free; the callback is not called. */
+void np_discovery_cancel(struct np_discovery *d);
+
+/* Pure helper: NAT depth from ICMP offenders of TTL 1..n (family 0: no
+ * answer), when behind NAT. */
+unsigned np_discovery_depth(const np_addr_t *hops, unsigned n);
+
+#endif
