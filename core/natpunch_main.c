@@ -3,6 +3,7 @@
  * keys and hooks, then hands over to np_peer on the default libev loop. */
 #include "np_auth.h"
 #include "np_config.h"
+#include "np_discovery_cli.h"
 #include "np_hooks.h"
 #include "np_keys.h"
 #include "np_log.h"
@@ -260,6 +261,7 @@ int main(int argc, char **argv)
 		{ "genkey", cmd_genkey },
 		{ "pubkey", cmd_pubkey },
 		{ "genpsk", cmd_genpsk },
+		{ "probe", np_discovery_cli },
 	};
 
 	if (sodium_init() < 0) {

@@ -30,7 +30,7 @@ const char np_config_usage[] =
 	"  --session NAME        pair with the peer of the same session name (default \"default\")\n"
 	"  --server-token FILE   authenticate registrations to a server run with --token-file\n"
 	"  --port N              local UDP port (default: any)\n"
-	"  --strategy NAME|PATH  traversal strategy (default simple)\n"
+	"  --strategy NAME|PATH  traversal strategy: auto (default), simple, predict, spray, or a .so\n"
 	"  --strategy-path DIR   look for strategy NAME.so here first\n"
 	"  --nat-depth N         NATs between this host and the internet (default: learned)\n"
 	"tunnel:\n"
@@ -99,7 +99,7 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 	int c, npos;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->strategy = "simple";
+	cfg->strategy = "auto";
 	snprintf(cfg->session, sizeof(cfg->session), "default");
 	cfg->keepalive_s = 5;
 	cfg->dead_after_s = 15;

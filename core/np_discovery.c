@@ -110,6 +110,13 @@ static void disc_ask(struct np_discovery *d, int qi, int slot, const np_addr_t *
 	disc_send(d, q);
 }
 
+/* The questions that need the server's second port. */
+static void disc_ask_other_port(struct np_discovery *d)
+{
+	disc_ask(d, Q_P2, S_MAIN, &d->server2, 0, 0);
+	disc_ask(d, Q_F1, S_F1, &d->server1, NP_NATP_F_CHANGE_PORT, 0);
+}
+
 static int ep_equal(const np_addr_t *a, const np_addr_t *b)
 {
 	return a->family == b->family && a->port == b->port &&
@@ -167,6 +174,10 @@ static void disc_reply(struct np_discovery *d, int slot, const struct np_msg_nat
 	q->observed = r->observed;
 	if (qi == Q_P1) {
 		d->public_ep = r->observed;
+		if (!d->server2.port && r->other_port && r->other_port != d->server1.port) {
+			d->server2.port = r->other_port;
+			disc_ask_other_port(d);
+		}
 		if (r->alt.family && !d->q[Q_ALT].active) {
 			d->alt = r->alt;
 			want = r->alt;
@@ -410,7 +421,7 @@ int np_discovery_start(struct ev_loop *loop, const struct sockaddr *server, sock
 	np_addr_t local;
 	int family, rc, i;
 
-	if (!loop || !server || !cb || !out || !port1 || !port2 || port1 == port2 ||
+	if (!loop || !server || !cb || !out || !port1 || port1 == port2 ||
 	    server_len < (socklen_t)sizeof(struct sockaddr_in))
 		return -EINVAL;
 	d = calloc(1, sizeof(*d));
@@ -453,8 +464,9 @@ int np_discovery_start(struct ev_loop *loop, const struct sockaddr *server, sock
 		disc_ask(d, Q_FRESH + i, S_FRESH + i, &d->server1, 0, 0);
 	}
 	disc_ask(d, Q_P1, S_MAIN, &d->server1, 0, 0);
-	disc_ask(d, Q_P2, S_MAIN, &d->server2, 0, 0);
-	disc_ask(d, Q_F1, S_F1, &d->server1, NP_NATP_F_CHANGE_PORT, 0);
+	/* Without port2 the first reply names the server's other port. */
+	if (port2)
+		disc_ask_other_port(d);
 
 	ev_timer_init(&d->tick, disc_tick_cb, DISC_TICK_S, DISC_TICK_S);
 	d->tick.data = d;

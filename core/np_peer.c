@@ -4,6 +4,9 @@
 #include "np_peer_int.h"
 
 #include "np_auth.h"
+#include "np_autoselect.h"
+#include "np_discovery.h"
+#include "np_natclass.h"
 #include "np_hooks.h"
 #include "np_log.h"
 #include "np_tun.h"
@@ -28,6 +31,7 @@
 #define MAX_EXTRA_SOCKETS NP_HOST_MAX_SOCKETS
 
 static void enter_register(struct np_peer *p, const char *why);
+static void start_discovery(struct np_peer *p);
 static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi);
 static void enter_up(struct np_peer *p);
 
@@ -67,22 +71,20 @@ static const char *astr(const np_addr_t *a, char *buf)
 
 /* ---- hooks ---------------------------------------------------------------- */
 
-static const char *nat_kind(const np_nat_info_t *n)
+static const char *strat_name(const struct np_peer *p)
 {
-	static const char *alloc[] = { "unknown", "preserving", "sequential", "random", "stable" };
+	return p->mod ? p->mod->desc.name : p->cfg->strategy;
+}
 
-	if (!n->known)
-		return NULL;
-	if (n->mapping == NP_NAT_MAP_NONE)
-		return "none";
-	if (n->mapping == NP_NAT_MAP_APDM || n->mapping == NP_NAT_MAP_ADM)
-		return n->allocation == NP_NAT_ALLOC_SEQUENTIAL ? "symmetric-seq" : "symmetric";
-	return n->allocation < 5 && n->allocation != NP_NAT_ALLOC_PRESERVE ? alloc[n->allocation] : "cone";
+static const char *nat_kind(const np_nat_info_t *n, char *buf, size_t cap)
+{
+	return n->known ? np_natclass_kind_str(n, buf, cap) : NULL;
 }
 
 static void fire_hook(struct np_peer *p, const char *event, const char *reason)
 {
 	char lip[INET6_ADDRSTRLEN], rip[INET6_ADDRSTRLEN], pip[INET6_ADDRSTRLEN], sip[INET6_ADDRSTRLEN];
+	char ks[32], kp[32];
 	np_hook_event_t ev = { 0 };
 	const np_addr_t *peer = p->path_peer.family ? &p->path_peer : &p->peer_public;
 
@@ -105,9 +107,9 @@ static void fire_hook(struct np_peer *p, const char *event, const char *reason)
 		ev.public_ip = sip;
 		ev.public_port = p->self_public.port;
 	}
-	ev.nat_self = nat_kind(&p->self_nat);
-	ev.nat_peer = nat_kind(&p->peer_nat);
-	ev.strategy = p->mod.desc.name;
+	ev.nat_self = nat_kind(&p->self_nat, ks, sizeof(ks));
+	ev.nat_peer = nat_kind(&p->peer_nat, kp, sizeof(kp));
+	ev.strategy = strat_name(p);
 	ev.attempts = (int)p->attempts;
 	ev.session = p->cfg->session;
 	if (np_hooks_fire(p->hooks, &ev) < 0)
@@ -190,8 +192,8 @@ static void strategy_stop_timers(struct np_peer *p)
 static void strategy_destroy(struct np_peer *p)
 {
 	strategy_stop_timers(p);
-	if (p->strat) {
-		p->mod.desc.destroy(p->strat);
+	if (p->strat && p->mod) {
+		p->mod->desc.destroy(p->strat);
 		p->strat = NULL;
 	}
 	p->strat_done = 0;
@@ -320,7 +322,7 @@ static void h_log(void *host, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	np_log(level < 0 ? 0 : level > 3 ? 3 : level, "strategy %s: %s", p->mod.desc.name, line);
+	np_log(level < 0 ? 0 : level > 3 ? 3 : level, "strategy %s: %s", p->mod->desc.name, line);
 }
 
 static void send_handshake_init(struct np_peer *p)
@@ -360,7 +362,7 @@ static void h_succeed(void *host, int sock_id, const np_addr_t *peer)
 	p->path_sock = sock_id;
 	p->path_peer = *peer;
 	np_info("punch succeeded: peer %s reached with %s after %u probes (attempt %u)", astr(peer, a),
-		p->mod.desc.name, p->probes_this_attempt, p->attempts);
+		p->mod->desc.name, p->probes_this_attempt, p->attempts);
 	if (!p->secure) {
 		enter_up(p);
 		return;
@@ -379,7 +381,7 @@ static void h_succeed(void *host, int sock_id, const np_addr_t *peer)
 
 static void punch_failed(struct np_peer *p, const char *reason)
 {
-	np_warn("punch failed (attempt %u, strategy %s): %s", p->attempts, p->mod.desc.name, reason);
+	np_warn("punch failed (attempt %u, strategy %s): %s", p->attempts, strat_name(p), reason);
 	snprintf(p->fail_reason, sizeof(p->fail_reason), "%s", reason);
 	fire_hook(p, "punch_failed", reason);
 	enter_register(p, "retrying with a fresh socket");
@@ -411,8 +413,8 @@ static void on_strat_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	struct np_strat_timer *t = w->data;
 	struct np_peer *p = t->p;
 
-	if (p->strat && !p->strat_done && p->mod.desc.on_timer)
-		p->mod.desc.on_timer(p->strat, t->id);
+	if (p->strat && !p->strat_done && p->mod->desc.on_timer)
+		p->mod->desc.on_timer(p->strat, t->id);
 }
 
 static void on_attempt_timeout(struct ev_loop *loop, ev_timer *w, int revents)
@@ -482,8 +484,8 @@ static void enter_register(struct np_peer *p, const char *why)
 	ev_timer_stop(p->loop, &p->keepalive);
 	ev_timer_stop(p->loop, &p->dead);
 	ev_timer_stop(p->loop, &p->housekeeping);
-	if (p->strat && !p->strat_done)
-		strategy_destroy(p);
+	ev_timer_stop(p->loop, &p->reap);
+	strategy_destroy(p);
 	if (p->secure)
 		np_session_reset(&p->sess);
 	close_extra_sockets(p, -1);
@@ -491,22 +493,71 @@ static void enter_register(struct np_peer *p, const char *why)
 	memset(&p->path_peer, 0, sizeof(p->path_peer));
 	p->path_sock = 0;
 	p->have_round = 0;
-	if (sock_open(p, 0, p->cfg->port) < 0) {
-		/* Try again shortly: the port may still be in use. */
-		np_warn("cannot open the UDP socket; retrying in 1 s");
-	} else {
-		update_local_endpoint(p);
-	}
+	p->mod = NULL;
+	ev_timer_stop(p->loop, &p->reg_timer);
+	ev_timer_stop(p->loop, &p->retry_timer);
 	randombytes_buf(&p->reg_nonce, sizeof(p->reg_nonce));
 	p->cycle_start_ms = np_peer_now_ms();
 	p->server_silent_logged = 0;
 	set_state(p, NP_ST_REGISTER);
 	np_info("registering with %s as session '%s' (%s)", astr(&p->server, a), p->cfg->session, why);
+	start_discovery(p);
+}
+
+/* Registration proper: a fresh main socket, then REGISTER every second.
+ * It runs after discovery so that, behind a sequential NAT, the port the
+ * server sees is the newest one the NAT handed out. */
+static void start_registration(struct np_peer *p)
+{
+	if (sock_open(p, 0, p->cfg->port) < 0)
+		np_warn("cannot open the UDP socket; retrying in 1 s");
+	else
+		update_local_endpoint(p);
 	if (p->socks[0])
 		send_register(p);
-	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_set(&p->reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
 	ev_timer_start(p->loop, &p->reg_timer);
+}
+
+static void on_discovery(const struct np_discovery_result *res, void *arg)
+{
+	struct np_peer *p = arg;
+	char kind[32], text[128];
+
+	p->disc = NULL;
+	if (res->error) {
+		np_warn("%s", res->message);
+	} else {
+		p->self_nat = res->nat;
+		np_info("NAT discovery: %s (%s), public endpoint %s", np_natclass_kind_str(&res->nat, kind, sizeof(kind)),
+			np_natclass_describe(&res->nat, text, sizeof(text)),
+			np_addr_str(&res->public_ep, text, sizeof(text)));
+	}
+	if (p->st == NP_ST_REGISTER && !p->stopping)
+		start_registration(p);
+}
+
+static void start_discovery(struct np_peer *p)
+{
+	struct sockaddr_storage ss;
+	int sl = np_addr_to_sockaddr(&p->server, &ss), rc;
+
+	if (p->disc) {
+		np_discovery_cancel(p->disc);
+		p->disc = NULL;
+	}
+	rc = sl < 0 ? sl : np_discovery_start(p->loop, (struct sockaddr *)&ss, (socklen_t)sl, p->server.port, 0, -1,
+					      on_discovery, p, &p->disc);
+	if (rc < 0) {
+		np_warn("NAT discovery could not start (%s); registering without it", strerror(-rc));
+		p->disc = NULL;
+		start_registration(p);
+	}
+}
+
+static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	enter_register(w->data, "retrying");
 }
 
 /* The NAT depth decides the opener TTL: configured, else learned. */
@@ -514,7 +565,7 @@ static void learn_depth(struct np_peer *p)
 {
 	if (p->cfg->nat_depth >= 0)
 		p->nat_depth = p->cfg->nat_depth;
-	else if (p->self_nat.known && p->self_nat.depth)
+	else if (p->self_nat.known && (p->self_nat.depth || p->self_nat.mapping == NP_NAT_MAP_NONE))
 		p->nat_depth = p->self_nat.depth;
 	else if (p->self_public.family && p->self_local.family == p->self_public.family &&
 		 memcmp(p->self_public.ip, p->self_local.ip, 16) == 0)
@@ -590,6 +641,49 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 	}
 }
 
+/* Sets p->mod for this attempt; with --strategy=auto from both NAT kinds. */
+static int select_strategy(struct np_peer *p)
+{
+	char why[200], err[256];
+	const char *name;
+	int i;
+
+	if (!p->auto_mode) {
+		p->mod = &p->mods[0];
+		return 0;
+	}
+	name = np_autoselect(&p->self_nat, &p->peer_nat, p->attempts, why, sizeof(why));
+	if (!name) {
+		np_warn("%s; retrying in 30 s", why);
+		fire_hook(p, "punch_failed", why);
+		enter_register(p, "no direct path");
+		/* Registration waits: the NATs will not change in a second. */
+		ev_timer_stop(p->loop, &p->reg_timer);
+		if (p->disc) {
+			np_discovery_cancel(p->disc);
+			p->disc = NULL;
+		}
+		ev_timer_set(&p->retry_timer, 30., 0.);
+		ev_timer_start(p->loop, &p->retry_timer);
+		return -EHOSTUNREACH;
+	}
+	for (i = 0; i < p->nmods; i++)
+		if (strcmp(p->mods[i].desc.name, name) == 0)
+			break;
+	if (i == p->nmods) {
+		if (p->nmods == (int)(sizeof(p->mods) / sizeof(p->mods[0])) ||
+		    np_strategy_load(name, p->cfg->strategy_path, &p->mods[i], err, sizeof(err)) < 0) {
+			np_err("auto: %s", err);
+			punch_failed(p, "strategy could not be loaded");
+			return -ENOENT;
+		}
+		p->nmods++;
+	}
+	p->mod = &p->mods[i];
+	np_info("auto: %s (attempt %u)", why[0] ? why : name, p->attempts);
+	return 0;
+}
+
 static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 {
 	np_strategy_view_t v = { 0 };
@@ -617,8 +711,10 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	p->attempt_start_ms = np_peer_now_ms();
 	p->probes_this_attempt = 0;
 	set_state(p, NP_ST_PUNCH);
+	if (select_strategy(p) < 0)
+		return;
 	np_info("peer found: public %s, lan %s (round %u); punching with %s, opener TTL %d",
-		astr(&pi->peer_public, a), astr(&pi->peer_local, b), pi->round, p->mod.desc.name,
+		astr(&pi->peer_public, a), astr(&pi->peer_local, b), pi->round, p->mod->desc.name,
 		p->nat_depth ? p->nat_depth + 1 : 0);
 
 	v.size = sizeof(v);
@@ -633,14 +729,14 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	v.peer_nat = p->peer_nat;
 	v.start_at_ms = np_peer_now_ms() + pi->start_in_ms;
 	v.self_is_high = p->high;
-	rc = p->mod.desc.create(&p->api, p, &p->strat);
+	rc = p->mod->desc.create(&p->api, p, &p->strat);
 	if (rc < 0) {
 		p->strat = NULL;
 		punch_failed(p, "strategy could not be created");
 		return;
 	}
 	p->strat_done = 0;
-	rc = p->mod.desc.start(p->strat, &v);
+	rc = p->mod->desc.start(p->strat, &v);
 	if (rc < 0 && !p->strat_done) {
 		strategy_destroy(p);
 		punch_failed(p, "strategy could not start");
@@ -648,7 +744,7 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	}
 	ev_timer_stop(p->loop, &p->attempt_timer);
 	ev_timer_set(&p->attempt_timer,
-		     (p->mod.desc.attempt_timeout_ms ? p->mod.desc.attempt_timeout_ms : DEFAULT_ATTEMPT_MS) / 1000.0,
+		     (p->mod->desc.attempt_timeout_ms ? p->mod->desc.attempt_timeout_ms : DEFAULT_ATTEMPT_MS) / 1000.0,
 		     0.);
 	ev_timer_start(p->loop, &p->attempt_timer);
 	ev_timer_set(&p->reg_timer, PUNCH_REFRESH_INTERVAL, PUNCH_REFRESH_INTERVAL);
@@ -667,7 +763,7 @@ static void enter_up(struct np_peer *p)
 	set_state(p, NP_ST_UP);
 	p->last_rx = p->last_tx = ev_now(p->loop);
 	np_info("tunnel up peer=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", astr(&p->path_peer, a),
-		p->mod.desc.name, (unsigned long long)(np_peer_now_ms() - p->cycle_start_ms), p->attempts,
+		strat_name(p), (unsigned long long)(np_peer_now_ms() - p->cycle_start_ms), p->attempts,
 		p->secure ? np_session_cipher_name(&p->sess) : "none (insecure)");
 	p->attempts = 0;
 	ev_timer_set(&p->keepalive, p->cfg->keepalive_s, 0.);
@@ -805,16 +901,16 @@ static void handle_probe(struct np_peer *p, struct np_sock *s, const uint8_t *bu
 	p->stats.probes_rx++;
 	if (m.type == NP_MSG_PROBE) {
 		send_probe_msg(p, s->id, from, NP_MSG_PROBE_ACK, m.nonce, 0);
-		if (p->strat && !p->strat_done && p->mod.desc.on_answer)
-			p->mod.desc.on_answer(p->strat, s->id, from, 0);
+		if (p->strat && !p->strat_done && p->mod->desc.on_answer)
+			p->mod->desc.on_answer(p->strat, s->id, from, 0);
 		return;
 	}
 	if (m.round != p->round || m.nonce != probe_nonce(p, s->id, from)) {
 		np_debug("probe-ack that answers no probe of ours: ignored");
 		return;
 	}
-	if (p->strat && !p->strat_done && p->mod.desc.on_answer)
-		p->mod.desc.on_answer(p->strat, s->id, from, 1);
+	if (p->strat && !p->strat_done && p->mod->desc.on_answer)
+		p->mod->desc.on_answer(p->strat, s->id, from, 1);
 }
 
 static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf, size_t len, const np_addr_t *from)
@@ -976,6 +1072,8 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	ev_timer_init(&p->dead, on_dead, 1., 0.);
 	ev_timer_init(&p->housekeeping, on_housekeeping, 1., 1.);
 	ev_timer_init(&p->warn_timer, on_warn, 60., 60.);
+	ev_timer_init(&p->retry_timer, on_retry, 30., 0.);
+	p->retry_timer.data = p;
 	p->reap.data = p->reg_timer.data = p->attempt_timer.data = p->hs_timer.data = p;
 	p->keepalive.data = p->dead.data = p->housekeeping.data = p->warn_timer.data = p;
 
@@ -984,9 +1082,13 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	if (rc < 0)
 		goto fail;
 	p->server.port = cfg->server_port;
-	rc = np_strategy_load(cfg->strategy, cfg->strategy_path, &p->mod, err, errlen);
-	if (rc < 0)
-		goto fail;
+	p->auto_mode = strcmp(cfg->strategy, "auto") == 0;
+	if (!p->auto_mode) {
+		rc = np_strategy_load(cfg->strategy, cfg->strategy_path, &p->mods[0], err, errlen);
+		if (rc < 0)
+			goto fail;
+		p->nmods = 1;
+	}
 	if (p->secure) {
 		rc = np_session_init(&p->sess, keys->priv, keys->peer_pub, keys->has_psk ? keys->psk : NULL);
 		if (rc == 0)
@@ -1006,7 +1108,7 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	} else {
 		np_auth_insecure_probe_key(cfg->session, p->probe_key);
 	}
-	rc = np_tun_open(cfg->tun_name, 0, p->ifname, err, errlen);
+	rc = np_tun_open(cfg->tun_name, cfg->offload ? NP_TUN_VNET : 0, p->ifname, err, errlen);
 	if (rc < 0)
 		goto fail;
 	p->tun_fd = rc;
@@ -1076,7 +1178,11 @@ void np_peer_free(struct np_peer *p)
 		ev_io_stop(p->loop, &p->tun_io);
 		close(p->tun_fd);
 	}
-	np_strategy_unload(&p->mod);
+	for (int i = 0; i < p->nmods; i++)
+		np_strategy_unload(&p->mods[i]);
+	if (p->disc)
+		np_discovery_cancel(p->disc);
+	ev_timer_stop(p->loop, &p->retry_timer);
 	if (p->secure)
 		np_session_destroy(&p->sess);
 	np_dp_free(p);

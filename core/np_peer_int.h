@@ -34,16 +34,44 @@ struct np_stats {
 	uint64_t bad, bad_mac, replay, not_up, probes_sent, probes_rx, send_errors;
 };
 
-/* Batch buffers of the data path, allocated once. */
+/* Data path buffers and offload state, allocated once by np_dp_init(). */
+#define NP_DP_TX_SLOTS 128           /* datagrams sealed per flush */
+#define NP_DP_RX_MSGS 64             /* recvmmsg batch (batched path) */
+#define NP_DP_RX_GRO_MSGS 16         /* recvmmsg batch with UDP_GRO (64 KiB each) */
+#define NP_DP_CTL_LEN 128            /* control bytes per received message */
+
+struct np_gro;
+
 struct np_dp {
 	size_t slot;                 /* bytes per packet slot */
-	uint8_t *tx, *rx;            /* NP_BATCH slots each */
-	struct mmsghdr txm[NP_BATCH], rxm[NP_BATCH];
-	struct iovec txv[NP_BATCH], rxv[NP_BATCH];
-	struct sockaddr_storage rxa[NP_BATCH];
+	uint8_t *tx, *rx;            /* NP_DP_TX_SLOTS slots; receive buffers */
+	size_t rx_len;               /* bytes per receive buffer */
+	int rx_msgs;                 /* receive buffers in use */
+	struct mmsghdr txm[NP_DP_TX_SLOTS], rxm[NP_DP_RX_MSGS];
+	struct iovec txv[NP_DP_TX_SLOTS], rxv[NP_DP_RX_MSGS];
+	uint16_t txn[NP_DP_TX_SLOTS];  /* datagrams carried by txm[i] */
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} txc[NP_DP_TX_SLOTS];       /* UDP_SEGMENT per message */
+	union {
+		char buf[NP_DP_CTL_LEN];
+		struct cmsghdr align;
+	} rxc[NP_DP_RX_MSGS];
+	struct sockaddr_storage rxa[NP_DP_RX_MSGS];
 	struct sockaddr_storage txa; /* the peer, for the whole batch */
 	socklen_t txalen;
 	int ntx;
+	/* offloads */
+	int vnet;                    /* tun has IFF_VNET_HDR and TSO enabled */
+	int gso;                     /* UDP_SEGMENT sends allowed */
+	int gro;                     /* UDP_GRO wanted on receiving sockets */
+	int gro_fd[NP_HOST_MAX_SOCKETS + 1]; /* fd that UDP_GRO was set on, per id (+1) */
+	uint8_t *tunbuf;             /* one vnet tun read (vnet_len + 64 KiB) */
+	size_t tunbuf_len;
+	struct np_gro *gr;           /* coalescer for tun writes (vnet only) */
+	const char *path;            /* active path, for logs and status */
+	uint64_t gso_sends, gro_bufs, tso_packets;
 };
 
 struct np_peer {
@@ -77,8 +105,10 @@ struct np_peer {
 	int path_sock;
 	np_addr_t path_peer;
 
-	/* strategy */
-	struct np_strategy_mod mod;
+	/* strategy: mods[0] is --strategy; with "auto" the chosen ones load on demand */
+	struct np_strategy_mod mods[4];
+	int nmods, auto_mode;
+	struct np_strategy_mod *mod;
 	np_host_api_t api;
 	void *strat;
 	int strat_done;              /* finished: destroy from the reap timer */
@@ -86,6 +116,10 @@ struct np_peer {
 	struct np_strat_timer stimers[NP_HOST_MAX_TIMERS];
 	ev_timer reap;
 	char fail_reason[160];
+
+	/* NAT discovery, run before each registration round */
+	struct np_discovery *disc;
+	ev_timer retry_timer;
 
 	/* timers */
 	ev_timer reg_timer, attempt_timer, hs_timer, keepalive, dead, housekeeping, warn_timer;

@@ -254,6 +254,7 @@ static void handle_nat_probe(struct np_server *s, int port_idx, const uint8_t *b
 	r.observed = *from;
 	r.alt = s->cfg.alt;
 	r.alt.port = 0;
+	r.other_port = s->cfg.port[1 - port_idx];
 	if (m.flags & NP_NATP_F_CHANGE_PORT) {
 		via_port = 1 - port_idx;
 		r.answered |= NP_NATP_F_CHANGE_PORT;

@@ -51,7 +51,7 @@ int np_tun_name_ok(const char *name)
 	return 1;
 }
 
-int np_tun_open(const char *name, int flags, char *ifname, char *err, size_t errlen)
+static int tun_create(const char *name, int vnet, char *ifname, char *err, size_t errlen)
 {
 	struct ifreq ifr = { 0 };
 	int fd, rc;
@@ -63,7 +63,7 @@ int np_tun_open(const char *name, int flags, char *ifname, char *err, size_t err
 			 errno == EACCES || errno == EPERM ? " (natpunch needs root or CAP_NET_ADMIN)" : "");
 		return rc;
 	}
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | ((flags & NP_TUN_VNET) ? IFF_VNET_HDR : 0);
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		rc = -errno;
@@ -77,9 +77,23 @@ int np_tun_open(const char *name, int flags, char *ifname, char *err, size_t err
 	return fd;
 }
 
+int np_tun_open(const char *name, int flags, char *ifname, char *err, size_t errlen)
+{
+	int fd = tun_create(name, (flags & NP_TUN_VNET) != 0, ifname, err, errlen);
+
+	if (fd < 0 || !(flags & NP_TUN_VNET))
+		return fd;
+	if (np_tun_enable_offload(fd, NP_TUN_VNET_HDR_LEN) == 0)
+		return fd;
+	/* Offloads refused: a plain tun (closing removes the device, so the
+	 * same name is free again). TUNGETIFF tells the caller which it got. */
+	close(fd);
+	return tun_create(name, 0, ifname, err, errlen);
+}
+
 int np_tun_enable_offload(int fd, int vnet_hdr_len)
 {
-	unsigned off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+	unsigned off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
 
 	if (ioctl(fd, TUNSETVNETHDRSZ, &vnet_hdr_len) < 0)
 		return -errno;

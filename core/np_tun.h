@@ -8,9 +8,12 @@
 
 #include <natpunch/strategy.h>
 
-#define NP_TUN_VNET 0x1 /* open with IFF_VNET_HDR */
+#define NP_TUN_VNET 0x1        /* open with IFF_VNET_HDR and TSO offloads */
+#define NP_TUN_VNET_HDR_LEN 10 /* struct virtio_net_hdr, set with TUNSETVNETHDRSZ */
 
-/* Opens (creates) tun `name` ("" or "tun%d" style allowed); the real name goes to ifname (IFNAMSIZ). */
+/* Opens (creates) tun `name` ("" or "tun%d" style allowed); the real name goes to ifname (IFNAMSIZ).
+ * With NP_TUN_VNET the offloads are enabled too; if the kernel refuses them
+ * the device is reopened without IFF_VNET_HDR (TUNGETIFF tells which). */
 int np_tun_open(const char *name, int flags, char *ifname, char *err, size_t errlen);
 /* Point-to-point addresses, MTU, and up. */
 int np_tun_configure(const char *ifname, const np_addr_t *local, const np_addr_t *remote, int mtu, char *err,

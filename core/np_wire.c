@@ -392,6 +392,7 @@ int np_wire_encode_nat_probe_reply(uint8_t *out, size_t cap, const struct np_msg
 	wr_u32(&w, m->txid);
 	wr_addr(&w, &m->observed);
 	wr_addr(&w, &m->alt);
+	wr_u16(&w, m->other_port);
 	return wr_done(&w);
 }
 
@@ -410,6 +411,7 @@ int np_wire_parse_nat_probe_reply(const uint8_t *in, size_t len, struct np_msg_n
 	m->txid = rd_u32(&r);
 	rd_addr(&r, &m->observed);
 	rd_addr(&r, &m->alt);
+	m->other_port = rd_u16(&r);
 	if (rd_done(&r) < 0 || m->observed.family == 0)
 		return -EBADMSG;
 	return 0;

@@ -90,6 +90,7 @@ struct np_msg_nat_probe_reply {
 	uint32_t txid;
 	np_addr_t observed;          /* the prober's endpoint as the server saw it */
 	np_addr_t alt;               /* the server's alternate address (port 0), or family 0 */
+	uint16_t other_port;         /* the server's other port (PORT2 for a probe to PORT1) */
 };
 
 struct np_msg_probe {
