@@ -522,7 +522,7 @@ static void start_registration(struct np_peer *p)
 static void on_discovery(const struct np_discovery_result *res, void *arg)
 {
 	struct np_peer *p = arg;
-	char kind[32], text[128];
+	char kind[32], text[128], ep[NP_ADDR_STRLEN];
 
 	p->disc = NULL;
 	if (res->error) {
@@ -531,7 +531,7 @@ static void on_discovery(const struct np_discovery_result *res, void *arg)
 		p->self_nat = res->nat;
 		np_info("NAT discovery: %s (%s), public endpoint %s", np_natclass_kind_str(&res->nat, kind, sizeof(kind)),
 			np_natclass_describe(&res->nat, text, sizeof(text)),
-			np_addr_str(&res->public_ep, text, sizeof(text)));
+			np_addr_str(&res->public_ep, ep, sizeof(ep)));
 	}
 	if (p->st == NP_ST_REGISTER && !p->stopping)
 		start_registration(p);

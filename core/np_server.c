@@ -37,8 +37,12 @@ struct srv_sess {
 struct np_server {
 	struct ev_loop *loop;
 	struct np_server_config cfg;
-	int fd[2];
-	ev_io io[2];
+	/* [0],[1]: PORT1, PORT2 on --bind; [2],[3]: the same on --alt-ip when
+	 * --bind names one address (with --bind any, [0],[1] receive both and
+	 * answer from the right one through IP_PKTINFO). */
+	int fd[4];
+	ev_io io[4];
+	int bind_any;
 	ev_timer sweep;
 	struct np_ratelimit rl;
 	struct srv_sess **buckets;
@@ -124,7 +128,13 @@ static void reply(struct np_server *s, int port_idx, const np_addr_t *to, const 
 
 	if (len < 0)
 		return;
-	rc = np_udp_send(s->fd[port_idx], to, buf, (size_t)len, 0, via && via->family ? via : NULL);
+	np_addr_t v = via ? *via : (np_addr_t){ 0 }, alt = s->cfg.alt;
+	int sock = port_idx;
+
+	v.port = alt.port = 0;
+	if (s->fd[2] >= 0 && v.family && np_addr_equal(&v, &alt))
+		sock = 2 + port_idx;
+	rc = np_udp_send(s->fd[sock], to, buf, (size_t)len, 0, s->bind_any && v.family ? &v : NULL);
 	if (rc < 0 && np_log_get_level() >= NP_LOG_DEBUG) {
 		char a[NP_ADDR_STRLEN];
 		np_debug("server: send to %s failed: %s", np_addr_str(to, a, sizeof(a)), strerror(-rc));
@@ -330,7 +340,7 @@ void np_server_sweep(struct np_server *s)
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct np_server *s = w->data;
-	int idx = w == &s->io[0] ? 0 : 1;
+	int idx = (int)(w - s->io) & 1;
 	uint8_t buf[2048];
 	np_addr_t from, to;
 
@@ -365,7 +375,9 @@ int np_server_new(struct ev_loop *loop, const struct np_server_config *cfg, stru
 		return -ENOMEM;
 	s->loop = loop;
 	s->cfg = *cfg;
-	s->fd[0] = s->fd[1] = -1;
+	for (int i = 0; i < 4; i++)
+		s->fd[i] = -1;
+	s->bind_any = memcmp(cfg->bind.ip, (uint8_t[16]){ 0 }, 16) == 0;
 	if (!s->cfg.expire_ms)
 		s->cfg.expire_ms = 10000;
 	if (!s->cfg.max_sessions)
@@ -378,8 +390,9 @@ int np_server_new(struct ev_loop *loop, const struct np_server_config *cfg, stru
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	for (int i = 0; i < 2; i++) {
-		rc = np_udp_open(cfg->bind.family, &cfg->bind, cfg->port[i], NP_UDP_PKTINFO, err, errlen);
+	for (int i = 0; i < (cfg->alt.family && !s->bind_any ? 4 : 2); i++) {
+		rc = np_udp_open(cfg->bind.family, i < 2 ? &cfg->bind : &cfg->alt, cfg->port[i & 1], NP_UDP_PKTINFO,
+				 err, errlen);
 		if (rc < 0)
 			goto fail;
 		s->fd[i] = rc;
@@ -407,7 +420,7 @@ void np_server_free(struct np_server *s)
 {
 	if (!s)
 		return;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 4; i++) {
 		if (s->fd[i] >= 0) {
 			if (s->loop)
 				ev_io_stop(s->loop, &s->io[i]);
