@@ -8,6 +8,7 @@
 #include "np_keys.h"
 #include "np_log.h"
 #include "np_peer.h"
+#include "np_strategy_loader.h"
 
 #include <errno.h>
 #include <ev.h>
@@ -124,6 +125,25 @@ static int load_keys(const struct np_config *cfg, struct np_peer_keys *k)
 			return usage_error(err);
 		k->has_token = 1;
 	}
+	return 0;
+}
+
+/* natpunch check-strategy NAME|PATH [DIR]: load it as the daemon would. */
+static int cmd_check_strategy(int argc, char **argv)
+{
+	struct np_strategy_mod mod;
+	char err[512];
+
+	if (argc < 2 || argc > 3)
+		return usage_error("usage: natpunch check-strategy NAME|PATH [STRATEGY_DIR]");
+	if (np_strategy_load(argv[1], argc == 3 ? argv[2] : NULL, &mod, err, sizeof(err)) < 0) {
+		fprintf(stderr, "natpunch: %s\n", err);
+		return 1;
+	}
+	printf("%s: strategy '%s', ABI %u.%u (host %d.%d): %s\n", mod.path, mod.desc.name, mod.desc.abi_major,
+	       mod.desc.abi_minor, NP_STRATEGY_ABI_MAJOR, NP_STRATEGY_ABI_MINOR,
+	       mod.desc.description ? mod.desc.description : "");
+	np_strategy_unload(&mod);
 	return 0;
 }
 
@@ -262,6 +282,7 @@ int main(int argc, char **argv)
 		{ "pubkey", cmd_pubkey },
 		{ "genpsk", cmd_genpsk },
 		{ "probe", np_discovery_cli },
+		{ "check-strategy", cmd_check_strategy },
 	};
 
 	if (sodium_init() < 0) {

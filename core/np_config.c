@@ -15,6 +15,7 @@ const char np_config_usage[] =
 	"usage: natpunch [options] SERVER PORT TUN LOCAL_IP REMOTE_IP MTU\n"
 	"       natpunch genkey | pubkey | genpsk\n"
 	"       natpunch probe SERVER PORT [--json]\n"
+	"       natpunch check-strategy NAME|PATH [DIR]\n"
 	"       natpunch --check-hooks --hook FILE... [--hook-dir DIR]\n"
 	"\n"
 	"Registers with the rendezvous SERVER on PORT, punches through both NATs to the\n"

@@ -765,7 +765,6 @@ static void enter_up(struct np_peer *p)
 	np_info("tunnel up peer=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", astr(&p->path_peer, a),
 		strat_name(p), (unsigned long long)(np_peer_now_ms() - p->cycle_start_ms), p->attempts,
 		p->secure ? np_session_cipher_name(&p->sess) : "none (insecure)");
-	p->attempts = 0;
 	ev_timer_set(&p->keepalive, p->cfg->keepalive_s, 0.);
 	ev_timer_start(p->loop, &p->keepalive);
 	ev_timer_set(&p->dead, p->cfg->dead_after_s, 0.);
@@ -776,7 +775,8 @@ static void enter_up(struct np_peer *p)
 		/* The responder's keys are confirmed by this first packet. */
 		np_dp_send_keepalive(p);
 	}
-	fire_hook(p, "up", "handshake complete");
+	fire_hook(p, "up", p->secure ? "handshake complete" : "punch complete (insecure)");
+	p->attempts = 0;
 }
 
 static void tunnel_down(struct np_peer *p, const char *reason)

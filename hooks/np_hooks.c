@@ -207,6 +207,9 @@ static void np_run_start(struct np_hooks *h, size_t i)
 	snprintf(h->handler, sizeof(h->handler), "%s", name);
 	h->wait = NP_WAIT_NONE;
 	h->st.handlers++;
+	/* Earlier handlers may have run in this loop iteration: start the
+	 * clock from now, not from the iteration's cached time. */
+	ev_now_update(h->loop);
 	ev_timer_set(&h->timeout_w, h->timeout_s, 0.);
 	ev_timer_start(h->loop, &h->timeout_w);
 	np_debug("hook %s: %s", h->files[i].path, name);

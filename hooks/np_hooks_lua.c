@@ -196,6 +196,8 @@ static void np_child_exit_cb(struct ev_loop *loop, ev_child *w, int revents)
 	}
 	if (c->out.truncated || c->err.truncated)
 		np_warn("hook %s: natpunch.exec output truncated to %d bytes", h->label, NP_HOOKS_CAPTURE_MAX);
+	if (status == 127)
+		np_warn("hook %s: natpunch.exec: program not found (status 127)", h->label);
 	co = h->co;
 	lua_pushinteger(co, status);
 	lua_pushlstring(co, c->out.p ? c->out.p : "", c->out.len);
@@ -405,6 +407,7 @@ static int l_sleep(lua_State *L)
 
 	luaL_argcheck(L, s >= 0 && isfinite(s), 1, "seconds must be >= 0");
 	h = np_hooks_waitable(L, "sleep");
+	ev_now_update(h->loop);
 	ev_timer_init(&h->sleep_w, np_sleep_cb, (ev_tstamp)s, 0.);
 	ev_timer_start(h->loop, &h->sleep_w);
 	h->wait = NP_WAIT_SLEEP;
