@@ -52,7 +52,8 @@ found:
 		if (s->tokens > rl->burst)
 			s->tokens = rl->burst;
 	}
-	s->last_ms = now_ms;
+	if (now_ms > s->last_ms)
+		s->last_ms = now_ms;
 	if (s->tokens < 1.0)
 		return 0;
 	s->tokens -= 1.0;

@@ -1,0 +1,126 @@
+#!/bin/bash
+# test_sec_spoofing: nothing injected by a third party comes out of a peer's tun.
+#
+# cone/cone tunnel A-B. Real TRANSPORT datagrams A -> B are captured on NAT B's
+# public interface. Then an internet host X sends crafted datagrams to B's
+# public endpoint, once from its own address (NAT B should filter them) and
+# once forged as A's public endpoint through a raw socket (so they pass NAT B
+# and reach the daemon): bare IP packets and insecure-DATA-framed IP packets
+# (the pre-encryption format) carrying a marker, replays of the captured
+# ciphertext, PROBE/PROBE_ACK with random MACs, and truncated or garbage
+# handshakes. A capture on B's tun must hold none of the markers nor the
+# replayed ping payloads; a ping A -> B running meanwhile must keep working;
+# B's endpoint for A must not move; afterwards both directions still ping.
+set -eu -o pipefail
+NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=nplab.sh
+source "$NP_SOURCE_DIR/tests/lab/nplab.sh"
+
+INJ=$NP_BUILD_DIR/tests/lab/np_labinject
+MARK_RAW=NPLABSPOOFRAW
+MARK_DATA=NPLABSPOOFDATA
+PAT_REPLAY=5eed0001   # ping -p pattern of the captured (then replayed) flow
+PAT_LIVE=600d0002     # ping -p pattern of the ping that runs during the attack
+
+lab_init
+command -v tcpdump >/dev/null || lab_fail "tcpdump is missing (Debian: apt-get install tcpdump)"
+[ -x "$INJ" ] || lab_fail "$INJ is missing (build the tests first)"
+lab_keys A B
+lab_server
+lab_site A cone
+lab_site B cone
+lab_host X
+lab_start_server
+lab_start_pair A B 10.10.0
+lab_wait_tunnel A B 30 || lab_fail "tunnel not up within 30 s"
+
+ep_b=$(lab_tunnel_field A peer) || lab_fail "A's 'tunnel up' line has no peer="
+ep_a=$(lab_tunnel_field B peer) || lab_fail "B's 'tunnel up' line has no peer="
+echo "public endpoints: A $ep_a, B $ep_b"
+
+hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+
+# start_capture NAME IFACE FILE FILTER...: tcpdump in NAME's namespace; prints its PID.
+start_capture() {
+	local ns=$1 ifc=$2 file=$3 log pid
+	shift 3
+	log=$LAB_DIR/logs/tcpdump-$ns-$ifc.log
+	pid=$(lab_bg "$ns" "$log" tcpdump -Z root -U -n -s 4096 -i "$ifc" -w "$file" "$@")
+	lab_wait 10 grep -q "listening on" "$log" || lab_fail "tcpdump on $ns/$ifc did not start"
+	echo "$pid"
+}
+
+# ---- 1. capture real ciphertext A -> B on NAT B's public side -------------
+cap=$LAB_DIR/transport.pcap
+pid=$(start_capture nat-B wan "$cap" udp and src host "${ep_a%:*}" and src port "${ep_a##*:}" and dst port "${ep_b##*:}")
+lab_exec A ping -n -q -c 10 -i 0.2 -W 1 -p "$PAT_REPLAY" "$LAB_TUN_IP_B" >/dev/null ||
+	lab_fail "ping A -> B failed while capturing the ciphertext to replay"
+sleep 0.5
+lab_kill "$pid"
+ncap=$(tcpdump -r "$cap" -n 2>/dev/null | wc -l)
+[ "$ncap" -ge 5 ] || lab_fail "captured only $ncap datagrams A -> B on NAT B (want >= 5)"
+# The capture is ciphertext: the ping pattern must not appear in it.
+[ "$("$INJ" grep "$cap" "$PAT_REPLAY$PAT_REPLAY")" = 0 ] || lab_fail "the ping payload is visible on the wire: not encrypted"
+echo "captured $ncap encrypted datagrams A -> B"
+
+# ---- 2. capture B's tun, keep a ping running, attack ----------------------
+tuncap=$LAB_DIR/tun-B.pcap
+tunpid=$(start_capture B "$LAB_TUN_DEV" "$tuncap")
+livelog=$LAB_DIR/logs/live-ping.log
+livepid=$(lab_bg A "$livelog" ping -n -c 40 -i 0.25 -W 1 -p "$PAT_LIVE" "$LAB_TUN_IP_B")
+
+inject() { # [--spoof EP] [--count N] MODE [ARGS...] -> to B's public endpoint
+	local opts=()
+	while [ "${1#--}" != "$1" ]; do opts+=("$1" "$2"); shift 2; done
+	local mode=$1
+	shift
+	lab_exec X "$INJ" "${opts[@]}" "$mode" "${ep_b%:*}" "${ep_b##*:}" "$@" >/dev/null ||
+		lab_fail "np_labinject ${opts[*]} $mode failed"
+}
+bad_before=$(grep -c "bad MAC" "$LAB_LOG_B" || true)
+for round in 1 2; do
+	for from in own spoofed; do
+		spoof=()
+		[ "$from" = own ] || spoof=(--spoof "$ep_a")
+		inject "${spoof[@]}" rawip "$LAB_TUN_IP_A" "$LAB_TUN_IP_B" "$MARK_RAW"
+		inject "${spoof[@]}" data "$LAB_TUN_IP_A" "$LAB_TUN_IP_B" "$MARK_DATA"
+		inject "${spoof[@]}" --count 3 replay "$cap"
+		inject "${spoof[@]}" --count 50 probe
+		inject "${spoof[@]}" --count 2 handshake
+	done
+	echo "attack round $round sent"
+	sleep 1
+done
+
+lab_wait 20 test -f "$LAB_DIR/run/rc.$livepid" || lab_fail "the live ping did not finish"
+lab_kill "$livepid"
+sleep 0.5
+lab_kill "$tunpid"
+lab_assert_alive server A B
+
+# ---- 3. verdicts ------------------------------------------------------------
+for m in "$MARK_RAW" "$MARK_DATA"; do
+	n=$("$INJ" grep "$tuncap" "$(hex "$m")") || lab_fail "cannot read the tun capture"
+	[ "$n" = 0 ] || lab_fail "$n injected packets with marker $m came out of B's tun"
+done
+n=$("$INJ" grep "$tuncap" "$PAT_REPLAY$PAT_REPLAY") || lab_fail "cannot read the tun capture"
+[ "$n" = 0 ] || lab_fail "$n replayed ciphertext packets came out of B's tun"
+live_seen=$("$INJ" grep "$tuncap" "$PAT_LIVE$PAT_LIVE")
+[ "$live_seen" -ge 20 ] || lab_fail "the tun capture holds only $live_seen of the live pings (capture broken?)"
+
+received=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$livelog")
+[ -n "$received" ] && [ "$received" -ge 38 ] ||
+	lab_fail "the tunnel stumbled during the attack: ${received:-?} of 40 pings answered"
+
+# The forged datagrams did reach B's daemon (else this test proves nothing).
+grep -q "dropped transport packet from $ep_a" "$LAB_LOG_B" ||
+	lab_fail "B never saw the replayed ciphertext (no 'dropped transport packet from $ep_a' in its log)"
+bad_after=$(grep -c "bad MAC" "$LAB_LOG_B" || true)
+[ "$bad_after" -gt "$bad_before" ] || lab_fail "B logged no 'bad MAC' for the forged probes"
+! grep -q "peer moved" "$LAB_LOG_B" || lab_fail "a forged packet moved B's endpoint for A: $(grep "peer moved" "$LAB_LOG_B")"
+! grep -q "tunnel down" "$LAB_LOG_A" "$LAB_LOG_B" || lab_fail "the tunnel went down during the attack"
+[ "$(lab_tunnel_field B peer)" = "$ep_a" ] || lab_fail "B re-paired with $(lab_tunnel_field B peer)"
+
+lab_ping_both A B || lab_fail "ping failed after the attack"
+lab_assert_alive server A B
+lab_pass "no injected, replayed or forged datagram came out of B's tun ($received/40 live pings answered)"
