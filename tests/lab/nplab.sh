@@ -57,15 +57,21 @@
 #   lab_wait TIMEOUT_S cmd...   poll cmd every 0.2 s; 1 on timeout
 #   lab_udp_timeout NAME S   nf_conntrack_udp_timeout(_stream) in NAME's NAT ns(es)
 #   lab_conntrack_flush NAME conntrack -F in NAME's NAT ns(es)
+#   lab_block_udp NAME / lab_unblock_udp NAME   drop / pass again the UDP that
+#                            NAME's peer sends out (at its inner NAT, before it
+#                            gets a mapping): lets the other side speak first
 #   lab_describe             one line per host: how to enter it, its addresses
 #   lab_cleanup              kill recorded PIDs, delete exactly our namespaces
+#   lab_at_exit CMD...       run CMD at exit, before lab_cleanup (lab_init owns
+#                            the EXIT trap: do not replace it)
 #   lab_fail MSG / lab_pass MSG   one-line verdict (fail dumps the logs), exit
 #   lab_dump_logs            print every log of this run (tail)
 # natpunch helpers:
 #   lab_keys [NAME...]       keys for NAME (default A B) + one PSK, mode 0600:
 #                            LAB_KEY_<N> (file), LAB_PUBKEY_<N> (base64), LAB_PSK
 #   lab_pair A B             A and B are each other's peer (A-B, C-D preset)
-#   lab_start_server [args]  natpunch-server in srv on LAB_PORT1 LAB_PORT2
+#   lab_start_server [args]  natpunch-server --alt-ip SERVER_ALT_IP in srv on
+#                            LAB_PORT1 LAB_PORT2 (waits until both are open)
 #   lab_start_peer NAME PORT LOCAL REMOTE [args]   natpunch in NAME (tun np0,
 #                            MTU LAB_MTU), keys from lab_keys unless --insecure
 #   lab_start_pair A B NET [args]   A on LAB_PORT1 as NET.1, B on LAB_PORT2 as NET.2
@@ -108,6 +114,7 @@ LAB_LOGS_DUMPED=0
 LAB_HAVE_SERVER=0
 LAB_SITES=()
 LAB_HOSTS=()
+LAB_AT_EXIT=()
 
 # ---- small helpers --------------------------------------------------------
 
@@ -184,16 +191,26 @@ lab_init() {
 _lab_on_exit() {
 	local rc=$?
 	set +e
+	local cmd
+	for cmd in "${LAB_AT_EXIT[@]}"; do
+		eval "$cmd"
+	done
 	if [ "$rc" != 0 ] && [ "$rc" != 77 ] && [ "$LAB_LOGS_DUMPED" = 0 ]; then
 		lab_dump_logs
 	fi
 	lab_cleanup
 	if [ "$rc" != 0 ] && [ "$rc" != 77 ] && [ -d "${LAB_DIR:-}" ]; then
 		echo "nplab: logs kept in $LAB_DIR" >&2
-	elif [ -d "${LAB_DIR:-}" ] && [ "${NP_LAB_KEEP:-0}" != 1 ]; then
+	elif [ -d "${LAB_DIR:-}" ] && [ "${NP_LAB_KEEP:-0}" = 1 ]; then
+		echo "nplab: NP_LAB_KEEP=1: logs kept in $LAB_DIR" >&2
+	elif [ -d "${LAB_DIR:-}" ]; then
 		rm -rf "$LAB_DIR"
 	fi
 	exit "$rc"
+}
+
+lab_at_exit() {
+	LAB_AT_EXIT+=("$(printf '%q ' "$@")")
 }
 
 lab_cleanup() {
@@ -542,6 +559,31 @@ lab_conntrack_flush() {
 	done
 }
 
+# The inner-most NAT of a site (the one the peer's LAN is attached to).
+_lab_inner_nat() {
+	case $(_lab_var "LAB_KIND_$1") in
+	double) echo "${LAB_PREFIX}home-$1" ;;
+	*) lab_nat_ns "$1" ;;
+	esac
+}
+
+lab_block_udp() {
+	local ns
+	ns=$(_lab_inner_nat "$1") || return 1
+	lab_run ip netns exec "$ns" nft -f - <<<'table ip nplab_block {
+	chain forward {
+		type filter hook forward priority filter - 10; policy accept;
+		iifname "lan" meta l4proto udp drop
+	}
+}'
+}
+
+lab_unblock_udp() {
+	local ns
+	ns=$(_lab_inner_nat "$1") || return 1
+	lab_run ip netns exec "$ns" nft delete table ip nplab_block
+}
+
 # ---- processes ------------------------------------------------------------
 
 # Start a process in a lab namespace; sets LAB_BG_PID. A watcher subshell
@@ -676,7 +718,9 @@ lab_start_server() {
 	log=$(_lab_next_log server)
 	# shellcheck disable=SC2206
 	[ -z "${LAB_WRAP:-}" ] || wrap=($LAB_WRAP)
-	_lab_spawn srv "$log" "${wrap[@]}" "$NP_BUILD_DIR/natpunch-server" --bind "$SERVER_IP" \
+	# No --bind: the server listens on every address of srv, so NAT probes
+	# sent to SERVER_ALT_IP are answered too (as a real deployment would be).
+	_lab_spawn srv "$log" "${wrap[@]}" "$NP_BUILD_DIR/natpunch-server" \
 		--alt-ip "$SERVER_ALT_IP" -v "$@" "$LAB_PORT1" "$LAB_PORT2"
 	LAB_PID_server=$LAB_BG_PID
 	LAB_LOG_server=$log

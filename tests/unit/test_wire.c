@@ -379,6 +379,11 @@ static void test_session_names(void **state)
 	/* A length byte above the maximum is refused by the parser. */
 	buf[3] = NP_SESSION_MAX + 1;
 	assert_int_equal(np_wire_parse_register(buf, (size_t)n, &out), -EBADMSG);
+	/* So is an empty name: peers always send one ("default" at least). */
+	m.session[0] = '\0';
+	n = np_wire_encode_register(buf, sizeof(buf), &m);
+	assert_true(n > 0);
+	assert_int_equal(np_wire_parse_register(buf, (size_t)n, &out), -EBADMSG);
 
 	/* Spaces, control characters, DEL, high bytes and NUL inside the name. */
 	{
