@@ -349,6 +349,9 @@ static void h_succeed(void *host, int sock_id, const np_addr_t *peer)
 	    sock_id > MAX_EXTRA_SOCKETS || !p->socks[sock_id])
 		return;
 	strategy_finish(p);
+	/* No more registration refreshes: from a new socket they would start a
+	 * new pairing round under our feet. */
+	ev_timer_stop(p->loop, &p->reg_timer);
 	/* The winning socket becomes the main one; the others close at once. */
 	if (sock_id != 0) {
 		struct np_sock *win = p->socks[sock_id];
@@ -938,6 +941,7 @@ static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 		/* The initiator's punch finished first: its handshake is our proof of the path. */
 		if (p->strat && !p->strat_done)
 			strategy_finish(p);
+		ev_timer_stop(p->loop, &p->reg_timer);
 		if (s->id != 0) {
 			struct np_sock *win = p->socks[s->id];
 			p->socks[s->id] = NULL;

@@ -205,7 +205,11 @@ int np_resolve(const char *host, int family_hint, np_addr_t *out, char *err, siz
 		snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
 		return -EHOSTUNREACH;
 	}
-	rc = np_addr_from_sockaddr(out, res->ai_addr);
+	{
+		uint16_t port = out->port;
+		rc = np_addr_from_sockaddr(out, res->ai_addr);
+		out->port = port;
+	}
 	freeaddrinfo(res);
 	if (rc < 0)
 		snprintf(err, errlen, "cannot resolve %s: unsupported address family", host);

@@ -26,7 +26,7 @@ ssize_t np_udp_recv(int fd, void *buf, size_t cap, np_addr_t *from, np_addr_t *d
 int np_udp_local(int fd, np_addr_t *out);
 /* A numeric address ("192.0.2.1", "2001:db8::1") into out (port unchanged). */
 int np_addr_parse(const char *s, np_addr_t *out);
-/* A host name or numeric address; family_hint 0, 4 or 6. */
+/* A host name or numeric address; family_hint 0, 4 or 6. out->port is kept. */
 int np_resolve(const char *host, int family_hint, np_addr_t *out, char *err, size_t errlen);
 /* The local address the kernel would use to reach `to` (for the LAN endpoint). */
 int np_route_source(const np_addr_t *to, np_addr_t *out);
