@@ -557,6 +557,27 @@ out:
 	return ret;
 }
 
+/* The Lua allocator: realloc with a ceiling, so a runaway hook gets a Lua
+ * "not enough memory" error instead of eating the daemon's memory. */
+static void *np_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct np_hooks *h = ud;
+	size_t old = ptr ? osize : 0;
+	void *p;
+
+	if (nsize == 0) {
+		free(ptr);
+		h->mem_used -= old;
+		return NULL;
+	}
+	if (nsize > old && h->mem_used - old + nsize > h->mem_limit)
+		return NULL;
+	p = realloc(ptr, nsize);
+	if (p)
+		h->mem_used = h->mem_used - old + nsize;
+	return p;
+}
+
 int np_hooks_new(struct ev_loop *loop, const struct np_hooks_config *cfg,
 		 struct np_hooks **out, char *err, size_t errlen)
 {
@@ -583,7 +604,8 @@ int np_hooks_new(struct ev_loop *loop, const struct np_hooks_config *cfg,
 	ev_timer_init(&h->timeout_w, np_timeout_cb, 0., 0.);
 	ev_timer_init(&h->sleep_w, NULL, 0., 0.);
 	ev_timer_init(&h->kick_w, np_kick_cb, 0., 0.);
-	h->L = luaL_newstate();
+	h->mem_limit = NP_HOOKS_MEM_LIMIT;
+	h->L = lua_newstate(np_lua_alloc, h);
 	if (!h->L) {
 		snprintf(err, errlen, "out of memory");
 		ret = -ENOMEM;

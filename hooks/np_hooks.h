@@ -33,6 +33,7 @@ struct np_hooks;
 
 #define NP_HOOKS_TIMEOUT_DEFAULT 30.0           /* seconds per handler */
 #define NP_HOOKS_INSTR_DEFAULT 10000000ULL      /* Lua instructions per resume */
+#define NP_HOOKS_MEM_LIMIT (64u << 20)          /* bytes of Lua heap for all hooks */
 
 struct np_hooks_config {
 	const char **files;     /* --hook FILE..., run first, in this order */

@@ -79,6 +79,7 @@ struct np_hooks {
 	void (*idle_cb)(void *);
 	void *idle_arg;
 	struct np_hooks_stats st;
+	size_t mem_used, mem_limit;             /* Lua heap, bounded by np_lua_alloc */
 };
 
 /* np_hooks.c: resume the waiting handler with nargs values pushed on h->co,

@@ -319,6 +319,21 @@ static void test_watchdog(void **state)
 	np_hooks_free(h);
 }
 
+static void test_memory_limit(void **state)
+{
+	struct np_hooks *h = load(0, NULL, 1, FIX "memhog.lua");
+	struct np_hooks_stats st;
+
+	fire(h, "up", NULL);
+	fire(h, "down", NULL);
+	run_idle(h, 20);
+	assert_string_equal(out_text(), "down ran\n");
+	assert_non_null(strstr(log_text(), "not enough memory"));
+	np_hooks_get_stats(h, &st);
+	assert_int_equal(st.errors, 1);
+	np_hooks_free(h);
+}
+
 static void test_order(void **state)
 {
 	struct np_hooks *h = load(0, NULL, 2, FIX "order_a.lua", FIX "order_b.lua");
@@ -518,6 +533,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_watchdog, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memory_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pairing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop_runs_during_sleep, setup, teardown),
