@@ -3,6 +3,7 @@
  * keys and hooks, then hands over to np_peer on the default libev loop. */
 #include "np_auth.h"
 #include "np_config.h"
+#include "np_control.h"
 #include "np_discovery_cli.h"
 #include "np_hooks.h"
 #include "np_keys.h"
@@ -283,6 +284,7 @@ int main(int argc, char **argv)
 		{ "genpsk", cmd_genpsk },
 		{ "probe", np_discovery_cli },
 		{ "check-strategy", cmd_check_strategy },
+		{ "status", np_control_cli },
 	};
 
 	if (sodium_init() < 0) {

@@ -15,6 +15,7 @@ const char np_config_usage[] =
 	"usage: natpunch [options] SERVER PORT TUN LOCAL_IP REMOTE_IP MTU\n"
 	"       natpunch genkey | pubkey | genpsk\n"
 	"       natpunch probe SERVER PORT [--json]\n"
+	"       natpunch status [TUN] [--json]\n"
 	"       natpunch check-strategy NAME|PATH [DIR]\n"
 	"       natpunch --check-hooks --hook FILE... [--hook-dir DIR]\n"
 	"\n"
@@ -44,6 +45,8 @@ const char np_config_usage[] =
 	"  --hook-dir DIR        run DIR/*.lua in lexical order after --hook files\n"
 	"  --hook-timeout SEC    abandon a hook after SEC seconds (default 30)\n"
 	"  --check-hooks         load the hook files, report, and exit\n"
+	"status:\n"
+	"  --control PATH|none   control socket for natpunch status (default /run/natpunch/TUN.sock)\n"
 	"other:\n"
 	"  -v, --verbose         debug logging\n"
 	"  -q, --quiet           errors only\n"
@@ -69,7 +72,7 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 {
 	enum {
 		O_KEY = 256, O_PEERKEY, O_PSK, O_INSECURE, O_SESSION, O_TOKEN, O_PORT, O_STRATEGY, O_SPATH,
-		O_DEPTH, O_KEEPALIVE, O_DEAD, O_NOOFF, O_REKEY, O_HOOK, O_HOOKDIR, O_HOOKTO, O_CHECK,
+		O_DEPTH, O_KEEPALIVE, O_DEAD, O_NOOFF, O_REKEY, O_HOOK, O_HOOKDIR, O_HOOKTO, O_CHECK, O_CONTROL,
 	};
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, O_KEY },
@@ -90,6 +93,7 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 		{ "hook-dir", required_argument, NULL, O_HOOKDIR },
 		{ "hook-timeout", required_argument, NULL, O_HOOKTO },
 		{ "check-hooks", no_argument, NULL, O_CHECK },
+		{ "control", required_argument, NULL, O_CONTROL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -195,6 +199,13 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 			break;
 		case O_CHECK:
 			cfg->check_hooks = 1;
+			break;
+		case O_CONTROL:
+			if (!*optarg || strlen(optarg) > 100) {
+				snprintf(err, errlen, "invalid --control path (1..100 characters, or 'none')");
+				return -EINVAL;
+			}
+			cfg->control_path = optarg;
 			break;
 		case 'v':
 			cfg->log_level = NP_LOG_DEBUG;

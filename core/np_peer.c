@@ -5,6 +5,7 @@
 
 #include "np_auth.h"
 #include "np_autoselect.h"
+#include "np_control.h"
 #include "np_discovery.h"
 #include "np_natclass.h"
 #include "np_hooks.h"
@@ -385,7 +386,8 @@ static void h_succeed(void *host, int sock_id, const np_addr_t *peer)
 static void punch_failed(struct np_peer *p, const char *reason)
 {
 	np_warn("punch failed (attempt %u, strategy %s): %s", p->attempts, strat_name(p), reason);
-	snprintf(p->fail_reason, sizeof(p->fail_reason), "%s", reason);
+	if (reason != p->fail_reason)
+		snprintf(p->fail_reason, sizeof(p->fail_reason), "%s", reason);
 	fire_hook(p, "punch_failed", reason);
 	enter_register(p, "retrying with a fresh socket");
 }
@@ -765,6 +767,7 @@ static void enter_up(struct np_peer *p)
 	ev_timer_stop(p->loop, &p->attempt_timer);
 	set_state(p, NP_ST_UP);
 	p->last_rx = p->last_tx = ev_now(p->loop);
+	p->up_since = p->last_handshake = ev_now(p->loop);
 	np_info("tunnel up peer=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", astr(&p->path_peer, a),
 		strat_name(p), (unsigned long long)(np_peer_now_ms() - p->cycle_start_ms), p->attempts,
 		p->secure ? np_session_cipher_name(&p->sess) : "none (insecure)");
@@ -958,6 +961,8 @@ static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 	}
 	p->path_sock = 0;
 	p->path_peer = *from;
+	if (p->st == NP_ST_UP)
+		p->last_handshake = ev_now(p->loop);
 	send_to(p, 0, from, resp, rlen, 0);
 }
 
@@ -975,10 +980,12 @@ static void handle_resp(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 			p->stats.bad++;
 		return;
 	}
+	p->hs_rtt_ms = (double)(np_peer_now_ms() - p->last_init_ms);
 	if (p->st == NP_ST_HANDSHAKE) {
 		p->path_peer = *from;
 		enter_up(p);
 	} else {
+		p->last_handshake = ev_now(p->loop);
 		np_debug("rekeyed");
 		np_dp_send_keepalive(p);
 	}
@@ -1030,6 +1037,65 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 				 astr(from, a), (unsigned long long)p->stats.bad);
 		}
 	}
+}
+
+/* ---- status ------------------------------------------------------------------------ */
+
+#define REPORT(...)                                                             \
+	do {                                                                    \
+		if (n < cap) {                                                  \
+			int w_ = snprintf(buf + n, cap - n, __VA_ARGS__);       \
+			n += w_ > 0 ? (size_t)w_ : 0;                           \
+		}                                                               \
+	} while (0)
+
+/* One "key: value" line per fact, for natpunch status (np_control.c). */
+static size_t status_report(void *arg, char *buf, size_t cap)
+{
+	struct np_peer *p = arg;
+	double now = ev_now(p->loop);
+	char a[NP_ADDR_STRLEN], ks[32], text[128];
+	size_t n = 0;
+
+	REPORT("interface: %s\n", p->ifname);
+	REPORT("state: %s\n", np_peer_state_name(p->st));
+	REPORT("session: %s\n", p->cfg->session);
+	REPORT("server: %s\n", astr(&p->server, a));
+	REPORT("security: %s\n", p->secure ? (p->keys.has_psk ? "Noise IKpsk2" : "Noise IK") : "INSECURE (plaintext)");
+	if (p->secure && p->st == NP_ST_UP)
+		REPORT("cipher: %s\n", np_session_cipher_name(&p->sess));
+	REPORT("public_endpoint: %s\n", astr(&p->self_public, a));
+	REPORT("local_endpoint: %s\n", astr(&p->self_local, a));
+	REPORT("nat_self: %s\n", p->self_nat.known ? np_natclass_kind_str(&p->self_nat, ks, sizeof(ks)) : "unknown");
+	if (p->self_nat.known)
+		REPORT("nat_self_detail: %s\n", np_natclass_describe(&p->self_nat, text, sizeof(text)));
+	REPORT("nat_peer: %s\n", p->peer_nat.known ? np_natclass_kind_str(&p->peer_nat, ks, sizeof(ks)) : "unknown");
+	REPORT("nat_depth: %d\n", p->nat_depth);
+	REPORT("strategy: %s\n", strat_name(p));
+	if (p->st == NP_ST_UP) {
+		REPORT("peer_endpoint: %s\n", astr(&p->path_peer, a));
+		REPORT("path: direct\n");
+		REPORT("up_seconds: %.0f\n", now - p->up_since);
+		REPORT("last_handshake_seconds_ago: %.0f\n", now - p->last_handshake);
+		REPORT("last_packet_seconds_ago: %.1f\n", now - p->last_rx);
+		if (p->hs_rtt_ms > 0)
+			REPORT("handshake_rtt_ms: %.0f\n", p->hs_rtt_ms);
+	} else {
+		REPORT("attempts: %u\n", p->attempts);
+		if (p->fail_reason[0])
+			REPORT("last_failure: %s\n", p->fail_reason);
+	}
+	REPORT("data_path: %s\n", p->dp.path ? p->dp.path : "unknown");
+	REPORT("tx_packets: %llu\n", (unsigned long long)p->stats.tx_packets);
+	REPORT("tx_bytes: %llu\n", (unsigned long long)p->stats.tx_bytes);
+	REPORT("rx_packets: %llu\n", (unsigned long long)p->stats.rx_packets);
+	REPORT("rx_bytes: %llu\n", (unsigned long long)p->stats.rx_bytes);
+	REPORT("dropped_malformed: %llu\n", (unsigned long long)p->stats.bad);
+	REPORT("dropped_unauthenticated: %llu\n", (unsigned long long)p->stats.bad_mac);
+	REPORT("dropped_replayed: %llu\n", (unsigned long long)p->stats.replay);
+	REPORT("dropped_not_up: %llu\n", (unsigned long long)p->stats.not_up);
+	REPORT("probes_sent: %llu\n", (unsigned long long)p->stats.probes_sent);
+	return n < cap ? n : cap - 1;
 }
 
 /* ---- life cycle ------------------------------------------------------------------- */
@@ -1124,6 +1190,12 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 		snprintf(err, errlen, "out of memory for packet buffers");
 		goto fail;
 	}
+	if (!cfg->control_path || strcmp(cfg->control_path, "none") != 0) {
+		char cerr[256];
+		if (np_control_open(loop, cfg->control_path, p->ifname, status_report, p, &p->ctl, cerr,
+				    sizeof(cerr)) < 0)
+			np_warn("%s; natpunch status will not see this tunnel", cerr);
+	}
 	ev_io_init(&p->tun_io, np_dp_on_tun, p->tun_fd, EV_READ);
 	p->tun_io.data = p;
 	ev_io_start(loop, &p->tun_io);
@@ -1182,6 +1254,7 @@ void np_peer_free(struct np_peer *p)
 		ev_io_stop(p->loop, &p->tun_io);
 		close(p->tun_fd);
 	}
+	np_control_close(p->ctl);
 	for (int i = 0; i < p->nmods; i++)
 		np_strategy_unload(&p->mods[i]);
 	if (p->disc)

@@ -124,6 +124,8 @@ struct np_peer {
 	/* timers */
 	ev_timer reg_timer, attempt_timer, hs_timer, keepalive, dead, housekeeping, warn_timer;
 	double last_rx, last_tx;     /* ev_now() of the last packet each way */
+	double up_since, last_handshake, hs_rtt_ms;
+	struct np_control *ctl;
 	unsigned hs_tries;
 	uint64_t last_init_ms;
 

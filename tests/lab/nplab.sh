@@ -92,7 +92,9 @@
 #   after lab_host NAME:  LAB_IP_<N> (= LAB_LAN_IP_<N> = LAB_PUB_IP_<N>)
 #   after lab_start_peer NAME: LAB_PID_<N>, LAB_LOG_<N>, LAB_TUN_IP_<N>
 #   after lab_start_server:    LAB_PID_server, LAB_LOG_server
-#   NP_LAB_VERBOSE=1 echoes every command; NP_LAB_KEEP=1 keeps LAB_DIR.
+#   NP_LAB_VERBOSE=1 echoes every command; NP_LAB_KEEP=1 keeps LAB_DIR;
+#   NP_LAB_EXTRA_ARGS="--no-offload" adds options to every natpunch peer.
+#   Each peer gets --control $LAB_DIR/ctl-NAME.sock (LAB_CTL_NAME).
 
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 NP_BUILD_DIR=${NP_BUILD_DIR:-$NP_SOURCE_DIR/build}
@@ -754,9 +756,15 @@ lab_start_peer() {
 	# shellcheck disable=SC2206
 	[ -z "${LAB_WRAP:-}" ] || wrap=($LAB_WRAP)
 	log=$(_lab_next_log "$name")
+	# Each peer gets its own control socket (the default /run/natpunch/np0.sock
+	# is shared by all namespaces); NP_LAB_EXTRA_ARGS (e.g. --no-offload)
+	# reaches every peer of every lab test.
+	# shellcheck disable=SC2206
+	local extra=(${NP_LAB_EXTRA_ARGS:-})
 	_lab_spawn "$name" "$log" "${wrap[@]}" "$NP_BUILD_DIR/natpunch" "${keyargs[@]}" \
-		--strategy-path "$NP_BUILD_DIR/strategies" "${vflag[@]}" "$@" \
-		"$SERVER_IP" "$port" "$LAB_TUN_DEV" "$local_ip" "$remote_ip" "$LAB_MTU"
+		--strategy-path "$NP_BUILD_DIR/strategies" --control "$LAB_DIR/ctl-$name.sock" "${vflag[@]}" \
+		"${extra[@]}" "$@" "$SERVER_IP" "$port" "$LAB_TUN_DEV" "$local_ip" "$remote_ip" "$LAB_MTU"
+	_lab_set "LAB_CTL_$name" "$LAB_DIR/ctl-$name.sock"
 	_lab_set "LAB_PID_$name" "$LAB_BG_PID"
 	_lab_set "LAB_LOG_$name" "$log"
 	_lab_set "LAB_TUN_IP_$name" "$local_ip"
