@@ -1,6 +1,7 @@
 /* np_config: getopt_long over the peer's options, with range checks. */
 #include "np_config.h"
 #include "np_log.h"
+#include "np_parse.h"
 #include "np_strategy_loader.h"
 #include "np_tun.h"
 #include "np_udp.h"
@@ -55,16 +56,10 @@ const char np_config_usage[] =
 
 static int num(const char *s, const char *opt, double lo, double hi, double *out, char *err, size_t errlen)
 {
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+	if (np_parse_num(s, lo, hi, out) < 0) {
 		snprintf(err, errlen, "invalid value '%.64s' for %s (expected %g..%g)", s, opt, lo, hi);
 		return -EINVAL;
 	}
-	*out = v;
 	return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "np_peer_int.h"
 
 #include "np_log.h"
+#include "np_time.h"
 #include "np_offload.h"
 #include "np_tun.h"
 #include "np_udp.h"
@@ -312,7 +313,7 @@ void np_dp_on_tun(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct np_peer *p = w->data;
 	struct np_dp *dp = &p->dp;
-	uint64_t now = np_peer_now_ms();
+	uint64_t now = np_mono_ms();
 	size_t room = dp->slot - SLOT_HEAD - NP_TRANSPORT_TAG_LEN;
 	int up = p->st == NP_ST_UP && p->socks[p->path_sock];
 
@@ -356,7 +357,7 @@ int np_dp_send_keepalive(struct np_peer *p)
 	if (!p->socks[p->path_sock] || !p->path_peer.family)
 		return -ENOTCONN;
 	if (p->secure) {
-		rc = np_session_encrypt(&p->sess, np_peer_now_ms(), buf, 0, sizeof(buf), &len);
+		rc = np_session_encrypt(&p->sess, np_mono_ms(), buf, 0, sizeof(buf), &len);
 		if (rc < 0)
 			return rc;
 	} else {
@@ -424,7 +425,7 @@ static int handle_datagram(struct np_peer *p, struct np_sock *s, uint8_t *buf, s
 			p->stats.not_up++;
 			return 0;
 		}
-		rc = np_session_decrypt(&p->sess, np_peer_now_ms(), buf, len, &off, &plen);
+		rc = np_session_decrypt(&p->sess, np_mono_ms(), buf, len, &off, &plen);
 		if (rc < 0) {
 			if (rc == -EALREADY)
 				p->stats.replay++;

@@ -4,6 +4,7 @@
 #include "np_discovery.h"
 #include "np_log.h"
 #include "np_natclass.h"
+#include "np_parse.h"
 #include "np_udp.h"
 #include "np_wire.h"
 

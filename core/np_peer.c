@@ -10,6 +10,7 @@
 #include "np_natclass.h"
 #include "np_hooks.h"
 #include "np_log.h"
+#include "np_time.h"
 #include "np_tun.h"
 #include "np_udp.h"
 #include "np_wire.h"
@@ -35,22 +36,6 @@ static void enter_register(struct np_peer *p, const char *why);
 static void start_discovery(struct np_peer *p);
 static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi);
 static void enter_up(struct np_peer *p);
-
-uint64_t np_peer_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 const char *np_peer_state_name(enum np_peer_state st)
 {
@@ -304,7 +289,7 @@ static void h_timer_stop(void *host, int id)
 
 static uint64_t h_now_ms(void *host)
 {
-	return np_peer_now_ms();
+	return np_mono_ms();
 }
 
 static void h_random(void *host, void *buf, size_t len)
@@ -332,12 +317,12 @@ static void send_handshake_init(struct np_peer *p)
 	size_t len;
 	int rc;
 
-	rc = np_session_create_init(&p->sess, np_peer_now_ms(), buf, sizeof(buf), &len);
+	rc = np_session_create_init(&p->sess, np_mono_ms(), buf, sizeof(buf), &len);
 	if (rc < 0) {
 		np_err("cannot create handshake: %s", strerror(-rc));
 		return;
 	}
-	p->last_init_ms = np_peer_now_ms();
+	p->last_init_ms = np_mono_ms();
 	send_to(p, p->path_sock, &p->path_peer, buf, len, 0);
 }
 
@@ -444,7 +429,7 @@ static void send_register(struct np_peer *p)
 
 	m.flags = p->keys.has_token ? NP_REG_F_MAC : 0;
 	m.nonce = p->reg_nonce;
-	m.timestamp_ms = wall_ms();
+	m.timestamp_ms = np_wall_ms();
 	snprintf(m.session, sizeof(m.session), "%s", p->cfg->session);
 	m.local = p->self_local;
 	m.nat = p->self_nat;
@@ -463,7 +448,7 @@ static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	char a[NP_ADDR_STRLEN];
 
 	if (p->st == NP_ST_REGISTER && !p->server_silent_logged &&
-	    np_peer_now_ms() - p->cycle_start_ms > 5000) {
+	    np_mono_ms() - p->cycle_start_ms > 5000) {
 		np_warn("no answer from server %s yet; still trying (is it running, and is UDP port %u open?)",
 			astr(&p->server, a), p->server.port);
 		p->server_silent_logged = 1;
@@ -502,7 +487,7 @@ static void enter_register(struct np_peer *p, const char *why)
 	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_stop(p->loop, &p->retry_timer);
 	randombytes_buf(&p->reg_nonce, sizeof(p->reg_nonce));
-	p->cycle_start_ms = np_peer_now_ms();
+	p->cycle_start_ms = np_mono_ms();
 	p->server_silent_logged = 0;
 	set_state(p, NP_ST_REGISTER);
 	np_info("registering with %s as session '%s' (%s)", astr(&p->server, a), p->cfg->session, why);
@@ -713,7 +698,7 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
 	randombytes_buf(p->nonce_salt, sizeof(p->nonce_salt));
 	p->attempts++;
-	p->attempt_start_ms = np_peer_now_ms();
+	p->attempt_start_ms = np_mono_ms();
 	p->probes_this_attempt = 0;
 	set_state(p, NP_ST_PUNCH);
 	if (select_strategy(p) < 0)
@@ -732,7 +717,7 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	v.self_nat = p->self_nat;
 	v.self_nat.depth = (uint8_t)p->nat_depth;
 	v.peer_nat = p->peer_nat;
-	v.start_at_ms = np_peer_now_ms() + pi->start_in_ms;
+	v.start_at_ms = np_mono_ms() + pi->start_in_ms;
 	v.self_is_high = p->high;
 	rc = p->mod->desc.create(&p->api, p, &p->strat);
 	if (rc < 0) {
@@ -769,7 +754,7 @@ static void enter_up(struct np_peer *p)
 	p->last_rx = p->last_tx = ev_now(p->loop);
 	p->up_since = p->last_handshake = ev_now(p->loop);
 	np_info("tunnel up peer=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", astr(&p->path_peer, a),
-		strat_name(p), (unsigned long long)(np_peer_now_ms() - p->cycle_start_ms), p->attempts,
+		strat_name(p), (unsigned long long)(np_mono_ms() - p->cycle_start_ms), p->attempts,
 		p->secure ? np_session_cipher_name(&p->sess) : "none (insecure)");
 	ev_timer_set(&p->keepalive, p->cfg->keepalive_s, 0.);
 	ev_timer_start(p->loop, &p->keepalive);
@@ -828,7 +813,7 @@ static void on_dead(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_housekeeping(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct np_peer *p = w->data;
-	uint64_t now = np_peer_now_ms();
+	uint64_t now = np_mono_ms();
 
 	if (p->st != NP_ST_UP || !p->secure)
 		return;
@@ -929,7 +914,7 @@ static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 		return;
 	if (s->id != 0 && p->st != NP_ST_PUNCH)
 		return;
-	rc = np_session_handle_init(&p->sess, np_peer_now_ms(), buf, len, resp, sizeof(resp), &rlen);
+	rc = np_session_handle_init(&p->sess, np_mono_ms(), buf, len, resp, sizeof(resp), &rlen);
 	if (rc < 0) {
 		if (rc == -EKEYREJECTED)
 			auth_warn(p, "handshake rejected: the peer's key does not match --peer-key (or a corrupted packet)",
@@ -972,7 +957,7 @@ static void handle_resp(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 
 	if (!p->secure || (p->st != NP_ST_HANDSHAKE && p->st != NP_ST_UP) || s->id != 0)
 		return;
-	rc = np_session_handle_resp(&p->sess, np_peer_now_ms(), buf, len);
+	rc = np_session_handle_resp(&p->sess, np_mono_ms(), buf, len);
 	if (rc < 0) {
 		if (rc == -EKEYREJECTED)
 			auth_warn(p, "handshake response rejected: the peer's key does not match --peer-key", from);
@@ -980,7 +965,7 @@ static void handle_resp(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 			p->stats.bad++;
 		return;
 	}
-	p->hs_rtt_ms = (double)(np_peer_now_ms() - p->last_init_ms);
+	p->hs_rtt_ms = (double)(np_mono_ms() - p->last_init_ms);
 	if (p->st == NP_ST_HANDSHAKE) {
 		p->path_peer = *from;
 		enter_up(p);

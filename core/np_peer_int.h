@@ -144,7 +144,6 @@ struct np_peer {
 	void *stop_arg;
 };
 
-uint64_t np_peer_now_ms(void);
 /* np_datapath.c */
 int np_dp_init(struct np_peer *p);
 void np_dp_free(struct np_peer *p);

@@ -5,6 +5,7 @@
 #include "np_auth.h"
 #include "np_log.h"
 #include "np_ratelimit.h"
+#include "np_time.h"
 #include "np_udp.h"
 #include "np_wire.h"
 
@@ -50,23 +51,6 @@ struct np_server {
 	uint8_t hash_key[crypto_shorthash_KEYBYTES];
 	struct np_server_stats st;
 };
-
-static uint64_t mono_ms(struct np_server *s)
-{
-	struct timespec ts;
-
-	(void)s;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static size_t bucket_of(struct np_server *s, const char *name)
 {
@@ -178,7 +162,7 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 	struct np_msg_register m;
 	struct srv_sess *e;
 	struct srv_reg *me, *other;
-	uint64_t now = mono_ms(s), wall;
+	uint64_t now = np_mono_ms(), wall;
 	char a[NP_ADDR_STRLEN], b[NP_ADDR_STRLEN];
 
 	if (np_wire_parse_register(buf, len, &m) < 0) {
@@ -188,7 +172,7 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 		return;
 	}
 	if (s->cfg.has_token) {
-		wall = wall_ms();
+		wall = np_wall_ms();
 		if (!(m.flags & NP_REG_F_MAC) ||
 		    np_auth_verify(s->cfg.token_key, buf, m.mac_offset, m.mac) < 0 ||
 		    m.timestamp_ms + TOKEN_WINDOW_MS < wall || m.timestamp_ms > wall + TOKEN_WINDOW_MS) {
@@ -304,7 +288,7 @@ void np_server_handle(struct np_server *s, int port_idx, const uint8_t *buf, siz
 			 np_addr_str(from, a, sizeof(a)), (unsigned long long)s->st.bad);
 		return;
 	}
-	if (!np_ratelimit_allow(&s->rl, from, mono_ms(s))) {
+	if (!np_ratelimit_allow(&s->rl, from, np_mono_ms())) {
 		if (s->st.limited++ % 1000 == 0)
 			np_warn("server: rate limit hit by %s (%llu dropped so far)", np_addr_str(from, a, sizeof(a)),
 				(unsigned long long)s->st.limited);
@@ -318,7 +302,7 @@ void np_server_handle(struct np_server *s, int port_idx, const uint8_t *buf, siz
 
 void np_server_sweep(struct np_server *s)
 {
-	uint64_t now = mono_ms(s);
+	uint64_t now = np_mono_ms();
 
 	for (size_t i = 0; i < s->nbuckets; i++) {
 		struct srv_sess **pp = &s->buckets[i];

@@ -238,18 +238,3 @@ int np_route_source(const np_addr_t *to, np_addr_t *out)
 	close(fd);
 	return rc;
 }
-
-int np_parse_port(const char *s, int allow_zero, uint16_t *out)
-{
-	char *end;
-	long v;
-
-	if (!s || !*s)
-		return -EINVAL;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < (allow_zero ? 0 : 1) || v > 65535 || s[0] == '-' || s[0] == '+')
-		return -EINVAL;
-	*out = (uint16_t)v;
-	return 0;
-}

@@ -30,7 +30,5 @@ int np_addr_parse(const char *s, np_addr_t *out);
 int np_resolve(const char *host, int family_hint, np_addr_t *out, char *err, size_t errlen);
 /* The local address the kernel would use to reach `to` (for the LAN endpoint). */
 int np_route_source(const np_addr_t *to, np_addr_t *out);
-/* Parses a port number 1..65535 (allow_zero: 0..65535). */
-int np_parse_port(const char *s, int allow_zero, uint16_t *out);
 
 #endif

@@ -3,6 +3,7 @@
  * installs signal watchers and runs the libev loop until SIGINT/SIGTERM. */
 #include "np_auth.h"
 #include "np_log.h"
+#include "np_parse.h"
 #include "np_server.h"
 #include "np_udp.h"
 #include "np_wire.h"
@@ -45,12 +46,9 @@ static void die_usage(const char *fmt, const char *arg)
 
 static double parse_num(const char *s, const char *opt, double lo, double hi)
 {
-	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || v < lo || v > hi) {
+	if (np_parse_num(s, lo, hi, &v) < 0) {
 		fprintf(stderr, "natpunch-server: invalid value '%s' for %s (expected %g..%g) (see natpunch-server --help)\n",
 			s, opt, lo, hi);
 		exit(2);

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "np_parse.h"
 #include "np_udp.h"
 #include "np_wire.h"
 
