@@ -778,6 +778,23 @@ lab_start_pair() {
 	lab_start_peer "$b" "$LAB_PORT2" "$net.2" "$net.1" "$@"
 }
 
+# The usual stage of a test: keys for A and B, the server, and sites A and B
+# behind NATs of KIND_A and KIND_B (default cone).
+lab_two_sites() { # [KIND_A [KIND_B]]
+	lab_keys A B
+	lab_server
+	lab_site A "${1:-cone}"
+	lab_site B "${2:-cone}"
+}
+
+# Then: the server, peers A (10.10.0.1) and B (10.10.0.2) with extra natpunch
+# arguments, and a tunnel up within 30 s.
+lab_two_peers_up() { # [natpunch args...]
+	lab_start_server
+	lab_start_pair A B 10.10.0 "$@"
+	lab_wait_tunnel A B 30 || lab_fail "tunnel not up within 30 s"
+}
+
 lab_stop() {
 	local pid
 	pid=$(_lab_var "LAB_PID_$1")

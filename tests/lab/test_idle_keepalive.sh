@@ -8,15 +8,10 @@ NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$NP_SOURCE_DIR/tests/lab/nplab.sh"
 
 lab_init
-lab_keys A B
-lab_server
-lab_site A cone
-lab_site B cone
+lab_two_sites
 lab_udp_timeout A 10
 lab_udp_timeout B 10
-lab_start_server
-lab_start_pair A B 10.10.0
-lab_wait_tunnel A B 30 || lab_fail "tunnel not up within 30 s"
+lab_two_peers_up
 echo "tunnel up; idle for 40 s (NAT UDP timeout 10 s)"
 sleep 40
 lab_assert_alive A B

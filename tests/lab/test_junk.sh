@@ -12,14 +12,9 @@ source "$NP_SOURCE_DIR/tests/lab/nplab.sh"
 
 lab_init
 [ -x "$LAB_UDP" ] || lab_fail "$LAB_UDP is missing (build the tests first)"
-lab_keys A B
-lab_server
-lab_site A cone
-lab_site B cone
+lab_two_sites
 lab_host X
-lab_start_server
-lab_start_pair A B 10.10.0
-lab_wait_tunnel A B 30 || lab_fail "tunnel not up within 30 s"
+lab_two_peers_up
 
 # Public endpoints, as each side saw the other.
 ep_b=$(lab_tunnel_field A peer) || lab_fail "A's 'tunnel up' line has no peer="

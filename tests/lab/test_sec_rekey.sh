@@ -11,13 +11,8 @@ source "$NP_SOURCE_DIR/tests/lab/nplab.sh"
 
 lab_init
 command -v iperf3 >/dev/null || lab_fail "iperf3 is missing (Debian: apt-get install iperf3)"
-lab_keys A B
-lab_server
-lab_site A cone
-lab_site B cone
-lab_start_server
-lab_start_pair A B 10.10.0 --rekey-after 3
-lab_wait_tunnel A B 30 || lab_fail "tunnel not up within 30 s"
+lab_two_sites
+lab_two_peers_up --rekey-after 3
 
 rekeys() { cat "$LAB_LOG_A" "$LAB_LOG_B" | grep -ci "rekey" || true; }
 before=$(rekeys)

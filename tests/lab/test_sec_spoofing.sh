@@ -25,14 +25,9 @@ PAT_LIVE=600d0002     # ping -p pattern of the ping that runs during the attack
 lab_init
 command -v tcpdump >/dev/null || lab_fail "tcpdump is missing (Debian: apt-get install tcpdump)"
 [ -x "$INJ" ] || lab_fail "$INJ is missing (build the tests first)"
-lab_keys A B
-lab_server
-lab_site A cone
-lab_site B cone
+lab_two_sites
 lab_host X
-lab_start_server
-lab_start_pair A B 10.10.0
-lab_wait_tunnel A B 30 || lab_fail "tunnel not up within 30 s"
+lab_two_peers_up
 
 ep_b=$(lab_tunnel_field A peer) || lab_fail "A's 'tunnel up' line has no peer="
 ep_a=$(lab_tunnel_field B peer) || lab_fail "B's 'tunnel up' line has no peer="

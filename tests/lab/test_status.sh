@@ -8,14 +8,8 @@ NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$NP_SOURCE_DIR/tests/lab/nplab.sh"
 
 lab_init
-lab_keys A B
-lab_server
-lab_site A cone
-lab_site B cone
-lab_pair A B
-lab_start_server
-lab_start_pair A B 10.10.0
-lab_wait_tunnel A B 30 || lab_fail "tunnel not up"
+lab_two_sites
+lab_two_peers_up
 lab_ping_both A B || lab_fail "ping failed"
 
 np=$NP_BUILD_DIR/natpunch
