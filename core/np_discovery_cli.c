@@ -8,6 +8,7 @@
 #include "np_udp.h"
 #include "np_wire.h"
 
+#include <arpa/inet.h>
 #include <ev.h>
 #include <stdio.h>
 #include <string.h>
@@ -127,7 +128,8 @@ int np_discovery_cli(int argc, char **argv)
 	if (run.res.nat.allocation == NP_NAT_ALLOC_SEQUENTIAL)
 		printf(" (step %d, noise %u)", run.res.nat.step, run.res.nat.noise);
 	printf("\n  NAT depth:         %u\n", run.res.nat.depth);
-	printf("  server alt IP:     %s\n",
-	       run.res.server_alt.family ? np_addr_str(&run.res.server_alt, a, sizeof(a)) : "none");
+	if (run.res.server_alt.family)
+		inet_ntop(run.res.server_alt.family == 6 ? AF_INET6 : AF_INET, run.res.server_alt.ip, a, sizeof(a));
+	printf("  server alt IP:     %s\n", run.res.server_alt.family ? a : "none");
 	return 0;
 }

@@ -380,7 +380,8 @@ int np_server_new(struct ev_loop *loop, const struct np_server_config *cfg, stru
 		goto fail;
 	}
 	for (int i = 0; i < (cfg->alt.family && !s->bind_any ? 4 : 2); i++) {
-		rc = np_udp_open(cfg->bind.family, i < 2 ? &cfg->bind : &cfg->alt, cfg->port[i & 1], NP_UDP_PKTINFO,
+		rc = np_udp_open(cfg->bind.family, i < 2 ? &cfg->bind : &cfg->alt, cfg->port[i & 1],
+				 NP_UDP_PKTINFO | NP_UDP_BIGBUF,
 				 err, errlen);
 		if (rc < 0)
 			goto fail;

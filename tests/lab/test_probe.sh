@@ -150,7 +150,7 @@ check_site() {
 	fi
 	expect "$tag: NAT depth" "$(field "$OUT" "NAT depth")" "$want_depth" || true
 	if [ "$alt" = yes ]; then
-		[[ $(field "$OUT" "server alt IP") == "$SERVER_ALT_IP"* ]] ||
+		[ "$(field "$OUT" "server alt IP")" = "$SERVER_ALT_IP" ] ||
 			bad "$tag: server alt IP: got '$(field "$OUT" "server alt IP")', want $SERVER_ALT_IP"
 	else
 		expect "$tag: server alt IP" "$(field "$OUT" "server alt IP")" none || true
