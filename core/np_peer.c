@@ -34,6 +34,7 @@
 
 static void enter_register(struct np_peer *p, const char *why);
 static void start_discovery(struct np_peer *p);
+static void update_local_endpoint(struct np_peer *p);
 static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi);
 static void enter_up(struct np_peer *p);
 
@@ -452,6 +453,12 @@ static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		np_warn("no answer from server %s yet; still trying (is it running, and is UDP port %u open?)",
 			astr(&p->server, a), p->server.port);
 		p->server_silent_logged = 1;
+	}
+	/* The socket could not be opened last time (say, --port still busy). */
+	if (!p->socks[0]) {
+		if (sock_open(p, 0, p->cfg->port) < 0)
+			return;
+		update_local_endpoint(p);
 	}
 	send_register(p);
 }
