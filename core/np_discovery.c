@@ -18,9 +18,9 @@
 #include "np_udp.h"
 #include "np_wire.h"
 
-#define DISC_TICK_S 0.3     /* retransmit interval */
-#define DISC_TRIES 5        /* sends per question: 0, 300, ..., 1200 ms */
-#define DISC_TOTAL_MS 1500  /* answer by then, or count as unanswered */
+#define DISC_TICK_S 0.2     /* retransmit interval */
+#define DISC_TRIES 5        /* sends per question: 0, 200, ..., 800 ms */
+#define DISC_TOTAL_MS 1000  /* answer by then, or count as unanswered */
 #define DISC_TTL_TRIES 2
 
 /* Sockets. */

@@ -1,7 +1,7 @@
 /* np_discovery: NAT behaviour discovery against natpunch-server, on libev.
  *
  * What it does (all in parallel, retransmitting every 300 ms, done within
- * ~1.5 s): from one "main" socket it asks the server what endpoint it sees
+ * ~1 s): from one "main" socket it asks the server what endpoint it sees
  * toward PORT1, PORT2 and, when the server announces an alternate address,
  * ALT:PORT1 (mapping); from two sockets that only ever talk to PORT1 it asks
  * for replies from the other port and from the other address (filtering);
