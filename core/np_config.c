@@ -28,6 +28,8 @@ const char np_config_usage[] =
 	"  --key FILE            our private key (natpunch genkey > FILE; mode 0600)\n"
 	"  --peer-key BASE64     the peer's public key (natpunch pubkey < its key)\n"
 	"  --psk FILE            optional pre-shared key (natpunch genpsk > FILE)\n"
+	"  --cipher NAME         auto (default: AES-256-GCM when both peers have hardware AES,\n"
+	"                        else ChaCha20-Poly1305), chacha20-poly1305 or aes-256-gcm\n"
 	"  --insecure            no authentication, no encryption (the original protocol)\n"
 	"rendezvous and traversal:\n"
 	"  --session NAME        pair with the peer of the same session name (default \"default\")\n"
@@ -67,7 +69,7 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 {
 	enum {
 		O_KEY = 256, O_PEERKEY, O_PSK, O_INSECURE, O_SESSION, O_TOKEN, O_PORT, O_STRATEGY, O_SPATH,
-		O_DEPTH, O_KEEPALIVE, O_DEAD, O_NOOFF, O_REKEY, O_HOOK, O_HOOKDIR, O_HOOKTO, O_CHECK, O_CONTROL,
+		O_DEPTH, O_KEEPALIVE, O_DEAD, O_NOOFF, O_REKEY, O_HOOK, O_HOOKDIR, O_HOOKTO, O_CHECK, O_CONTROL, O_CIPHER,
 	};
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, O_KEY },
@@ -89,6 +91,7 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 		{ "hook-timeout", required_argument, NULL, O_HOOKTO },
 		{ "check-hooks", no_argument, NULL, O_CHECK },
 		{ "control", required_argument, NULL, O_CONTROL },
+		{ "cipher", required_argument, NULL, O_CIPHER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -105,6 +108,7 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 	cfg->dead_after_s = 15;
 	cfg->hook_timeout_s = 30;
 	cfg->nat_depth = -1;
+	cfg->cipher = -1;
 	cfg->offload = 1;
 	cfg->log_level = NP_LOG_INFO;
 	optind = 0;
@@ -195,6 +199,19 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 		case O_CHECK:
 			cfg->check_hooks = 1;
 			break;
+		case O_CIPHER:
+			if (strcmp(optarg, "auto") == 0)
+				cfg->cipher = -1;
+			else if (strcmp(optarg, "chacha20-poly1305") == 0)
+				cfg->cipher = 0;
+			else if (strcmp(optarg, "aes-256-gcm") == 0)
+				cfg->cipher = 1;
+			else {
+				snprintf(err, errlen, "invalid --cipher '%.32s' (auto, chacha20-poly1305 or aes-256-gcm)",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
 		case O_CONTROL:
 			if (!*optarg || strlen(optarg) > 100) {
 				snprintf(err, errlen, "invalid --control path (1..100 characters, or 'none')");
@@ -279,8 +296,8 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 			 cfg->keepalive_s);
 		return -EINVAL;
 	}
-	if (cfg->insecure && (cfg->key_file || cfg->peer_key_b64 || cfg->psk_file)) {
-		snprintf(err, errlen, "--insecure cannot be combined with --key, --peer-key or --psk");
+	if (cfg->insecure && (cfg->key_file || cfg->peer_key_b64 || cfg->psk_file || cfg->cipher >= 0)) {
+		snprintf(err, errlen, "--insecure cannot be combined with --key, --peer-key, --psk or --cipher");
 		return -EINVAL;
 	}
 	if (!cfg->insecure && (!cfg->key_file || !cfg->peer_key_b64)) {

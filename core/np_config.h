@@ -34,6 +34,7 @@ struct np_config {
 	int nat_depth;              /* -1: learn it */
 	int offload;                /* 1: use tun/UDP offloads when the kernel allows, 0: never */
 	double rekey_after_s;       /* 0: the default (120 s); tests shorten it */
+	int cipher;                 /* -1: the best both peers have; else enum np_noise_cipher */
 	const char *control_path;   /* NULL: /run/natpunch/IFNAME.sock; "none": no control socket */
 	int log_level;
 };

@@ -1167,6 +1167,11 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 		}
 		if (cfg->rekey_after_s > 0)
 			np_session_set_rekey_after_ms(&p->sess, (uint64_t)(cfg->rekey_after_s * 1000));
+		if (cfg->cipher >= 0 && np_session_set_cipher(&p->sess, cfg->cipher) < 0) {
+			snprintf(err, errlen, "--cipher aes-256-gcm needs hardware AES, which this CPU lacks");
+			rc = -ENOTSUP;
+			goto fail;
+		}
 	} else {
 		np_auth_insecure_probe_key(cfg->session, p->probe_key);
 	}
