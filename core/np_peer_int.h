@@ -1,5 +1,7 @@
-/* np_peer_int: the tunnel struct shared by np_peer.c (control plane) and
- * np_datapath.c (packet forwarding). Nothing outside those two includes it. */
+/* np_peer_int: the tunnel struct shared by the files of one tunnel:
+ * np_peer.c (state machine, registration, handshake, timers), np_punch.c
+ * (sockets, strategy host, probes), np_datapath.c (packet forwarding) and
+ * np_peer_status.c (the status report). Nothing else includes it. */
 #ifndef NP_PEER_INT_H
 #define NP_PEER_INT_H
 
@@ -12,7 +14,7 @@
 #include <net/if.h>
 #include <sys/socket.h>
 
-#define NP_BATCH 64
+#define MAX_EXTRA_SOCKETS NP_HOST_MAX_SOCKETS
 
 struct np_peer;
 
@@ -153,5 +155,40 @@ int np_dp_send_keepalive(struct np_peer *p);
 /* np_peer.c: control messages that the data path hands over. */
 void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t len, const np_addr_t *from);
 void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_addr_t *from);
+
+/* np_peer.c: state transitions the punch triggers. */
+void np_peer_set_state(struct np_peer *p, enum np_peer_state st);
+void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason);
+void np_peer_enter_register(struct np_peer *p, const char *why);
+void np_peer_enter_up(struct np_peer *p);
+/* The punch found a path (p->path_peer on socket 0): handshake, or up. */
+void np_peer_path_found(struct np_peer *p);
+/* No strategy can connect these two NATs: log, tell hooks, retry later. */
+void np_peer_no_path(struct np_peer *p, const char *why);
+const char *np_peer_strat_name(const struct np_peer *p);
+/* A warning at most every 5 s, debug lines in between. */
+void np_peer_auth_warn(struct np_peer *p, const char *what, const np_addr_t *from);
+
+/* np_punch.c: the sockets of the tunnel, and the strategy host. */
+int np_sock_open(struct np_peer *p, int id, uint16_t port);
+void np_sock_close(struct np_peer *p, int id);
+void np_sock_close_extra(struct np_peer *p, int keep);
+void np_sock_promote(struct np_peer *p, int id);
+int np_sock_send(struct np_peer *p, int sock_id, const np_addr_t *to, const void *buf, size_t len, int ttl);
+void np_punch_init(struct np_peer *p);
+void np_punch_start(struct np_peer *p, uint16_t start_in_ms);
+void np_punch_destroy(struct np_peer *p);
+void np_punch_finish(struct np_peer *p);
+void np_punch_failed(struct np_peer *p, const char *reason);
+void np_punch_handle_probe(struct np_peer *p, struct np_sock *s, const uint8_t *buf, size_t len,
+			   const np_addr_t *from);
+
+/* np_peer_status.c */
+size_t np_peer_status_report(void *arg, char *buf, size_t cap);
+
+static inline const char *np_astr(const np_addr_t *a, char *buf)
+{
+	return np_addr_str(a, buf, NP_ADDR_STRLEN);
+}
 
 #endif

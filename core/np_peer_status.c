@@ -1,0 +1,64 @@
+/* np_peer_status: the status report of one tunnel, one "key: value" line
+ * per fact, served by np_control.c to `natpunch status`. */
+#include "np_peer_int.h"
+
+#include "np_natclass.h"
+#include "np_wire.h"
+
+#include <stdio.h>
+
+#define REPORT(...)                                                             \
+	do {                                                                    \
+		if (n < cap) {                                                  \
+			int w_ = snprintf(buf + n, cap - n, __VA_ARGS__);       \
+			n += w_ > 0 ? (size_t)w_ : 0;                           \
+		}                                                               \
+	} while (0)
+
+size_t np_peer_status_report(void *arg, char *buf, size_t cap)
+{
+	struct np_peer *p = arg;
+	double now = ev_now(p->loop);
+	char a[NP_ADDR_STRLEN], ks[32], text[128];
+	size_t n = 0;
+
+	REPORT("interface: %s\n", p->ifname);
+	REPORT("state: %s\n", np_peer_state_name(p->st));
+	REPORT("session: %s\n", p->cfg->session);
+	REPORT("server: %s\n", np_astr(&p->server, a));
+	REPORT("security: %s\n", p->secure ? (p->keys.has_psk ? "Noise IKpsk2" : "Noise IK") : "INSECURE (plaintext)");
+	if (p->secure && p->st == NP_ST_UP)
+		REPORT("cipher: %s\n", np_session_cipher_name(&p->sess));
+	REPORT("public_endpoint: %s\n", np_astr(&p->self_public, a));
+	REPORT("local_endpoint: %s\n", np_astr(&p->self_local, a));
+	REPORT("nat_self: %s\n", p->self_nat.known ? np_natclass_kind_str(&p->self_nat, ks, sizeof(ks)) : "unknown");
+	if (p->self_nat.known)
+		REPORT("nat_self_detail: %s\n", np_natclass_describe(&p->self_nat, text, sizeof(text)));
+	REPORT("nat_peer: %s\n", p->peer_nat.known ? np_natclass_kind_str(&p->peer_nat, ks, sizeof(ks)) : "unknown");
+	REPORT("nat_depth: %d\n", p->nat_depth);
+	REPORT("strategy: %s\n", np_peer_strat_name(p));
+	if (p->st == NP_ST_UP) {
+		REPORT("peer_endpoint: %s\n", np_astr(&p->path_peer, a));
+		REPORT("path: direct\n");
+		REPORT("up_seconds: %.0f\n", now - p->up_since);
+		REPORT("last_handshake_seconds_ago: %.0f\n", now - p->last_handshake);
+		REPORT("last_packet_seconds_ago: %.1f\n", now - p->last_rx);
+		if (p->hs_rtt_ms > 0)
+			REPORT("handshake_rtt_ms: %.0f\n", p->hs_rtt_ms);
+	} else {
+		REPORT("attempts: %u\n", p->attempts);
+		if (p->fail_reason[0])
+			REPORT("last_failure: %s\n", p->fail_reason);
+	}
+	REPORT("data_path: %s\n", p->dp.path ? p->dp.path : "unknown");
+	REPORT("tx_packets: %llu\n", (unsigned long long)p->stats.tx_packets);
+	REPORT("tx_bytes: %llu\n", (unsigned long long)p->stats.tx_bytes);
+	REPORT("rx_packets: %llu\n", (unsigned long long)p->stats.rx_packets);
+	REPORT("rx_bytes: %llu\n", (unsigned long long)p->stats.rx_bytes);
+	REPORT("dropped_malformed: %llu\n", (unsigned long long)p->stats.bad);
+	REPORT("dropped_unauthenticated: %llu\n", (unsigned long long)p->stats.bad_mac);
+	REPORT("dropped_replayed: %llu\n", (unsigned long long)p->stats.replay);
+	REPORT("dropped_not_up: %llu\n", (unsigned long long)p->stats.not_up);
+	REPORT("probes_sent: %llu\n", (unsigned long long)p->stats.probes_sent);
+	return n < cap ? n : cap - 1;
+}
