@@ -600,6 +600,9 @@ _lab_spawn() {
 	(
 		ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null &
 		cpid=$!
+		# A PID can come back in a long run: forget the exit status of an
+		# earlier process that had it, or the new one would look dead.
+		rm -f "$LAB_DIR/run/rc.$cpid"
 		echo "$cpid" >"$pidfile.tmp"
 		mv "$pidfile.tmp" "$pidfile"
 		rc=0
