@@ -108,19 +108,24 @@ static int cs_init_key(struct np_noise_cs *cs, int cipher, const uint8_t key[NP_
 	return 0;
 }
 
+/* Before a key exists, Noise's EncryptWithAd/DecryptWithAd copy the data. */
+static int cs_passthrough(const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+	if (cap < len)
+		return -ENOSPC;
+	if (len)
+		memmove(out, in, len);
+	*out_len = len;
+	return 0;
+}
+
 int np_noise_cs_encrypt(struct np_noise_cs *cs, const uint8_t *ad, size_t ad_len,
 			const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len)
 {
 	int rc;
 
-	if (!cs->has_key) {
-		if (cap < len)
-			return -ENOSPC;
-		if (len)
-			memmove(out, in, len);
-		*out_len = len;
-		return 0;
-	}
+	if (!cs->has_key)
+		return cs_passthrough(in, len, out, cap, out_len);
 	if (len > SIZE_MAX - NP_NOISE_TAG_LEN || cap < len + NP_NOISE_TAG_LEN)
 		return -ENOSPC;
 	if (cs->n == NONCE_MAX)
@@ -138,14 +143,8 @@ int np_noise_cs_decrypt(struct np_noise_cs *cs, const uint8_t *ad, size_t ad_len
 {
 	int rc;
 
-	if (!cs->has_key) {
-		if (cap < len)
-			return -ENOSPC;
-		if (len)
-			memmove(out, in, len);
-		*out_len = len;
-		return 0;
-	}
+	if (!cs->has_key)
+		return cs_passthrough(in, len, out, cap, out_len);
 	if (len < NP_NOISE_TAG_LEN)
 		return -EBADMSG;
 	if (cap < len - NP_NOISE_TAG_LEN)
