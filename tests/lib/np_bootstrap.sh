@@ -35,9 +35,10 @@ np_build() {
 	NP_BUILD_DIR=${1:-$NP_SOURCE_DIR/build}
 	shift || true
 	export NP_BUILD_DIR
-	cmake -S "$NP_SOURCE_DIR" -B "$NP_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$NP_BUILD_DIR.cmake.log" 2>&1 ||
-		{ cat "$NP_BUILD_DIR.cmake.log" >&2; return 1; }
-	cmake --build "$NP_BUILD_DIR" -j"$(nproc)" >"$NP_BUILD_DIR.build.log" 2>&1 ||
-		{ grep -E 'error|Error' "$NP_BUILD_DIR.build.log" | head -30 >&2; return 1; }
-	rm -f "$NP_BUILD_DIR.cmake.log"
+	mkdir -p "$NP_BUILD_DIR"
+	local log=$NP_BUILD_DIR/np-build.log
+	cmake -S "$NP_SOURCE_DIR" -B "$NP_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$log" 2>&1 ||
+		{ cat "$log" >&2; return 1; }
+	cmake --build "$NP_BUILD_DIR" -j"$(nproc)" >>"$log" 2>&1 ||
+		{ grep -E 'error|Error' "$log" | head -30 >&2; return 1; }
 }
