@@ -28,6 +28,7 @@
 #define REGISTER_INTERVAL 1.0
 #define PUNCH_REFRESH_INTERVAL 2.0
 #define HANDSHAKE_TIMEOUT 10.0
+#define HS_INIT_RATE 50.0
 
 void np_peer_enter_register(struct np_peer *p, const char *why);
 static void start_discovery(struct np_peer *p);
@@ -512,8 +513,24 @@ void np_peer_auth_warn(struct np_peer *p, const char *what, const np_addr_t *fro
 	np_warn("%s from %s", what, np_astr(from, a));
 }
 
+/* A token bucket of HS_INIT_RATE initiations per second. */
+static int hs_init_allowed(struct np_peer *p)
+{
+	double now = ev_now(p->loop);
+
+	p->hs_tokens += (now - p->hs_tokens_at) * HS_INIT_RATE;
+	if (p->hs_tokens > HS_INIT_RATE)
+		p->hs_tokens = HS_INIT_RATE;
+	p->hs_tokens_at = now;
+	if (p->hs_tokens < 1.0)
+		return 0;
+	p->hs_tokens -= 1.0;
+	return 1;
+}
+
 static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf, size_t len, const np_addr_t *from)
 {
+	char a[NP_ADDR_STRLEN];
 	uint8_t resp[256];
 	size_t rlen;
 	int rc;
@@ -522,6 +539,20 @@ static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 		return;
 	if (s->id != 0 && p->st != NP_ST_PUNCH)
 		return;
+	/* Each initiation costs two X25519 operations before it can be judged:
+	 * while up, only the peer's own endpoint may start one (roaming moves
+	 * that endpoint first, on an authenticated packet), and at most
+	 * HS_INIT_RATE are looked at per second. */
+	if (p->st == NP_ST_UP && !np_addr_equal(from, &p->path_peer)) {
+		p->stats.bad++;
+		np_debug("handshake initiation from %s while up with another endpoint: ignored", np_astr(from, a));
+		return;
+	}
+	if (!hs_init_allowed(p)) {
+		p->stats.hs_limited++;
+		np_debug("handshake initiation from %s over the rate limit: ignored", np_astr(from, a));
+		return;
+	}
 	rc = np_session_handle_init(&p->sess, np_mono_ms(), buf, len, resp, sizeof(resp), &rlen);
 	if (rc < 0) {
 		if (rc == -EKEYREJECTED)

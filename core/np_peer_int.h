@@ -33,7 +33,7 @@ struct np_strat_timer {
 
 struct np_stats {
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
-	uint64_t bad, bad_mac, replay, not_up, probes_sent, probes_rx, send_errors;
+	uint64_t bad, bad_mac, replay, not_up, probes_sent, probes_rx, send_errors, hs_limited;
 };
 
 /* Data path buffers and offload state, allocated once by np_dp_init(). */
@@ -130,6 +130,7 @@ struct np_peer {
 	struct np_control *ctl;
 	unsigned hs_tries;
 	uint64_t last_init_ms;
+	double hs_tokens, hs_tokens_at;  /* handshake initiations we may still look at */
 
 	/* crypto */
 	struct np_session sess;

@@ -59,6 +59,7 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	REPORT("dropped_unauthenticated: %llu\n", (unsigned long long)p->stats.bad_mac);
 	REPORT("dropped_replayed: %llu\n", (unsigned long long)p->stats.replay);
 	REPORT("dropped_not_up: %llu\n", (unsigned long long)p->stats.not_up);
+	REPORT("dropped_handshake_rate: %llu\n", (unsigned long long)p->stats.hs_limited);
 	REPORT("probes_sent: %llu\n", (unsigned long long)p->stats.probes_sent);
 	return n < cap ? n : cap - 1;
 }
