@@ -1,10 +1,10 @@
-/* np_peer: the control plane of one tunnel. Registration with the server,
- * the punch (strategy host + authenticated probes), the Noise handshake, the
- * keepalive/dead/rekey timers, and hook events. See np_peer.h. */
+/* np_peer: the control plane of one tunnel. The state machine, NAT
+ * discovery and registration with the server, the Noise handshake, the
+ * keepalive/dead/rekey timers, hook events, and the tunnel's life cycle.
+ * The punch itself (sockets, strategy host, probes) is in np_punch.c. */
 #include "np_peer_int.h"
 
 #include "np_auth.h"
-#include "np_autoselect.h"
 #include "np_control.h"
 #include "np_discovery.h"
 #include "np_natclass.h"
@@ -18,7 +18,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +29,9 @@
 #define HANDSHAKE_TIMEOUT 10.0
 #define HS_INIT_RATE 50.0
 
-void np_peer_enter_register(struct np_peer *p, const char *why);
 static void start_discovery(struct np_peer *p);
 static void update_local_endpoint(struct np_peer *p);
 static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi);
-void np_peer_enter_up(struct np_peer *p);
 
 const char *np_peer_state_name(enum np_peer_state st)
 {

@@ -7,7 +7,6 @@
 
 #include "np_auth.h"
 #include "np_autoselect.h"
-#include "np_discovery.h"
 #include "np_log.h"
 #include "np_time.h"
 #include "np_udp.h"
