@@ -36,7 +36,6 @@ enum {
 
 struct disc_sock {
 	int fd;
-	int owned;
 	uint16_t port;
 	ev_io io;
 	struct np_discovery *d;
@@ -206,16 +205,6 @@ static int disc_handle(struct np_discovery *d, int slot, const uint8_t *buf, siz
 	return 1;
 }
 
-int np_discovery_input(struct np_discovery *d, const uint8_t *buf, size_t len,
-		       const struct sockaddr *from)
-{
-	np_addr_t f;
-
-	if (!d || np_addr_from_sockaddr(&f, from) < 0)
-		return 0;
-	return disc_handle(d, S_MAIN, buf, len, &f);
-}
-
 /* Drain the ICMP error queue of the TTL socket. */
 static void disc_errqueue(struct np_discovery *d, int fd)
 {
@@ -329,7 +318,7 @@ static void disc_free(struct np_discovery *d)
 
 	ev_timer_stop(d->loop, &d->tick);
 	for (i = 0; i < S_COUNT; i++) {
-		if (d->s[i].owned && d->s[i].fd >= 0) {
+		if (d->s[i].fd >= 0) {
 			ev_io_stop(d->loop, &d->s[i].io);
 			close(d->s[i].fd);
 		}
@@ -403,7 +392,6 @@ static int disc_open(struct np_discovery *d, int slot, int family, int recverr)
 			setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
 	}
 	s->fd = fd;
-	s->owned = 1;
 	s->d = d;
 	if (np_udp_local(fd, &local) == 0)
 		s->port = local.port;
@@ -414,11 +402,10 @@ static int disc_open(struct np_discovery *d, int slot, int family, int recverr)
 }
 
 int np_discovery_start(struct ev_loop *loop, const struct sockaddr *server, socklen_t server_len,
-		       uint16_t port1, uint16_t port2, int main_fd, np_discovery_cb cb, void *arg,
+		       uint16_t port1, uint16_t port2, np_discovery_cb cb, void *arg,
 		       struct np_discovery **out)
 {
 	struct np_discovery *d;
-	np_addr_t local;
 	int family, rc, i;
 
 	if (!loop || !server || !cb || !out || !port1 || port1 == port2 ||
@@ -444,15 +431,7 @@ int np_discovery_start(struct ev_loop *loop, const struct sockaddr *server, sock
 		goto fail;
 	d->local_ip.port = 0;
 
-	if (main_fd >= 0) {
-		d->s[S_MAIN].fd = main_fd;
-		d->s[S_MAIN].d = d;
-		if (np_udp_local(main_fd, &local) == 0)
-			d->s[S_MAIN].port = local.port;
-	} else if ((rc = disc_open(d, S_MAIN, family, 0)) < 0) {
-		goto fail;
-	}
-	if ((rc = disc_open(d, S_F1, family, 0)) < 0 || (rc = disc_open(d, S_F2, family, 0)) < 0 ||
+	if ((rc = disc_open(d, S_MAIN, family, 0)) < 0 || (rc = disc_open(d, S_F1, family, 0)) < 0 || (rc = disc_open(d, S_F2, family, 0)) < 0 ||
 	    (rc = disc_open(d, S_TTL, family, 1)) < 0)
 		goto fail;
 

@@ -11,12 +11,9 @@
  * offenders from the error queue (IP_RECVERR): the NAT depth is the number
  * of leading hops with private/CGNAT/link-local addresses (at least 1
  * behind NAT; 1 when no hop answers; IPv6: 0 or 1 only). The observations
- * go through np_natclass. Every socket it opens it closes.
- *
- * With main_fd >= 0 the mapping questions go out on the caller's socket (so
- * the result describes the socket the tunnel uses); the caller keeps
- * reading that socket and must hand every NP_MSG_NAT_PROBE_REPLY it gets
- * there to np_discovery_input(). With main_fd < 0 discovery uses its own. */
+ * go through np_natclass. Every socket it opens it closes; it never uses the
+ * caller's sockets, so the daemon can register from a fresh socket after it
+ * (behind a sequential NAT the server then sees the newest mapping). */
 #ifndef NP_DISCOVERY_H
 #define NP_DISCOVERY_H
 
@@ -54,13 +51,8 @@ typedef void (*np_discovery_cb)(const struct np_discovery_result *res, void *arg
 
 /* Start discovery. 0 and *out, or -errno (nothing started, cb never called). */
 int np_discovery_start(struct ev_loop *loop, const struct sockaddr *server, socklen_t server_len,
-		       uint16_t port1, uint16_t port2, int main_fd, np_discovery_cb cb, void *arg,
+		       uint16_t port1, uint16_t port2, np_discovery_cb cb, void *arg,
 		       struct np_discovery **out);
-
-/* A datagram that arrived on main_fd: returns 1 if it was a NAT probe reply
- * for this discovery (consumed), 0 otherwise. */
-int np_discovery_input(struct np_discovery *d, const uint8_t *buf, size_t len,
-		       const struct sockaddr *from);
 
 /* Stop early and free; the callback is not called. */
 void np_discovery_cancel(struct np_discovery *d);

@@ -99,7 +99,7 @@ int np_discovery_cli(int argc, char **argv)
 		fprintf(stderr, "natpunch: probe: cannot start the event loop\n");
 		return 1;
 	}
-	rc = np_discovery_start(loop, (struct sockaddr *)&ss, (socklen_t)sl, server.port, 0, -1, on_result, &run, &d);
+	rc = np_discovery_start(loop, (struct sockaddr *)&ss, (socklen_t)sl, server.port, 0, on_result, &run, &d);
 	if (rc < 0) {
 		fprintf(stderr, "natpunch: probe: cannot start discovery: %s\n", strerror(-rc));
 		ev_loop_destroy(loop);

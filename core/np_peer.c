@@ -32,6 +32,7 @@
 static void start_discovery(struct np_peer *p);
 static void update_local_endpoint(struct np_peer *p);
 static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi);
+static void np_peer_enter_up(struct np_peer *p);
 
 const char *np_peer_state_name(enum np_peer_state st)
 {
@@ -231,7 +232,7 @@ static void start_discovery(struct np_peer *p)
 		np_discovery_cancel(p->disc);
 		p->disc = NULL;
 	}
-	rc = sl < 0 ? sl : np_discovery_start(p->loop, (struct sockaddr *)&ss, (socklen_t)sl, p->server.port, 0, -1,
+	rc = sl < 0 ? sl : np_discovery_start(p->loop, (struct sockaddr *)&ss, (socklen_t)sl, p->server.port, 0,
 					      on_discovery, p, &p->disc);
 	if (rc < 0) {
 		np_warn("NAT discovery could not start (%s); registering without it", strerror(-rc));
@@ -388,7 +389,7 @@ void np_peer_no_path(struct np_peer *p, const char *why)
 
 /* ---- up, down, timers ---------------------------------------------------------- */
 
-void np_peer_enter_up(struct np_peer *p)
+static void np_peer_enter_up(struct np_peer *p)
 {
 	char a[NP_ADDR_STRLEN];
 

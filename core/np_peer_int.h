@@ -161,7 +161,6 @@ void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_add
 void np_peer_set_state(struct np_peer *p, enum np_peer_state st);
 void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason);
 void np_peer_enter_register(struct np_peer *p, const char *why);
-void np_peer_enter_up(struct np_peer *p);
 /* The punch found a path (p->path_peer on socket 0): handshake, or up. */
 void np_peer_path_found(struct np_peer *p);
 /* No strategy can connect these two NATs: log, tell hooks, retry later. */
@@ -180,7 +179,6 @@ void np_punch_init(struct np_peer *p);
 void np_punch_start(struct np_peer *p, uint16_t start_in_ms);
 void np_punch_destroy(struct np_peer *p);
 void np_punch_finish(struct np_peer *p);
-void np_punch_failed(struct np_peer *p, const char *reason);
 void np_punch_handle_probe(struct np_peer *p, struct np_sock *s, const uint8_t *buf, size_t len,
 			   const np_addr_t *from);
 

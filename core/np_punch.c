@@ -23,6 +23,8 @@
 #define PROBE_BUDGET 4096
 #define DEFAULT_ATTEMPT_MS 10000
 
+static void np_punch_failed(struct np_peer *p, const char *reason);
+
 int np_sock_open(struct np_peer *p, int id, uint16_t port)
 {
 	struct np_sock *s;
@@ -262,7 +264,7 @@ static void h_succeed(void *host, int sock_id, const np_addr_t *peer)
 	np_peer_path_found(p);
 }
 
-void np_punch_failed(struct np_peer *p, const char *reason)
+static void np_punch_failed(struct np_peer *p, const char *reason)
 {
 	np_warn("punch failed (attempt %u, strategy %s): %s", p->attempts, np_peer_strat_name(p), reason);
 	if (reason != p->fail_reason)

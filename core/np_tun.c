@@ -77,6 +77,17 @@ static int tun_create(const char *name, int vnet, char *ifname, char *err, size_
 	return fd;
 }
 
+static int np_tun_enable_offload(int fd, int vnet_hdr_len)
+{
+	unsigned off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+
+	if (ioctl(fd, TUNSETVNETHDRSZ, &vnet_hdr_len) < 0)
+		return -errno;
+	if (ioctl(fd, TUNSETOFFLOAD, off) < 0)
+		return -errno;
+	return 0;
+}
+
 int np_tun_open(const char *name, int flags, char *ifname, char *err, size_t errlen)
 {
 	int fd = tun_create(name, (flags & NP_TUN_VNET) != 0, ifname, err, errlen);
@@ -89,17 +100,6 @@ int np_tun_open(const char *name, int flags, char *ifname, char *err, size_t err
 	 * same name is free again). TUNGETIFF tells the caller which it got. */
 	close(fd);
 	return tun_create(name, 0, ifname, err, errlen);
-}
-
-int np_tun_enable_offload(int fd, int vnet_hdr_len)
-{
-	unsigned off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
-
-	if (ioctl(fd, TUNSETVNETHDRSZ, &vnet_hdr_len) < 0)
-		return -errno;
-	if (ioctl(fd, TUNSETOFFLOAD, off) < 0)
-		return -errno;
-	return 0;
 }
 
 static int set_v4(int s, unsigned long req, const char *ifname, const uint8_t ip[4])

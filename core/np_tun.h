@@ -18,8 +18,6 @@ int np_tun_open(const char *name, int flags, char *ifname, char *err, size_t err
 /* Point-to-point addresses, MTU, and up. */
 int np_tun_configure(const char *ifname, const np_addr_t *local, const np_addr_t *remote, int mtu, char *err,
 		     size_t errlen);
-/* Asks the kernel for TSO/checksum offloads on a VNET tun; 0 or -errno. */
-int np_tun_enable_offload(int fd, int vnet_hdr_len);
 /* A valid interface name (1..15 chars, no '/', whitespace or ':'; may end in %d). */
 int np_tun_name_ok(const char *name);
 
