@@ -2,7 +2,7 @@
  *
  * Both sides first send low-TTL openers to the peer's public endpoint (they
  * open our own NAT without creating an unreplied entry in the peer's NAT:
- * see "the conntrack clash" in DESIGN.md), pause, then probe the peer's
+ * see "the Linux conntrack clash" in core/DESIGN.md), pause, then probe the peer's
  * public endpoint, and its LAN endpoint when it differs, every 200 ms until a
  * probe is answered. An authenticated probe from an unexpected address is
  * probed back, which catches NATs that rewrite the port. */

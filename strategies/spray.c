@@ -9,7 +9,7 @@
  * NP_HOST_MAX_SOCKETS) and from each sends OPENERS to the easy side's public
  * endpoint. Openers carry a TTL that dies before the easy side's NAT, so
  * they create one random public port per socket on our NAT without leaving
- * an unreplied entry at the peer (the conntrack clash, DESIGN.md). They are
+ * an unreplied entry at the peer (the conntrack clash, core/DESIGN.md). They are
  * repeated every SPRAY_REFRESH_MS to keep the mappings. The hard side never
  * sends a normal probe before a path is known.
  *

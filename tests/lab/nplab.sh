@@ -26,7 +26,7 @@
 # leave their site. Between any two NATs there is exactly one routed hop (the
 # router): a probe with TTL = NAT depth + 1 dies at the router.
 #
-# NAT kinds (see /work/shared/DESIGN.md, "NAT lab"); every NAT also has a
+# NAT kinds (see core/DESIGN.md, "NAT lab"); every NAT also has a
 # home-router forward filter (inbound only when established or related):
 #   none              the peer is on the internet itself
 #   cone              masquerade (keeps the port unless that would clash)

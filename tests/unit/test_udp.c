@@ -1,5 +1,5 @@
 /* test_udp: address parsing, name resolution and port parsing helpers of
- * core/np_udp.c, and one loopback datagram with a TTL and packet info. */
+ * core/io/np_udp.c, and one loopback datagram with a TTL and packet info. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -2,7 +2,7 @@
  *
  * One np_natsim_t is one NAT box with an inside and an outside. It keeps a
  * conntrack-like table of UDP flows and decides, for each packet, whether it
- * passes and how it is rewritten. Modelled (see DESIGN.md):
+ * passes and how it is rewritten. Modelled (see core/DESIGN.md):
  * - mapping EIM / ADM / APDM, filtering EIF / ADF / APDF;
  * - port allocation: preserve, fixed rewrite ("cone-altered"), sequential
  *   with step D, random from a seeded PRNG;
