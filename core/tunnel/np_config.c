@@ -15,7 +15,7 @@
 const char np_config_usage[] =
 	"usage: natpunch [options] SERVER PORT TUN LOCAL_IP REMOTE_IP MTU\n"
 	"       natpunch genkey | pubkey | genpsk\n"
-	"       natpunch probe SERVER PORT [--json]\n"
+	"       natpunch probe SERVER PORT [--json] [--server-token FILE]\n"
 	"       natpunch status [TUN] [--json]\n"
 	"       natpunch check-strategy NAME|PATH [DIR]\n"
 	"       natpunch --check-hooks --hook FILE... [--hook-dir DIR]\n"
@@ -43,6 +43,8 @@ const char np_config_usage[] =
 	"  --dead-after SEC      re-handshake after SEC seconds without a packet (default 15)\n"
 	"  --no-offload          do not use tun/UDP segmentation offloads\n"
 	"  --rekey-after SEC     rekey interval (default 120; for tests)\n"
+	"  --allowed-ips LIST    inner source addresses the peer may send from, CIDR[,CIDR...]\n"
+	"                        (default REMOTE_IP/32 or /128); others are dropped and counted\n"
 	"hooks:\n"
 	"  --hook FILE           Lua hook file, repeatable, run in order\n"
 	"  --hook-dir DIR        run DIR/*.lua in lexical order after --hook files\n"
@@ -70,6 +72,7 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 	enum {
 		O_KEY = 256, O_PEERKEY, O_PSK, O_INSECURE, O_SESSION, O_TOKEN, O_PORT, O_STRATEGY, O_SPATH,
 		O_DEPTH, O_KEEPALIVE, O_DEAD, O_NOOFF, O_REKEY, O_HOOK, O_HOOKDIR, O_HOOKTO, O_CHECK, O_CONTROL, O_CIPHER,
+		O_ALLOWED,
 	};
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, O_KEY },
@@ -92,6 +95,7 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 		{ "check-hooks", no_argument, NULL, O_CHECK },
 		{ "control", required_argument, NULL, O_CONTROL },
 		{ "cipher", required_argument, NULL, O_CIPHER },
+		{ "allowed-ips", required_argument, NULL, O_ALLOWED },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -212,6 +216,11 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 				return -EINVAL;
 			}
 			break;
+		case O_ALLOWED:
+			if (np_allowedips_parse(optarg, &cfg->allowed, err, errlen) < 0)
+				return -EINVAL;
+			cfg->allowed_set = 1;
+			break;
 		case O_CONTROL:
 			if (!*optarg || strlen(optarg) > 100) {
 				snprintf(err, errlen, "invalid --control path (1..100 characters, or 'none')");
@@ -291,6 +300,8 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 		return -EINVAL;
 	}
 	cfg->mtu = (int)v;
+	if (!cfg->allowed_set)
+		np_allowedips_add_host(&cfg->allowed, &cfg->remote_ip);
 	if (cfg->dead_after_s <= cfg->keepalive_s) {
 		snprintf(err, errlen, "--dead-after (%g) must be longer than --keepalive (%g)", cfg->dead_after_s,
 			 cfg->keepalive_s);

@@ -11,6 +11,8 @@
 
 #include <natpunch/strategy.h>
 
+#include "np_allowedips.h"
+
 #define NP_MAX_HOOKS 32
 
 struct np_config {
@@ -36,6 +38,8 @@ struct np_config {
 	double rekey_after_s;       /* 0: the default (120 s); tests shorten it */
 	int cipher;                 /* -1: the best both peers have; else enum np_noise_cipher */
 	const char *control_path;   /* NULL: /run/natpunch/IFNAME.sock; "none": no control socket */
+	struct np_allowedips allowed; /* inner source addresses the peer may use (default REMOTE_IP) */
+	int allowed_set;            /* --allowed-ips given */
 	int log_level;
 };
 
