@@ -85,7 +85,7 @@ unsigned np_discovery_depth(const np_addr_t *hops, unsigned n)
 static void disc_send(struct np_discovery *d, struct disc_q *q)
 {
 	struct np_msg_nat_probe m = { .flags = q->flags, .txid = q->txid };
-	uint8_t buf[32];
+	uint8_t buf[NP_NAT_PROBE_LEN];
 	int len = np_wire_encode_nat_probe(buf, sizeof(buf), &m), rc;
 
 	if (len < 0 || d->s[q->slot].fd < 0)
