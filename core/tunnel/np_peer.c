@@ -9,6 +9,7 @@
 #include "np_discovery.h"
 #include "np_natclass.h"
 #include "np_hooks.h"
+#define NP_LOG_COMPONENT "peer"
 #include "np_log.h"
 #include "np_time.h"
 #include "np_tun.h"
@@ -91,7 +92,7 @@ void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason)
 	ev.attempts = (int)p->attempts;
 	ev.session = p->cfg->session;
 	if (np_hooks_fire(p->hooks, &ev) < 0)
-		np_warn("hooks: cannot queue %s event", event);
+		np_warn("cannot queue hook event %s", event);
 }
 
 static void send_handshake_init(struct np_peer *p)
@@ -102,7 +103,7 @@ static void send_handshake_init(struct np_peer *p)
 
 	rc = np_session_create_init(&p->sess, np_mono_ms(), buf, sizeof(buf), &len);
 	if (rc < 0) {
-		np_err("cannot create handshake: %s", strerror(-rc));
+		np_err_e(rc, "cannot create handshake");
 		return;
 	}
 	p->last_init_ms = np_mono_ms();
@@ -246,7 +247,7 @@ static void start_discovery(struct np_peer *p)
 	rc = sl < 0 ? sl : np_discovery_start(p->loop, (struct sockaddr *)&ss, (socklen_t)sl, p->server.port, 0,
 					      on_discovery, p, &p->disc);
 	if (rc < 0) {
-		np_warn("NAT discovery could not start (%s); registering without it", strerror(-rc));
+		np_warn_e(rc, "NAT discovery could not start, registering without it");
 		p->disc = NULL;
 		start_registration(p);
 	}
