@@ -32,6 +32,7 @@
  * tell the peer's packets from anyone else's on a new endpoint. */
 #include "np_peer_int.h"
 
+#define NP_LOG_COMPONENT "recover"
 #include "np_log.h"
 #include "np_time.h"
 #include "np_udp.h"
