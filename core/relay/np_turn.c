@@ -3,6 +3,7 @@
  * that drives retransmissions, refreshes and reconnects. */
 #include "np_turn.h"
 
+#define NP_LOG_COMPONENT "relay"
 #include "np_log.h"
 #include "np_stun.h"
 #include "np_udp.h"
@@ -151,9 +152,9 @@ static void lost(struct np_turn *t, int fatal, const char *fmt, ...)
 		t->backoff = AUTH_BACKOFF_S;
 	t->retry_at = now_s(t) + t->backoff;
 	if (fatal)
-		np_err("relay %s: %s; retrying in %.0f s", t->uri, msg, t->backoff);
+		np_err("%s: %s; retrying in %.0f s", t->uri, msg, t->backoff);
 	else
-		np_warn("relay %s: %s; allocating again in %.0f s", t->uri, msg, t->backoff);
+		np_warn("%s: %s; allocating again in %.0f s", t->uri, msg, t->backoff);
 	t->backoff = t->backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : t->backoff * 2;
 	if (t->cb.on_down && (was_ready || fatal))
 		t->cb.on_down(t->arg, msg);
@@ -339,7 +340,7 @@ static void send_request(struct np_turn *t, uint16_t method, int peer, uint32_t 
 			break;
 		}
 	if (!x) {
-		np_debug("relay %s: too many requests outstanding", t->uri);
+		np_debug("%s: too many requests outstanding", t->uri);
 		return;
 	}
 	memset(x, 0, sizeof(*x));
@@ -349,7 +350,7 @@ static void send_request(struct np_turn *t, uint16_t method, int peer, uint32_t 
 	x->lifetime = lifetime;
 	if (build_request(t, x) < 0) {
 		x->used = 0;
-		np_warn("relay %s: cannot build a %s request (credentials too long?)", t->uri,
+		np_warn("%s: cannot build a %s request (credentials too long?)", t->uri,
 			np_stun_method_name(method));
 		return;
 	}
@@ -388,7 +389,7 @@ static void on_allocated(struct np_turn *t, const struct np_stun_msg *m)
 	t->backoff = BACKOFF_MIN_S;
 	t->last_err[0] = 0;
 	t->next_check = now_s(t) + CHECK_S;
-	np_info("relay %s: allocated %s (we are %s to it, lifetime %u s)", t->uri, np_addr_str(&t->relayed, a, sizeof(a)),
+	np_info("%s: allocated %s (we are %s to it, lifetime %u s)", t->uri, np_addr_str(&t->relayed, a, sizeof(a)),
 		t->mapped.family ? np_addr_str(&t->mapped, b, sizeof(b)) : "?", lt);
 	for (int i = 0; i < NP_TURN_MAX_PEERS; i++)
 		if (t->peers[i].used) {
@@ -406,7 +407,7 @@ static void on_error_answer(struct np_turn *t, struct txn *x, const struct np_st
 	const char *what = np_stun_method_name(x->method);
 
 	if (np_stun_get_error(np_stun_find(m, NP_STUN_A_ERROR_CODE), &code, reason, sizeof(reason)) < 0) {
-		np_debug("relay %s: error answer without a valid ERROR-CODE ignored", t->uri);
+		np_debug("%s: error answer without a valid ERROR-CODE ignored", t->uri);
 		return;
 	}
 	if (code == 401 || code == 438) {
@@ -436,7 +437,7 @@ static void on_error_answer(struct np_turn *t, struct txn *x, const struct np_st
 			return;
 		}
 		t->have_key = 1;
-		np_debug("relay %s: %s answered %d %s: retrying with realm '%s'", t->uri, what, code,
+		np_debug("%s: %s answered %d %s: retrying with realm '%s'", t->uri, what, code,
 			 np_stun_error_text(code), t->realm);
 		if (build_request(t, x) < 0) {
 			x->used = 0;
@@ -462,7 +463,7 @@ static void on_error_answer(struct np_turn *t, struct txn *x, const struct np_st
 	}
 	if (x->method == NP_STUN_CHANNEL_BIND) {
 		char a[NP_ADDR_STRLEN];
-		np_warn("relay %s: ChannelBind to %s refused: %d %s (%s); retrying in %.0f s", t->uri,
+		np_warn("%s: ChannelBind to %s refused: %d %s (%s); retrying in %.0f s", t->uri,
 			np_addr_str(&t->peers[x->peer].addr, a, sizeof(a)), code, np_stun_error_text(code),
 			reason[0] ? reason : "no reason given", BIND_RETRY_S);
 		t->peers[x->peer].bind_at = now_s(t) + BIND_RETRY_S;
@@ -496,12 +497,12 @@ static void on_stun(struct np_turn *t, uint8_t *buf, size_t len)
 		return;
 	x = txn_find(t, m.txid);
 	if (!x || x->method != m.method) {
-		np_debug("relay %s: answer to no request of ours ignored", t->uri);
+		np_debug("%s: answer to no request of ours ignored", t->uri);
 		return;
 	}
 	/* An answer to an authenticated request must carry our MAC. */
 	if (x->authed && m.cls == NP_STUN_SUCCESS && np_stun_check_integrity(&m, t->key, sizeof(t->key)) != 0) {
-		np_debug("relay %s: %s answer without a valid MESSAGE-INTEGRITY ignored", t->uri,
+		np_debug("%s: %s answer without a valid MESSAGE-INTEGRITY ignored", t->uri,
 			 np_stun_method_name(m.method));
 		return;
 	}
@@ -522,7 +523,7 @@ static void on_stun(struct np_turn *t, uint8_t *buf, size_t len)
 			struct peer *pe = &t->peers[x->peer];
 			char a[NP_ADDR_STRLEN];
 			if (!pe->bound)
-				np_debug("relay %s: channel 0x%04x bound to %s", t->uri, pe->channel,
+				np_debug("%s: channel 0x%04x bound to %s", t->uri, pe->channel,
 					 np_addr_str(&pe->addr, a, sizeof(a)));
 			pe->bound = 1;
 			pe->pending = 0;
@@ -670,7 +671,7 @@ static void tls_handshake(struct np_turn *t)
 	r = SSL_do_handshake(t->ssl);
 	if (r == 1) {
 		t->tls_up = 1;
-		np_debug("relay %s: TLS up (%s)", t->uri, SSL_get_version(t->ssl));
+		np_debug("%s: TLS up (%s)", t->uri, SSL_get_version(t->ssl));
 		set_io(t, EV_READ);
 		start_allocate(t);
 		return;
