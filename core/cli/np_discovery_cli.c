@@ -5,6 +5,7 @@
 #include "np_discovery.h"
 #include "np_log.h"
 #include "np_natclass.h"
+#include "np_relay_cli.h"
 #include "np_parse.h"
 #include "np_udp.h"
 #include "np_wire.h"
@@ -64,6 +65,9 @@ int np_discovery_cli(int argc, char **argv)
 	char err[256], a[NP_ADDR_STRLEN], b[NP_ADDR_STRLEN], kind[32], json[512];
 	uint8_t token_key[32];
 	int want_json = 0, have_token = 0, sl, rc;
+
+	if (np_relay_cli_wanted(argc, argv))
+		return np_relay_cli(argc, argv);
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)

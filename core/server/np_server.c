@@ -10,6 +10,7 @@
  * the size of the largest reply. */
 #include "np_server.h"
 #include "np_auth.h"
+#define NP_LOG_COMPONENT "server"
 #include "np_log.h"
 #include "np_ratelimit.h"
 #include "np_time.h"
@@ -89,7 +90,7 @@ static int log_allowed(struct np_server *s)
 	}
 	s->log_tokens -= 1.0;
 	if (s->log_suppressed) {
-		np_info("server: %llu registration log lines suppressed (rate limit)",
+		np_info("%llu registration log lines suppressed (rate limit)",
 			(unsigned long long)s->log_suppressed);
 		s->log_suppressed = 0;
 	}
@@ -169,7 +170,7 @@ static void reply(struct np_server *s, int port_idx, const np_addr_t *to, const 
 	rc = np_udp_send(s->fd[sock], to, buf, (size_t)len, 0, s->bind_any && v.family ? &v : NULL);
 	if (rc < 0 && np_log_get_level() >= NP_LOG_DEBUG) {
 		char a[NP_ADDR_STRLEN];
-		np_debug("server: send to %s failed: %s", np_addr_str(to, a, sizeof(a)), strerror(-rc));
+		np_debug_e(rc, "send to %s failed", np_addr_str(to, a, sizeof(a)));
 	}
 }
 
@@ -252,7 +253,7 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 
 	if (np_wire_parse_register(buf, len, &m) < 0) {
 		s->st.bad++;
-		np_debug("server: malformed REGISTER from %s (%llu bad so far)", np_addr_str(from, a, sizeof(a)),
+		np_debug("malformed REGISTER from %s (%llu bad so far)", np_addr_str(from, a, sizeof(a)),
 			 (unsigned long long)s->st.bad);
 		return;
 	}
@@ -262,7 +263,7 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 		    np_auth_server_verify(s->cfg.token_key, s->cfg.port[role], buf, m.mac_offset, m.mac) < 0 ||
 		    m.timestamp_ms + TOKEN_WINDOW_MS < wall || m.timestamp_ms > wall + TOKEN_WINDOW_MS) {
 			s->st.unauth++;
-			np_debug("server: unauthenticated REGISTER from %s dropped (%llu so far)",
+			np_debug("unauthenticated REGISTER from %s dropped (%llu so far)",
 				 np_addr_str(from, a, sizeof(a)), (unsigned long long)s->st.unauth);
 			return;
 		}
@@ -278,7 +279,7 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 	e = session_get(s, m.session, 1);
 	if (!e) {
 		if (log_allowed(s))
-			np_warn("server: session table full (%zu), REGISTER from %s dropped", s->count,
+			np_warn("session table full (%zu), REGISTER from %s dropped", s->count,
 				np_addr_str(from, a, sizeof(a)));
 		return;
 	}
@@ -290,11 +291,11 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 	if (s->cfg.has_token && e->last_ts_at[role] && m.timestamp_ms <= e->last_ts[role]) {
 		s->st.unauth++;
 		s->st.replays++;
-		np_debug("server: replayed REGISTER from %s dropped", np_addr_str(from, a, sizeof(a)));
+		np_debug("replayed REGISTER from %s dropped", np_addr_str(from, a, sizeof(a)));
 		return;
 	}
 	if ((!me->present || !np_addr_equal(&me->pub, from)) && log_allowed(s))
-		np_info("server: session '%s' port %u: peer %s registered (lan %s)", e->name, s->cfg.port[role],
+		np_info("session '%s' port %u: peer %s registered (lan %s)", e->name, s->cfg.port[role],
 			np_addr_str(from, a, sizeof(a)), np_addr_str(&m.local, b, sizeof(b)));
 	s->st.registers++;
 	me->present = 1;
@@ -317,7 +318,7 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 			e->pushed[1 - role] = other->pub;
 			s->st.pairs++;
 			if (log_allowed(s))
-				np_info("server: session '%s' paired %s <-> %s (round %u)", e->name,
+				np_info("session '%s' paired %s <-> %s (round %u)", e->name,
 				np_addr_str(&e->r[0].pub, a, sizeof(a)), np_addr_str(&e->r[1].pub, b, sizeof(b)),
 				e->round);
 			push_peer_info(s, e, 1 - role);
@@ -395,7 +396,7 @@ void np_server_handle(struct np_server *s, int port_idx, const uint8_t *buf, siz
 		s->st.other_version++;
 		if (np_mono_ms() - s->other_version_logged_ms >= 10000 || !s->other_version_logged_ms) {
 			s->other_version_logged_ms = np_mono_ms();
-			np_warn("server: %s speaks natpunch wire version %u, this server speaks version %u: "
+			np_warn("%s speaks natpunch wire version %u, this server speaks version %u: "
 				"upgrade natpunch there (%llu such datagrams so far)",
 				np_addr_str(from, a, sizeof(a)), buf[0], NP_WIRE_VERSION,
 				(unsigned long long)s->st.other_version);
@@ -404,13 +405,13 @@ void np_server_handle(struct np_server *s, int port_idx, const uint8_t *buf, siz
 	}
 	if (type != NP_MSG_REGISTER && type != NP_MSG_NAT_PROBE) {
 		s->st.bad++;
-		np_debug("server: ignored datagram type %d (%zu bytes) from %s (%llu bad so far)", type, len,
+		np_debug("ignored datagram type %d (%zu bytes) from %s (%llu bad so far)", type, len,
 			 np_addr_str(from, a, sizeof(a)), (unsigned long long)s->st.bad);
 		return;
 	}
 	if (!np_ratelimit_allow(&s->rl, from, np_mono_ms())) {
 		if (s->st.limited++ % 1000 == 0 && log_allowed(s))
-			np_warn("server: rate limit hit by %s (%llu dropped so far)", np_addr_str(from, a, sizeof(a)),
+			np_warn("rate limit hit by %s (%llu dropped so far)", np_addr_str(from, a, sizeof(a)),
 				(unsigned long long)s->st.limited);
 		return;
 	}
@@ -431,7 +432,7 @@ void np_server_sweep(struct np_server *s)
 			for (int r = 0; r < 2; r++)
 				if (e->r[r].present && e->r[r].seen_ms + s->cfg.expire_ms < now) {
 					char a[NP_ADDR_STRLEN];
-					np_debug("server: session '%s' port %u: %s expired", e->name, s->cfg.port[r],
+					np_debug("session '%s' port %u: %s expired", e->name, s->cfg.port[r],
 						 np_addr_str(&e->r[r].pub, a, sizeof(a)));
 					memset(&e->r[r], 0, sizeof(e->r[r]));
 				}
