@@ -620,7 +620,8 @@ static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 		return;
 	case NP_HSG_BAD_MAC1:
 		p->stats.bad_mac++;
-		np_debug("handshake initiation from %s without a valid mac1: ignored", np_astr(from, a));
+		np_peer_auth_warn(p, "handshake initiation with a bad MAC (mac1): the peer's --peer-key is not our "
+				     "public key, or junk", from);
 		return;
 	case NP_HSG_COOKIE:
 		rc = np_session_cookie_reply(&p->sess, np_mono_ms(), buf, len, from, resp, sizeof(resp));
