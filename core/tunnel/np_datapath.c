@@ -421,7 +421,7 @@ static int handle_datagram(struct np_peer *p, struct np_sock *s, uint8_t *buf, s
 	int rc;
 
 	if (type == NP_MSG_TRANSPORT && p->secure) {
-		if (s->id != 0 || (p->st != NP_ST_UP && p->st != NP_ST_HANDSHAKE)) {
+		if ((s->id != 0 && !np_recover_accepts(p, s->id)) || (p->st != NP_ST_UP && p->st != NP_ST_HANDSHAKE)) {
 			p->stats.not_up++;
 			return 0;
 		}

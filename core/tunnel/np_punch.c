@@ -271,6 +271,11 @@ static void np_punch_failed(struct np_peer *p, const char *reason)
 	if (reason != p->fail_reason)
 		snprintf(p->fail_reason, sizeof(p->fail_reason), "%s", reason);
 	np_peer_fire_hook(p, "punch_failed", reason);
+	/* With --port, the fixed socket's NAT entries may be what failed (the
+	 * conntrack clash, a stale sequential mapping): retry from a fresh port,
+	 * so the server sees the NAT's newest mapping. */
+	if (p->cfg->port)
+		p->fresh_port = 1;
 	np_peer_enter_register(p, "retrying with a fresh socket");
 }
 
