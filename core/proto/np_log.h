@@ -18,6 +18,8 @@ enum np_log_level {
 void np_log_set_level(int level);
 int np_log_get_level(void);
 void np_log_set_ident(const char *ident);
+/* --syslog: from now on lines go to syslog(3) (facility daemon), not stderr. */
+void np_log_set_syslog(int on);
 void np_logv(int level, const char *fmt, va_list ap);
 void np_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -81,6 +81,7 @@ struct np_peer {
 	const struct np_config *cfg;
 	struct np_peer_keys keys;
 	struct np_hooks *hooks;
+	struct np_hooks *hooks_draining;     /* replaced by SIGHUP, running its on_down */
 	int secure;
 
 	/* addressing */
@@ -94,6 +95,8 @@ struct np_peer {
 
 	/* state */
 	enum np_peer_state st;
+	void (*state_fn)(void *arg, const char *summary);   /* np_peer_on_state */
+	void *state_arg;
 	uint64_t cycle_start_ms, attempt_start_ms;
 	unsigned attempts;
 	uint32_t round, reg_nonce;
@@ -184,6 +187,8 @@ void np_punch_handle_probe(struct np_peer *p, struct np_sock *s, const uint8_t *
 
 /* np_peer_status.c */
 size_t np_peer_status_report(void *arg, char *buf, size_t cap);
+/* One line for systemd's STATUS= ("waiting for peer", "up, direct via simple"). */
+void np_peer_status_summary(const struct np_peer *p, char *buf, size_t cap);
 
 static inline const char *np_astr(const np_addr_t *a, char *buf)
 {
