@@ -260,15 +260,32 @@ static int finish(struct np_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, size_t errlen)
+static int init(struct np_config *cfg, char *err, size_t errlen)
 {
-	int rc;
-
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->nat_depth = -1;
 	cfg->offload = 1;
 	cfg->log_level = NP_LOG_INFO;
-	rc = np_opts_init(&cfg->opts, "natpunch", options, sizeof(options) / sizeof(options[0]), cfg, err, errlen);
+	return np_opts_init(&cfg->opts, "natpunch", options, sizeof(options) / sizeof(options[0]), cfg, err, errlen);
+}
+
+int np_config_parse_buffer(const char *name, const char *text, size_t len, struct np_config *cfg, char *err,
+			   size_t errlen)
+{
+	int rc = init(cfg, err, errlen);
+
+	if (rc == 0)
+		rc = np_opts_load_buffer(&cfg->opts, name, text, len, err, errlen);
+	if (rc == 0)
+		rc = finish(cfg, err, errlen);
+	return rc;
+}
+
+int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, size_t errlen)
+{
+	int rc;
+
+	rc = init(cfg, err, errlen);
 	if (rc == 0)
 		rc = np_opts_parse(&cfg->opts, argc, argv, err, errlen);
 	if (rc == 0)

@@ -52,6 +52,10 @@ struct np_config {
  * np_config_free afterwards whatever the result. */
 int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, size_t errlen);
 void np_config_free(struct np_config *cfg);
+/* Configuration text alone, as if read from the file `name` (no command
+ * line): for tests and the fuzz target. Same results as np_config_parse. */
+int np_config_parse_buffer(const char *name, const char *text, size_t len, struct np_config *cfg, char *err,
+			   size_t errlen);
 /* The full --help text. */
 void np_config_usage(FILE *f);
 /* "FILE:LINE: " when option `name` came from the configuration file, else "". */
