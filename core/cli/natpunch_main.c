@@ -9,6 +9,7 @@
 #include "np_discovery_cli.h"
 #include "np_hooks.h"
 #include "np_keys.h"
+#define NP_LOG_COMPONENT "main"
 #include "np_log.h"
 #include "np_notify.h"
 #include "np_peer.h"

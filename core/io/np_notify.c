@@ -1,5 +1,6 @@
 /* np_notify: sd_notify wrappers. */
 #include "np_notify.h"
+#define NP_LOG_COMPONENT "notify"
 #include "np_log.h"
 
 #include <stdarg.h>

@@ -4,6 +4,7 @@
  * tells systemd when it is ready, and runs the libev loop until SIGINT or
  * SIGTERM. SIGHUP re-reads the configuration file. */
 #include "np_auth.h"
+#define NP_LOG_COMPONENT "server"
 #include "np_log.h"
 #include "np_notify.h"
 #include "np_opts.h"
@@ -128,7 +129,7 @@ struct srv {
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	np_info("server: %s received, shutting down", strsignal(w->signum));
+	np_info("%s received, shutting down", strsignal(w->signum));
 	np_notify("STOPPING=1");
 	ev_break(loop, EVBREAK_ALL);
 }
@@ -224,14 +225,14 @@ int main(int argc, char **argv)
 	ev_signal_start(loop, &sigint);
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sighup);
-	np_info("server: listening on ports %u and %u%s%s", so.sc.port[0], so.sc.port[1],
+	np_info("listening on ports %u and %u%s%s", so.sc.port[0], so.sc.port[1],
 		so.sc.alt.family ? " (with alternate address)" : "", so.sc.has_token ? ", token required" : "");
 	np_notify("READY=1");
 	np_notify_status("listening on ports %u and %u%s", so.sc.port[0], so.sc.port[1],
 			 so.sc.has_token ? ", token required" : "");
 	ev_run(loop, 0);
 	np_server_get_stats(srv, &st);
-	np_info("server: stats rx=%llu bad=%llu unauthenticated=%llu rate_limited=%llu registers=%llu pairs=%llu nat_probes=%llu",
+	np_info("stats rx=%llu bad=%llu unauthenticated=%llu rate_limited=%llu registers=%llu pairs=%llu nat_probes=%llu",
 		(unsigned long long)st.rx, (unsigned long long)st.bad, (unsigned long long)st.unauth,
 		(unsigned long long)st.limited, (unsigned long long)st.registers, (unsigned long long)st.pairs,
 		(unsigned long long)st.nat_probes);

@@ -60,6 +60,21 @@
 #   lab_block_udp NAME / lab_unblock_udp NAME   drop / pass again the UDP that
 #                            NAME's peer sends out (at its inner NAT, before it
 #                            gets a mapping): lets the other side speak first
+#   lab_impair NAME IFACE DELAY_MS JITTER_MS LOSS_PCT [SECONDS]
+#                            impair the packets that cross IFACE of namespace NAME
+#                            (as lab_exec), both ways: each way gets DELAY_MS
+#                            +- JITTER_MS (uniform, may reorder) and loses
+#                            LOSS_PCT %. iptables NFQUEUE rules (mangle
+#                            PREROUTING -i, POSTROUTING -o, --queue-bypass) feed
+#                            np_impair (tests/lab/tools), which runs for SECONDS
+#                            (default 600) and then lets everything pass again.
+#                            Calling it again for the same NAME IFACE replaces it.
+#   lab_impair_site NAME DELAY_MS JITTER_MS LOSS_PCT [SECONDS]
+#                            the same on site NAME's link to the lab internet
+#                            (router, s-NAME): NAME is DELAY_MS one way from the
+#                            internet core, so from the server (whose link is
+#                            clean) and, added to the other site's, from the peer
+#   lab_unimpair NAME IFACE  remove that impairment (rules and process)
 #   lab_describe             one line per host: how to enter it, its addresses
 #   lab_cleanup              kill recorded PIDs, delete exactly our namespaces
 #   lab_at_exit CMD...       run CMD at exit, before lab_cleanup (lab_init owns
@@ -99,6 +114,7 @@
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 NP_BUILD_DIR=${NP_BUILD_DIR:-$NP_SOURCE_DIR/build}
 LAB_UDP=${LAB_UDP:-$NP_BUILD_DIR/tests/lab/np_labudp}
+LAB_IMPAIR=${LAB_IMPAIR:-$NP_BUILD_DIR/tests/lab/np_impair}
 
 SERVER_IP=203.0.113.10
 SERVER_ALT_IP=203.0.113.11
@@ -117,6 +133,8 @@ LAB_HAVE_SERVER=0
 LAB_SITES=()
 LAB_HOSTS=()
 LAB_AT_EXIT=()
+LAB_NQUEUE=0
+declare -gA LAB_IMPAIR_PID=() LAB_IMPAIR_Q=()
 
 # ---- small helpers --------------------------------------------------------
 
@@ -584,6 +602,57 @@ lab_unblock_udp() {
 	local ns
 	ns=$(_lab_inner_nat "$1") || return 1
 	lab_run ip netns exec "$ns" nft delete table ip nplab_block
+}
+
+# ---- impairment (delay, jitter, loss) ---------------------------------------
+
+_lab_impair_rules() { # ACTION(-A|-D) NS IFACE QUEUE
+	local ns=$2 dev=$3 q=$4
+	lab_run ip netns exec "$ns" iptables -w -t mangle "$1" PREROUTING -i "$dev" \
+		-j NFQUEUE --queue-num "$q" --queue-bypass &&
+		lab_run ip netns exec "$ns" iptables -w -t mangle "$1" POSTROUTING -o "$dev" \
+			-j NFQUEUE --queue-num "$q" --queue-bypass
+}
+
+lab_unimpair() {
+	local ns key q pid
+	ns=$(_lab_resolve "$1") || return 1
+	key="$ns/$2"
+	q=${LAB_IMPAIR_Q[$key]:-}
+	[ -n "$q" ] || return 0
+	_lab_impair_rules -D "$ns" "$2" "$q" 2>/dev/null || true
+	pid=${LAB_IMPAIR_PID[$key]:-}
+	[ -z "$pid" ] || lab_kill "$pid" 2 || true
+	unset "LAB_IMPAIR_Q[$key]" "LAB_IMPAIR_PID[$key]"
+}
+
+_lab_impair_ready() { grep -q "np_impair: queue" "$1"; }
+
+lab_impair() {
+	local name=$1 dev=$2 delay=$3 jitter=$4 loss=$5 secs=${6:-600} ns key q log
+	[ -x "$LAB_IMPAIR" ] || lab_fail "$LAB_IMPAIR is missing (needs libnetfilter-queue-dev at build time)"
+	command -v iptables >/dev/null || lab_fail "lab_impair needs iptables (Debian: iptables)"
+	[[ $delay =~ ^[0-9]+$ && $jitter =~ ^[0-9]+$ && $loss =~ ^[0-9]+(\.[0-9]+)?$ && $secs =~ ^[0-9]+$ ]] ||
+		lab_fail "lab_impair: bad numbers '$delay' '$jitter' '$loss' '$secs' (DELAY_MS JITTER_MS LOSS_PCT [SECONDS])"
+	ns=$(_lab_resolve "$name") || return 1
+	lab_unimpair "$name" "$dev"
+	key="$ns/$dev"
+	LAB_NQUEUE=$((LAB_NQUEUE + 1))
+	q=$LAB_NQUEUE
+	log=$(_lab_next_log "impair-$name-$dev")
+	_lab_spawn "$name" "$log" "$LAB_IMPAIR" -q "$q" -d "$delay" -j "$jitter" -l "$loss" -t "$secs"
+	LAB_IMPAIR_PID[$key]=$LAB_BG_PID
+	LAB_IMPAIR_Q[$key]=$q
+	lab_wait 5 _lab_impair_ready "$log" || lab_fail "np_impair did not start in $name: $(tail -n 3 "$log")"
+	_lab_impair_rules -A "$ns" "$dev" "$q" || lab_fail "lab_impair: iptables NFQUEUE rules failed in $name"
+}
+
+lab_impair_site() {
+	local name=$1
+	shift
+	[ -n "$(_lab_var "LAB_KIND_$name")" ] || lab_fail "lab_impair_site: unknown site '$name'"
+	[ "$(_lab_var "LAB_KIND_$name")" != host ] || lab_fail "lab_impair_site: '$name' is a host, not a site"
+	lab_impair router "s-$name" "$@"
 }
 
 # ---- processes ------------------------------------------------------------
