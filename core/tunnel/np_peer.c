@@ -45,6 +45,19 @@ void np_peer_set_state(struct np_peer *p, enum np_peer_state st)
 	if (p->st != st)
 		np_debug("state %s -> %s", np_peer_state_name(p->st), np_peer_state_name(st));
 	p->st = st;
+	if (p->state_fn) {
+		char sum[160];
+
+		np_peer_status_summary(p, sum, sizeof(sum));
+		p->state_fn(p->state_arg, sum);
+	}
+}
+
+void np_peer_on_state(struct np_peer *p, void (*fn)(void *arg, const char *summary), void *arg)
+{
+	p->state_fn = fn;
+	p->state_arg = arg;
+	np_peer_set_state(p, p->st);
 }
 
 /* ---- hooks ---------------------------------------------------------------- */
@@ -92,6 +105,39 @@ void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason)
 	ev.session = p->cfg->session;
 	if (np_hooks_fire(p->hooks, &ev) < 0)
 		np_warn("cannot queue hook event %s", event);
+}
+
+static void old_hooks_idle(void *arg)
+{
+	struct np_peer *p = arg;
+
+	np_hooks_free(p->hooks_draining);
+	p->hooks_draining = NULL;
+	if (p->hooks && p->st == NP_ST_UP && !p->stopping && !np_hooks_up_active(p->hooks))
+		np_peer_fire_hook(p, "up", "reload");
+}
+
+void np_peer_replace_hooks(struct np_peer *p, struct np_hooks *hooks)
+{
+	struct np_hooks *old = p->hooks;
+
+	if (p->hooks_draining) {        /* a reload while the last one drains */
+		np_hooks_free(p->hooks_draining);
+		p->hooks_draining = NULL;
+	}
+	p->hooks = hooks;
+	if (!old) {
+		if (hooks && p->st == NP_ST_UP)
+			np_peer_fire_hook(p, "up", "reload");
+		return;
+	}
+	if (np_hooks_up_active(old)) {
+		p->hooks = old;
+		np_peer_fire_hook(p, "down", "reload");
+		p->hooks = hooks;
+	}
+	p->hooks_draining = old;
+	np_hooks_on_idle(old, old_hooks_idle, p);
 }
 
 static void send_handshake_init(struct np_peer *p)
@@ -929,6 +975,8 @@ void np_peer_free(struct np_peer *p)
 		np_hsgate_free(&p->hsgate);
 	}
 	np_dp_free(p);
+	if (p->hooks_draining)
+		np_hooks_free(p->hooks_draining);
 	sodium_memzero(&p->keys, sizeof(p->keys));
 	sodium_memzero(p->probe_key, sizeof(p->probe_key));
 	sodium_memzero(p->probe_base, sizeof(p->probe_base));
