@@ -5,6 +5,7 @@
  * what is bigger (np_icmp). See "Path MTU" in core/DESIGN.md. */
 #include "np_peer_int.h"
 
+#define NP_LOG_COMPONENT "pmtu"
 #include "np_log.h"
 #include "np_time.h"
 #include "np_udp.h"
@@ -85,7 +86,7 @@ static void run(struct np_peer *p)
 			if (rc == 0)
 				p->pmtu_probes_sent++;
 			else
-				np_debug("path MTU probe of %u bytes not sent: %s", pr[j].size, strerror(-rc));
+				np_debug_e(rc, "path MTU probe of %u bytes not sent", pr[j].size);
 		}
 		if (next)
 			break;
@@ -122,7 +123,7 @@ void np_pmtud_start(struct np_peer *p, const char *why)
 		max = (unsigned)route;
 	rc = np_udp_set_df_probe(p->socks[p->path_sock]->fd, p->path_peer.family);
 	if (rc < 0)
-		np_warn("cannot set DF on the tunnel socket (%s): path MTU probes may pass fragmented", strerror(-rc));
+		np_warn_e(-rc, "cannot set DF on the tunnel socket: path MTU probes may pass fragmented");
 	randombytes_buf(&seed, sizeof(seed));
 	np_pmtu_start(&p->pmtu, NP_PMTU_BASE, max, seed, np_mono_ms());
 	p->pmtu_reported = 0;

@@ -19,23 +19,18 @@ if lab_exec A ping -n -q -c 1 -W 1 -M do -s 1272 "$SERVER_IP" >/dev/null 2>&1; t
 	lab_fail "a 1300-byte DF packet crossed the 1280 link"
 fi
 lab_two_peers_up
-echo "$(date +%T) tunnel up"
 
-np=$NP_BUILD_DIR/natpunch
 _pmtu_found() { # NAME
-	"$np" status --control "$(_lab_var "LAB_CTL_$1")" 2>/dev/null | grep -qxE 'path_mtu_state: (confirmed|assumed)'
+	case $(lab_status "$1" path_mtu_state 2>/dev/null) in confirmed | assumed) return 0 ;; esac
+	return 1
 }
 for n in A B; do
 	lab_wait 20 _pmtu_found "$n" || lab_fail "$n: path MTU search did not finish in 20 s"
-	out=$("$np" status --control "$(_lab_var "LAB_CTL_$n")")
-	grep -E '^(path_mtu|tunnel_mtu|path_mtu_state):' <<<"$out"
-	grep -qxF "path_mtu: 1280" <<<"$out" || lab_fail "$n: status does not show path_mtu 1280"
-	grep -qxF "tunnel_mtu: 1220" <<<"$out" || lab_fail "$n: status does not show tunnel_mtu 1220"
+	pm=$(lab_status "$n" path_mtu) tm=$(lab_status "$n" tunnel_mtu)
+	echo "$n: path_mtu $pm ($(lab_status "$n" path_mtu_state)), tunnel_mtu $tm"
+	[ "$pm" = 1280 ] || lab_fail "$n: status shows path_mtu '$pm', not 1280"
+	[ "$tm" = 1220 ] || lab_fail "$n: status shows tunnel_mtu '$tm', not 1220"
 done
-json=$("$np" status --control "$LAB_CTL_A" --json)
-grep -qF '"path_mtu":1280' <<<"$json" || lab_fail "status --json lacks \"path_mtu\":1280"
-
-echo "$(date +%T) path MTU found"
 # Pings of every size up to the tun MTU (1400 - 28 bytes of headers), each
 # way. The first one too big teaches the kernel the tunnel's MTU (our ICMP)
 # and is lost; np_labping tries each size twice, as a user would.
@@ -44,10 +39,9 @@ out=$(lab_exec A "$LAB_PING" --min 0 --max 1372 "$LAB_TUN_IP_B") || lab_fail "pi
 echo "A->B: $out"
 out=$(lab_exec B "$LAB_PING" --min 0 --max 1372 "$LAB_TUN_IP_A") || lab_fail "pings B->A: $out"
 echo "B->A: $out"
-icmp=$("$np" status --control "$LAB_CTL_A" | sed -n 's/^too_big_icmp: //p')
+icmp=$(lab_status A too_big_icmp)
 [ "${icmp:-0}" -ge 1 ] || lab_fail "A wrote no ICMP 'fragmentation needed' into its tun"
 
-echo "$(date +%T) pings done"
 # 1300-byte UDP datagrams, B -> A, each answered by A's echo.
 lab_bg A "$LAB_DIR/logs/echo.log" "$LAB_UDP" echo --max-seconds 30 7000 >/dev/null
 sleep 0.3
@@ -56,7 +50,6 @@ got=$(lab_exec B "$LAB_UDP" send --count 40 --wait-ms 500 --data "$data" "$LAB_T
 echo "1300-byte UDP datagrams answered: $got of 40"
 [ "$got" -ge 39 ] || lab_fail "only $got of 40 1300-byte UDP datagrams got through"
 
-echo "$(date +%T) UDP done"
 # TCP both ways (the sender's MSS follows our ICMP).
 lab_bg B "$LAB_DIR/logs/tcprecv.log" "$NP_BUILD_DIR/tests/lab/np_labtcp" recv --max-seconds 40 7001 >/dev/null
 sleep 0.3
