@@ -89,6 +89,14 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	REPORT("dropped_replayed: %llu\n", (unsigned long long)p->stats.replay);
 	REPORT("dropped_not_up: %llu\n", (unsigned long long)p->stats.not_up);
 	REPORT("dropped_handshake_rate: %llu\n", (unsigned long long)p->stats.hs_limited);
+	REPORT("handshake_cookies_sent: %llu\n", (unsigned long long)p->stats.hs_cookies);
+	REPORT("dropped_other_pairing: %llu\n", (unsigned long long)p->stats.other_pairing);
+	REPORT("dropped_inner_source: %llu\n", (unsigned long long)p->stats.inner_src);
+	REPORT("dropped_other_version: %llu\n", (unsigned long long)p->stats.other_version);
+	{
+		char al[NP_ALLOWEDIPS_MAX * 48];
+		REPORT("allowed_ips: %s\n", np_allowedips_str(&p->cfg->allowed, al, sizeof(al)));
+	}
 	REPORT("probes_sent: %llu\n", (unsigned long long)p->stats.probes_sent);
 	return n < cap ? n : cap - 1;
 }
