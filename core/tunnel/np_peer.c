@@ -29,6 +29,7 @@
 #define PUNCH_REFRESH_INTERVAL 2.0
 #define HANDSHAKE_TIMEOUT 10.0
 #define HS_INIT_RATE 50.0
+#define STALE_HOLD 3.0
 
 static void start_discovery(struct np_peer *p);
 static void update_local_endpoint(struct np_peer *p);
@@ -189,6 +190,8 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	p->mod = NULL;
 	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_stop(p->loop, &p->retry_timer);
+	ev_timer_stop(p->loop, &p->hold_timer);
+	p->have_held = 0;
 	randombytes_buf(&p->reg_nonce, sizeof(p->reg_nonce));
 	p->cycle_start_ms = np_mono_ms();
 	p->server_silent_logged = 0;
@@ -327,6 +330,23 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 	switch (p->st) {
 	case NP_ST_REGISTER:
 	case NP_ST_WAIT_PEER:
+		/* A retry never punches from the facts of the attempt that failed:
+		 * if the server still names the peer endpoint of that attempt, the
+		 * peer is most likely re-registering itself (its attempt failed
+		 * too). Wait up to STALE_HOLD for its fresh registration. */
+		if (p->stale_peer.family && np_addr_equal(&m.peer_public, &p->stale_peer)) {
+			if (!p->have_held) {
+				char a[NP_ADDR_STRLEN];
+				np_info("the server still names %s, the peer endpoint of the failed attempt: "
+					"waiting up to %.0f s for the peer's fresh registration",
+					np_astr(&m.peer_public, a), STALE_HOLD);
+				ev_timer_set(&p->hold_timer, STALE_HOLD, 0.);
+				ev_timer_start(p->loop, &p->hold_timer);
+			}
+			p->held = m;
+			p->have_held = 1;
+			break;
+		}
 		start_punch(p, &m);
 		break;
 	case NP_ST_PUNCH:
@@ -339,8 +359,24 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 	}
 }
 
+static void on_hold(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct np_peer *p = w->data;
+
+	if (!p->have_held || (p->st != NP_ST_REGISTER && p->st != NP_ST_WAIT_PEER))
+		return;
+	np_info("no fresher registration from the peer: punching with what the server has");
+	start_punch(p, &p->held);
+}
+
 static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 {
+	struct np_msg_peer_info m = *pi; /* pi may be p->held */
+
+	pi = &m;
+	p->have_held = 0;
+	memset(&p->stale_peer, 0, sizeof(p->stale_peer));
+	ev_timer_stop(p->loop, &p->hold_timer);
 	ev_timer_stop(p->loop, &p->hs_timer);
 	if (p->strat)
 		np_punch_destroy(p);
@@ -427,6 +463,7 @@ static void np_peer_enter_up(struct np_peer *p)
 	np_peer_fire_hook(p, "up", p->secure ? "handshake complete" : "punch complete (insecure)");
 	p->attempts = 0;
 	p->fresh_port = 0;
+	memset(&p->stale_peer, 0, sizeof(p->stale_peer));
 }
 
 void np_peer_tunnel_down(struct np_peer *p, const char *reason)
@@ -715,6 +752,8 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	ev_timer_init(&p->housekeeping, on_housekeeping, 1., 1.);
 	ev_timer_init(&p->warn_timer, on_warn, 60., 60.);
 	ev_timer_init(&p->retry_timer, on_retry, 30., 0.);
+	ev_timer_init(&p->hold_timer, on_hold, STALE_HOLD, 0.);
+	p->hold_timer.data = p;
 	p->retry_timer.data = p;
 	p->reg_timer.data = p->hs_timer.data = p;
 	p->keepalive.data = p->dead.data = p->housekeeping.data = p->warn_timer.data = p;
@@ -838,6 +877,7 @@ void np_peer_free(struct np_peer *p)
 	if (p->disc)
 		np_discovery_cancel(p->disc);
 	ev_timer_stop(p->loop, &p->retry_timer);
+	ev_timer_stop(p->loop, &p->hold_timer);
 	if (p->secure)
 		np_session_destroy(&p->sess);
 	np_dp_free(p);

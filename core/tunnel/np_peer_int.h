@@ -9,6 +9,7 @@
 #include "np_peer.h"
 #include "np_session.h"
 #include "np_strategy_loader.h"
+#include "np_wire.h"
 
 #include <ev.h>
 #include <net/if.h>
@@ -114,6 +115,12 @@ struct np_peer {
 	np_addr_t recover_peer;      /* the peer's address at its slot port */
 	ev_timer recover_timer;
 	int fresh_port;              /* register from an ephemeral port, not --port */
+	/* the peer endpoint of the attempt that failed: a PEER_INFO that still
+	 * names it is held for a while (the peer is probably re-registering) */
+	np_addr_t stale_peer;
+	struct np_msg_peer_info held;
+	int have_held;
+	ev_timer hold_timer;
 
 	/* strategy: mods[0] is --strategy; with "auto" the chosen ones load on demand */
 	struct np_strategy_mod mods[4];
