@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 
 int np_turn_rest_username(uint64_t expiry, const char *session, char *out, size_t cap)
 {
@@ -46,4 +47,32 @@ int np_turn_rest_password(const uint8_t *secret, size_t secret_len, const char *
 		return -EIO;
 	EVP_EncodeBlock((unsigned char *)out, mac, (int)sizeof(mac));
 	return 0;
+}
+
+int np_turn_read_secret(const char *path, char *out, size_t cap, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+	int c;
+
+	if (!f) {
+		int e = errno;
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+		return -e;
+	}
+	n = fread(out, 1, cap - 1, f);
+	c = fgetc(f);
+	fclose(f);
+	out[n] = 0;
+	if (c != EOF && !(n && memchr(out, '\n', n))) {
+		snprintf(err, errlen, "%s: the first line is longer than %zu bytes", path, cap - 2);
+		return -EINVAL;
+	}
+	out[strcspn(out, "\r\n")] = 0;
+	n = strlen(out);
+	if (n == 0) {
+		snprintf(err, errlen, "%s: empty (the first line is the secret)", path);
+		return -EINVAL;
+	}
+	return (int)n;
 }

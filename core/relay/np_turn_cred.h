@@ -19,4 +19,8 @@ int np_turn_rest_username(uint64_t expiry, const char *session, char *out, size_
 /* password = base64(HMAC-SHA1(secret, username)), 28 characters. */
 int np_turn_rest_password(const uint8_t *secret, size_t secret_len, const char *username, char *out, size_t cap);
 
+/* The first line of a password or secret file (no trailing newline; not
+ * empty; at most cap - 1 bytes). Returns the length or -errno, err set. */
+int np_turn_read_secret(const char *path, char *out, size_t cap, char *err, size_t errlen);
+
 #endif

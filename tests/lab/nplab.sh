@@ -96,6 +96,16 @@
 #   lab_tunnel_field NAME KEY   KEY=VALUE from NAME's last "tunnel up" line
 #   lab_assert_alive NAME... every named daemon still runs (else lab_fail)
 #   LAB_WRAP="valgrind ..."  prefix for the daemon command (word-split)
+# TURN relay (coturn, Debian's /usr/bin/turnserver):
+#   lab_start_turn [--tls]   coturn in srv on TURN_IP (UDP+TCP 3478; with --tls
+#                            also TLS 5349 with a CA made for this run:
+#                            LAB_TURN_CA), use-auth-secret with a random
+#                            static-auth-secret (LAB_TURN_SECRET_FILE), no-cli,
+#                            listening only on TURN_IP; config, db, log in
+#                            LAB_DIR/turn; waits until it listens. Again after
+#                            lab_stop turn: a relay restart (allocations lost).
+#   lab_turn_creds NAME      TURN REST credentials valid 1 h: prints the user
+#                            name, writes the password to LAB_DIR/keys/turn-NAME.pw
 #
 # Variables:
 #   LAB_PREFIX, LAB_DIR (temp dir: logs/, keys/), LAB_UDP (np_labudp path)
@@ -124,6 +134,9 @@ LAB_MTU=${LAB_MTU:-1400}
 LAB_TUN_DEV=${LAB_TUN_DEV:-np0}
 LAB_ALTER_XOR=0x1000
 LAB_SEQ_P0=20000
+TURN_IP=203.0.113.12
+LAB_TURN_PORT=3478
+LAB_TURN_TLS_PORT=5349
 LAB_TOOLS="ip nft conntrack ping sysctl ss timeout stat mktemp"
 
 LAB_NSITES=0
@@ -937,4 +950,86 @@ lab_ping_both() {
 			return 1
 		fi
 	done
+}
+
+# ---- TURN relay (coturn) ----------------------------------------------------
+
+_lab_turn_tls_material() {
+	local d=$LAB_DIR/turn
+	[ -f "$d/ca.pem" ] && return 0
+	command -v openssl >/dev/null || lab_fail "openssl is missing (Debian: openssl)"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=nplab test CA" \
+		-keyout "$d/ca.key" -out "$d/ca.pem" >/dev/null 2>&1 || lab_fail "cannot make the test CA"
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=$TURN_IP" -keyout "$d/turn.key" -out "$d/turn.csr" \
+		>/dev/null 2>&1 || lab_fail "cannot make the relay's key"
+	printf 'subjectAltName=IP:%s\n' "$TURN_IP" >"$d/san.ext"
+	openssl x509 -req -in "$d/turn.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+		-extfile "$d/san.ext" -out "$d/turn.pem" >/dev/null 2>&1 || lab_fail "cannot sign the relay's certificate"
+	LAB_TURN_CA=$d/ca.pem
+}
+
+_lab_turn_ready() {
+	lab_alive "$LAB_PID_turn" || lab_fail "coturn exited early (see $LAB_LOG_turn)"
+	local u t
+	u=$(ip netns exec "${LAB_PREFIX}srv" ss -Hnlu 2>/dev/null) || return 1
+	t=$(ip netns exec "${LAB_PREFIX}srv" ss -Hnlt 2>/dev/null) || return 1
+	grep -q "$TURN_IP:$LAB_TURN_PORT\b" <<<"$u" && grep -q "$TURN_IP:$LAB_TURN_PORT\b" <<<"$t" || return 1
+	[ "$LAB_TURN_TLS" = 0 ] || grep -q "$TURN_IP:$LAB_TURN_TLS_PORT\b" <<<"$t"
+}
+
+lab_start_turn() {
+	local d=$LAB_DIR/turn log tls=0
+	[ "${1:-}" != --tls ] || tls=1
+	[ "$LAB_HAVE_SERVER" = 1 ] || lab_fail "lab_start_turn needs lab_server first"
+	[ -x /usr/bin/turnserver ] || lab_fail "/usr/bin/turnserver is missing (Debian: coturn)"
+	mkdir -p "$d"
+	if ! ip -n "${LAB_PREFIX}srv" addr show dev eth0 | grep -q " $TURN_IP/"; then
+		lab_run ip -n "${LAB_PREFIX}srv" addr add "$TURN_IP/24" dev eth0
+	fi
+	if [ ! -f "$d/secret" ]; then
+		(umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$d/secret")
+	fi
+	LAB_TURN_SECRET_FILE=$d/secret
+	LAB_TURN_TLS=$tls
+	{
+		echo "listening-ip=$TURN_IP"
+		echo "relay-ip=$TURN_IP"
+		echo "listening-port=$LAB_TURN_PORT"
+		echo "min-port=49152"
+		echo "max-port=49999"
+		echo "use-auth-secret"
+		echo "static-auth-secret=$(cat "$d/secret")"
+		echo "realm=nplab"
+		echo "no-cli"
+		echo "no-dtls"
+		echo "no-rfc5780"
+		echo "no-multicast-peers"
+		echo "fingerprint"
+		echo "userdb=$d/turndb"
+		echo "pidfile=$d/turnserver.pid"
+		echo "simple-log"
+		if [ "$tls" = 1 ]; then
+			_lab_turn_tls_material
+			echo "tls-listening-port=$LAB_TURN_TLS_PORT"
+			echo "cert=$d/turn.pem"
+			echo "pkey=$d/turn.key"
+		else
+			echo "no-tls"
+		fi
+	} >"$d/turnserver.conf"
+	chmod 0600 "$d/turnserver.conf"
+	log=$(_lab_next_log turn)
+	_lab_spawn srv "$log" /usr/bin/turnserver -c "$d/turnserver.conf" --log-file stdout
+	LAB_PID_turn=$LAB_BG_PID
+	LAB_LOG_turn=$log
+	lab_wait 10 _lab_turn_ready || lab_fail "coturn did not listen on $TURN_IP:$LAB_TURN_PORT within 10 s"
+}
+
+lab_turn_creds() {
+	local name=$1 user
+	[ -n "${LAB_TURN_SECRET_FILE:-}" ] || lab_fail "lab_turn_creds needs lab_start_turn first"
+	user="$(($(date +%s) + 3600)):$name"
+	(umask 077 && printf '%s' "$user" | openssl dgst -sha1 -hmac "$(cat "$LAB_TURN_SECRET_FILE")" -binary |
+		base64 >"$LAB_DIR/keys/turn-$name.pw")
+	echo "$user"
 }
