@@ -42,9 +42,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#define RECOVER_SLOT_MS 2000
-#define RECOVER_OPEN_MS 500   /* openers only, at the start of a slot */
-#define RECOVER_JOIN_MS 250   /* a slot this far along can still be joined */
+#define RECOVER_SLOT_MS 1500
+#define RECOVER_OPEN_MS 400   /* openers only, at the start of a slot */
+#define RECOVER_JOIN_MS 200   /* a slot this far along can still be joined */
 #define RECOVER_TICK_MS 100
 #define RECOVER_OLD_MS 300
 
