@@ -113,7 +113,7 @@ static void send_handshake_init(struct np_peer *p)
 
 /* ---- registration ------------------------------------------------------------ */
 
-static void send_register(struct np_peer *p)
+void np_peer_send_register(struct np_peer *p)
 {
 	struct np_msg_register m = { 0 };
 	uint8_t buf[256];
@@ -156,7 +156,7 @@ static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			return;
 		update_local_endpoint(p);
 	}
-	send_register(p);
+	np_peer_send_register(p);
 }
 
 static void update_local_endpoint(struct np_peer *p)
@@ -215,7 +215,7 @@ static void start_registration(struct np_peer *p)
 	else
 		update_local_endpoint(p);
 	if (p->socks[0])
-		send_register(p);
+		np_peer_send_register(p);
 	ev_timer_set(&p->reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
 	ev_timer_start(p->loop, &p->reg_timer);
 }
@@ -331,10 +331,13 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 	case NP_ST_REGISTER:
 	case NP_ST_WAIT_PEER:
 		/* A retry never punches from the facts of the attempt that failed:
-		 * if the server still names the peer endpoint of that attempt, the
-		 * peer is most likely re-registering itself (its attempt failed
-		 * too). Wait up to STALE_HOLD for its fresh registration. */
-		if (p->stale_peer.family && np_addr_equal(&m.peer_public, &p->stale_peer)) {
+		 * if the answer to our first REGISTER still names the peer endpoint
+		 * of that attempt, the peer's registration predates its own
+		 * failure: it is most likely re-registering too. Wait up to
+		 * STALE_HOLD for its fresh registration (a new round). Pushed
+		 * while we wait (WAIT_PEER), such a PEER_INFO is the peer starting
+		 * a round now: punch with it at once. */
+		if (p->st == NP_ST_REGISTER && p->stale_peer.family && np_addr_equal(&m.peer_public, &p->stale_peer)) {
 			if (!p->have_held) {
 				char a[NP_ADDR_STRLEN];
 				np_info("the server still names %s, the peer endpoint of the failed attempt: "
@@ -355,6 +358,15 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 			start_punch(p, &m);
 		break;
 	case NP_ST_UP:
+		/* While re-punching after silence: the peer registered again
+		 * (restarted, or moved), so the server knows where it is now. */
+		if (p->recovering && (!p->have_round || m.round != p->round)) {
+			np_info("the peer registered again (round %u): punching toward its new endpoint", m.round);
+			np_recover_stop(p);
+			np_peer_fire_hook(p, "down", "peer registered again");
+			p->cycle_start_ms = np_mono_ms();
+			start_punch(p, &m);
+		}
 		break;
 	}
 }

@@ -110,7 +110,7 @@ struct np_peer {
 
 	/* recovery after the peer went silent (np_recover.c); st stays UP */
 	int recovering, recover_fresh, recover_sock;
-	double recover_until, recover_old_at;
+	double recover_until, recover_old_at, recover_reg_at;
 	uint64_t recover_slot, recover_started_ms;
 	np_addr_t recover_peer;      /* the peer's address at its slot port */
 	ev_timer recover_timer;
@@ -200,6 +200,9 @@ void np_punch_handle_probe(struct np_peer *p, struct np_sock *s, const uint8_t *
 /* np_peer.c: recovery outcomes. */
 void np_peer_tunnel_down(struct np_peer *p, const char *reason);
 void np_peer_recovered(struct np_peer *p);
+/* One REGISTER from the main socket (the server answers with PEER_INFO,
+ * a new round if either side's endpoint changed). */
+void np_peer_send_register(struct np_peer *p);
 
 /* np_recover.c: re-punching toward the last endpoints when the peer goes
  * silent, before registering again (keys kept, no handshake). */
