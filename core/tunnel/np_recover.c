@@ -220,6 +220,7 @@ void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from
 		close_slot_socket(p);
 	}
 	p->recovering = 0;
+	p->recoveries++;
 	p->path_sock = 0;
 	p->path_peer = *from;
 	np_info("tunnel recovered: peer %s via %s after %llu ms of re-punching, same session keys", np_astr(from, a),

@@ -57,14 +57,14 @@ for cell in $CELLS; do
 	lab_site A "$row"
 	lab_site B "$col"
 	impair "$prof"
-	t0=$(_lab_now_ms)
+	t0=$(lab_now_ms)
 	lab_start_pair A B 10.10.0 --session "imp$n"
 	lab_wait "$BOUND" ready || lab_fail "cell $prof $row x $col: no tunnel with ping both ways within $BOUND s"
-	wall=$(($(_lab_now_ms) - t0))
+	wall=$(($(lab_now_ms) - t0))
 	out=$(lab_exec A ping -n -q -c 10 -i 0.2 -W 2 "$LAB_TUN_IP_B" 2>&1 | grep -E 'received|rtt' | tr '\n' ' ') ||
 		lab_fail "cell $prof $row x $col: no ping through the impaired tunnel"
 	printf 'cell %-5s %-16s x %-16s strategy=%-7s time_ms=%-5s wall_ms=%-5s ping: %s\n' "$prof" "$row" "$col" \
-		"$(lab_tunnel_field A strategy || echo '?')" "$(lab_tunnel_field A time_ms || echo '?')" "$wall" "$out"
+		"$(lab_status A strategy || echo '?')" "$(lab_status A time_to_up_ms || echo '?')" "$wall" "$out"
 done
 lab_assert_alive server A B
 lab_pass "$n impaired matrix cells connect within $BOUND s"

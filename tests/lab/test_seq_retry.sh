@@ -27,10 +27,10 @@ lab_start_pair A B 10.10.0 --port 4500
 failed() { grep -q "punch failed" "$LAB_LOG_A"; }
 lab_wait 40 failed || lab_fail "A logged no 'punch failed' within 40 s although B's punch is blocked"
 lab_exec nat-B nft delete table ip nplab_peerblock
-t0=$(_lab_now_ms)
+t0=$(lab_now_ms)
 echo "first attempt failed as forced: $(grep -m1 'punch failed' "$LAB_LOG_A" | sed 's/^.*natpunch //')"
 lab_wait_tunnel A B 30 || lab_fail "no tunnel within 30 s of lifting the block"
-echo "ok: tunnel $(($(_lab_now_ms) - t0)) ms after lifting the block: $(grep 'tunnel up' "$LAB_LOG_A" | tail -n 1 | sed 's/^.*natpunch //')"
+echo "ok: tunnel $(($(lab_now_ms) - t0)) ms after lifting the block: $(grep 'tunnel up' "$LAB_LOG_A" | tail -n 1 | sed 's/^.*natpunch //')"
 grep -q "registering from a fresh port" "$LAB_LOG_A" || lab_fail "A's retry did not register from a fresh port"
 lab_ping_both A B || lab_fail "ping failed after the tunnel came up"
 lab_pass "seq:3 <-> seq:5 with --port: the retry after a failed attempt predicts from fresh facts and connects"
