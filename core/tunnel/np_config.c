@@ -4,6 +4,7 @@
 #include "np_parse.h"
 #include "np_strategy_loader.h"
 #include "np_tun.h"
+#include "np_turn_uri.h"
 #include "np_udp.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@ const char np_config_usage[] =
 	"usage: natpunch [options] SERVER PORT TUN LOCAL_IP REMOTE_IP MTU\n"
 	"       natpunch genkey | pubkey | genpsk\n"
 	"       natpunch probe SERVER PORT [--json]\n"
+	"       natpunch probe --turn URI... --turn-user NAME --turn-password-file FILE [--turn-ca FILE]\n"
 	"       natpunch status [TUN] [--json]\n"
 	"       natpunch check-strategy NAME|PATH [DIR]\n"
 	"       natpunch --check-hooks --hook FILE... [--hook-dir DIR]\n"
@@ -38,6 +40,14 @@ const char np_config_usage[] =
 	"  --strategy NAME|PATH  traversal strategy: auto (default), simple, predict, spray, or a .so\n"
 	"  --strategy-path DIR   look for strategy NAME.so here first\n"
 	"  --nat-depth N         NATs between this host and the internet (default: learned)\n"
+	"relay (TURN, RFC 8656; see the README):\n"
+	"  --relay MODE          fallback (default: relay only when there is no direct path),\n"
+	"                        always, or never\n"
+	"  --turn URI            relay: turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT];\n"
+	"                        repeatable (the first is used)\n"
+	"  --turn-user NAME      the relay's long-term user name\n"
+	"  --turn-password-file FILE   its password (first line)\n"
+	"  --turn-ca FILE        CA certificates for turns: (default: the system store)\n"
 	"tunnel:\n"
 	"  --keepalive SEC       send a keepalive after SEC idle seconds (default 5)\n"
 	"  --dead-after SEC      re-handshake after SEC seconds without a packet (default 15)\n"
@@ -70,6 +80,7 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 	enum {
 		O_KEY = 256, O_PEERKEY, O_PSK, O_INSECURE, O_SESSION, O_TOKEN, O_PORT, O_STRATEGY, O_SPATH,
 		O_DEPTH, O_KEEPALIVE, O_DEAD, O_NOOFF, O_REKEY, O_HOOK, O_HOOKDIR, O_HOOKTO, O_CHECK, O_CONTROL, O_CIPHER,
+		O_TURN, O_TURNUSER, O_TURNPW, O_TURNCA, O_RELAY,
 	};
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, O_KEY },
@@ -92,6 +103,11 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 		{ "check-hooks", no_argument, NULL, O_CHECK },
 		{ "control", required_argument, NULL, O_CONTROL },
 		{ "cipher", required_argument, NULL, O_CIPHER },
+		{ "turn", required_argument, NULL, O_TURN },
+		{ "turn-user", required_argument, NULL, O_TURNUSER },
+		{ "turn-password-file", required_argument, NULL, O_TURNPW },
+		{ "turn-ca", required_argument, NULL, O_TURNCA },
+		{ "relay", required_argument, NULL, O_RELAY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -212,6 +228,42 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 				return -EINVAL;
 			}
 			break;
+		case O_TURN: {
+			struct np_turn_uri u;
+			if (cfg->nturn == NP_MAX_TURN) {
+				snprintf(err, errlen, "too many --turn (at most %d)", NP_MAX_TURN);
+				return -EINVAL;
+			}
+			if (np_turn_uri_parse(optarg, &u, err, errlen) < 0)
+				return -EINVAL;
+			cfg->turn_uris[cfg->nturn++] = optarg;
+			break;
+		}
+		case O_TURNUSER:
+			if (!*optarg || strlen(optarg) > 127 || strchr(optarg, '\n')) {
+				snprintf(err, errlen, "invalid --turn-user (1..127 characters)");
+				return -EINVAL;
+			}
+			cfg->turn_user = optarg;
+			break;
+		case O_TURNPW:
+			cfg->turn_password_file = optarg;
+			break;
+		case O_TURNCA:
+			cfg->turn_ca = optarg;
+			break;
+		case O_RELAY:
+			if (strcmp(optarg, "fallback") == 0)
+				cfg->relay_mode = NP_RELAY_FALLBACK;
+			else if (strcmp(optarg, "never") == 0)
+				cfg->relay_mode = NP_RELAY_NEVER;
+			else if (strcmp(optarg, "always") == 0)
+				cfg->relay_mode = NP_RELAY_ALWAYS;
+			else {
+				snprintf(err, errlen, "invalid --relay '%.32s' (fallback, always or never)", optarg);
+				return -EINVAL;
+			}
+			break;
 		case O_CONTROL:
 			if (!*optarg || strlen(optarg) > 100) {
 				snprintf(err, errlen, "invalid --control path (1..100 characters, or 'none')");
@@ -298,6 +350,22 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 	}
 	if (cfg->insecure && (cfg->key_file || cfg->peer_key_b64 || cfg->psk_file || cfg->cipher >= 0)) {
 		snprintf(err, errlen, "--insecure cannot be combined with --key, --peer-key, --psk or --cipher");
+		return -EINVAL;
+	}
+	if (cfg->nturn && (!cfg->turn_user || !cfg->turn_password_file)) {
+		snprintf(err, errlen, "--turn needs --turn-user NAME and --turn-password-file FILE");
+		return -EINVAL;
+	}
+	if (!cfg->nturn && (cfg->turn_user || cfg->turn_password_file || cfg->turn_ca)) {
+		snprintf(err, errlen, "--turn-user, --turn-password-file and --turn-ca need --turn URI");
+		return -EINVAL;
+	}
+	if (cfg->relay_mode == NP_RELAY_ALWAYS && !cfg->nturn) {
+		snprintf(err, errlen, "--relay always needs a relay: give --turn URI");
+		return -EINVAL;
+	}
+	if (cfg->nturn && cfg->insecure) {
+		snprintf(err, errlen, "--turn cannot be combined with --insecure (relayed traffic must be authenticated)");
 		return -EINVAL;
 	}
 	if (!cfg->insecure && (!cfg->key_file || !cfg->peer_key_b64)) {

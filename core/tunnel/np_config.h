@@ -12,6 +12,13 @@
 #include <natpunch/strategy.h>
 
 #define NP_MAX_HOOKS 32
+#define NP_MAX_TURN 4
+
+enum np_relay_mode {
+	NP_RELAY_FALLBACK = 0,      /* relay when no direct path (the default) */
+	NP_RELAY_NEVER,
+	NP_RELAY_ALWAYS,
+};
 
 struct np_config {
 	const char *server_host;
@@ -37,6 +44,11 @@ struct np_config {
 	int cipher;                 /* -1: the best both peers have; else enum np_noise_cipher */
 	const char *control_path;   /* NULL: /run/natpunch/IFNAME.sock; "none": no control socket */
 	int log_level;
+	/* TURN relay (np_relay_path.c) */
+	const char *turn_uris[NP_MAX_TURN]; /* RFC 7065 URIs, checked */
+	size_t nturn;
+	const char *turn_user, *turn_password_file, *turn_ca;
+	int relay_mode;             /* enum np_relay_mode */
 };
 
 /* Returns 0, or -EINVAL with a one-line reason in err. "--help"/"--version"

@@ -39,7 +39,7 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	REPORT("strategy: %s\n", np_peer_strat_name(p));
 	if (p->st == NP_ST_UP) {
 		REPORT("peer_endpoint: %s\n", np_astr(&p->path_peer, a));
-		REPORT("path: direct\n");
+		REPORT("path: %s\n", np_relay_on_path(p) ? "relayed" : "direct");
 		REPORT("up_seconds: %.0f\n", now - p->up_since);
 		REPORT("last_handshake_seconds_ago: %.0f\n", now - p->last_handshake);
 		REPORT("last_packet_seconds_ago: %.1f\n", now - p->last_rx);
@@ -61,5 +61,7 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	REPORT("dropped_not_up: %llu\n", (unsigned long long)p->stats.not_up);
 	REPORT("dropped_handshake_rate: %llu\n", (unsigned long long)p->stats.hs_limited);
 	REPORT("probes_sent: %llu\n", (unsigned long long)p->stats.probes_sent);
+	if (n < cap)
+		n += np_relay_status(p, buf + n, cap - n);
 	return n < cap ? n : cap - 1;
 }
