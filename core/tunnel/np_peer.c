@@ -397,6 +397,7 @@ void np_peer_no_path(struct np_peer *p, const char *why)
 	if (np_relay_fallback(p, why))
 		return;
 	np_warn("%s; retrying in 30 s", why);
+	snprintf(p->fail_reason, sizeof(p->fail_reason), "%s", why); /* for natpunch status */
 	np_peer_fire_hook(p, "punch_failed", why);
 	np_peer_enter_register(p, "no direct path");
 	/* Registration waits: the NATs will not change in a second. */
@@ -421,8 +422,12 @@ static void np_peer_enter_up(struct np_peer *p)
 	np_peer_set_state(p, NP_ST_UP);
 	p->last_rx = p->last_tx = ev_now(p->loop);
 	p->up_since = p->last_handshake = ev_now(p->loop);
+	p->up_ms = np_mono_ms() - p->cycle_start_ms;
+	p->up_attempt = p->attempts;
+	p->ups++;
 	np_info("tunnel up peer=%s path=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", np_astr(&p->path_peer, a),
-		np_relay_on_path(p) ? "relayed" : "direct", np_peer_strat_name(p), (unsigned long long)(np_mono_ms() - p->cycle_start_ms), p->attempts,
+		np_relay_on_path(p) ? "relayed" : "direct", np_peer_strat_name(p), (unsigned long long)p->up_ms,
+		p->attempts,
 		p->secure ? np_session_cipher_name(&p->sess) : "none (insecure)");
 	ev_timer_set(&p->keepalive, p->cfg->keepalive_s, 0.);
 	ev_timer_start(p->loop, &p->keepalive);
@@ -443,6 +448,7 @@ static void np_peer_enter_up(struct np_peer *p)
 void np_peer_tunnel_down(struct np_peer *p, const char *reason)
 {
 	np_info("tunnel down: %s", reason);
+	p->downs++;
 	np_peer_fire_hook(p, "down", reason);
 	/* The old mappings may be what blocks us (a NAT reset leaves entries
 	 * that clash with a fixed port): register from a fresh socket. */

@@ -105,6 +105,10 @@ struct np_peer {
 	/* state */
 	enum np_peer_state st;
 	uint64_t cycle_start_ms, attempt_start_ms;
+	/* the last up (for natpunch status): time from the cycle start, the
+	 * attempt that made it; and how often the tunnel came up, went down */
+	uint64_t up_ms;
+	unsigned up_attempt, ups, downs;
 	unsigned attempts;
 	uint32_t round, reg_nonce;
 	int have_round;
