@@ -38,8 +38,8 @@ lab_start_peer D "$LAB_PORT2" 10.11.0.2 10.11.0.1 --session cd $(relay_args D)
 lab_wait_tunnel A B 20 || lab_fail "A-B (random <-> random) not up within 20 s"
 lab_wait_tunnel C D 20 || lab_fail "C-D (random <-> sequential) not up within 20 s"
 for n in A B C D; do
-	[ "$(lab_tunnel_field "$n" path)" = relayed ] || lab_fail "$n: tunnel is not relayed: $(grep 'tunnel up' "$(_lab_var "LAB_LOG_$n")")"
-	t=$(lab_tunnel_field "$n" time_ms)
+	[ "$(lab_status "$n" path)" = relayed ] || lab_fail "$n: tunnel is not relayed: $(grep 'tunnel up' "$(lab_get LOG "$n")")"
+	t=$(lab_status "$n" time_to_up_ms)
 	[ "$t" -le 10000 ] || lab_fail "$n: relayed tunnel took $t ms (want <= 10000)"
 	echo "$n: relayed tunnel up in $t ms"
 done
@@ -58,10 +58,10 @@ grep -q '"path": *"relayed"' <<<"$json" || lab_fail "status --json does not say 
 rlog=$LAB_DIR/logs/labtcp.B.log
 pid=$(lab_bg B "$rlog" "$LAB_TCP" recv --max-seconds 120 7001)
 lab_wait 5 grep -q listening "$rlog" || lab_fail "np_labtcp recv did not start in B"
-t0=$(_lab_now_ms)
+t0=$(lab_now_ms)
 sent=$(lab_exec A "$LAB_TCP" send --max-seconds 100 --seed 7001 "$LAB_TUN_IP_B" 7001 "$BULK") ||
 	lab_fail "np_labtcp send A -> B failed"
-t1=$(_lab_now_ms)
+t1=$(lab_now_ms)
 lab_wait 20 grep -q sha256 "$rlog" || lab_fail "receiver in B printed no checksum"
 got=$(grep sha256 "$rlog")
 [ "$sent" = "$got" ] || lab_fail "A -> B through the relay: sent '$sent', received '$got'"
