@@ -148,22 +148,33 @@ static int cmd_check_strategy(int argc, char **argv)
 	return 0;
 }
 
-/* Build trees find the shipped Lua library beside the sources. */
-static void hook_lua_path(char *out, size_t cap)
+/* Where require looks in hooks, before np_hooks.c adds the installed library
+ * (NP_HOOK_LIBDIR) and the system's Lua dirs: --hook-lua-path, then the
+ * library installed beside this binary (PREFIX/share/natpunch/lua, for a
+ * relocated `cmake --install --prefix`). Never the build or source tree,
+ * unless this is a developer build (-DNP_DEV_PATHS=ON). */
+static void hook_lua_path(const char *first, char *out, size_t cap)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
+	char *slash = NULL;
+	size_t o = 0;
 
 	out[0] = '\0';
-	if (n <= 0)
-		return;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return;
-	*slash = '\0';
-	snprintf(out, cap, "%s/../hooks/lua;%s/../share/natpunch/lua;%s/hooks/lua", exe, exe, NP_SOURCE_DIR);
+	if (first)
+		o += (size_t)snprintf(out, cap, "%s;", first);
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+	}
+	if (slash && o < cap) {
+		*slash = '\0';
+		o += (size_t)snprintf(out + o, cap - o, "%s/../share/natpunch/lua;", exe);
+	}
+#ifdef NP_DEV_LUA_DIR
+	if (o < cap)
+		snprintf(out + o, cap - o, "%s", NP_DEV_LUA_DIR);
+#endif
 }
 
 struct daemon {
@@ -209,7 +220,7 @@ static int run_daemon(int argc, char **argv)
 	struct np_hooks *hooks = NULL;
 	struct np_hooks_config hc = { 0 };
 	struct daemon d = { 0 };
-	char err[512], luapath[3 * PATH_MAX + 64];
+	char err[512], luapath[3 * PATH_MAX + 1100];
 	int rc;
 
 	rc = np_config_parse(argc, argv, &cfg, err, sizeof(err));
@@ -227,7 +238,7 @@ static int run_daemon(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	d.loop = ev_default_loop(EVFLAG_AUTO);
 	if (cfg.nhooks || cfg.hook_dir) {
-		hook_lua_path(luapath, sizeof(luapath));
+		hook_lua_path(cfg.hook_lua_path, luapath, sizeof(luapath));
 		hc.files = cfg.hooks;
 		hc.nfiles = cfg.nhooks;
 		hc.dir = cfg.hook_dir;

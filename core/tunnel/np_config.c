@@ -48,6 +48,11 @@ const char np_config_usage[] =
 	"  --hook-dir DIR        run DIR/*.lua in lexical order after --hook files\n"
 	"  --hook-timeout SEC    abandon a hook after SEC seconds (default 30)\n"
 	"  --check-hooks         load the hook files, report, and exit\n"
+	"  --hook-lua-path DIRS  ';'-separated dirs searched first by require in hooks\n"
+	"privileges:\n"
+	"  --user USER           after setup, run as USER (hooks keep running as root\n"
+	"                        in a separate helper process)\n"
+	"  --group GROUP         with --user: this group instead of USER's primary group\n"
 	"status:\n"
 	"  --control PATH|none   control socket for natpunch status (default /run/natpunch/TUN.sock)\n"
 	"other:\n"
@@ -70,6 +75,7 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 	enum {
 		O_KEY = 256, O_PEERKEY, O_PSK, O_INSECURE, O_SESSION, O_TOKEN, O_PORT, O_STRATEGY, O_SPATH,
 		O_DEPTH, O_KEEPALIVE, O_DEAD, O_NOOFF, O_REKEY, O_HOOK, O_HOOKDIR, O_HOOKTO, O_CHECK, O_CONTROL, O_CIPHER,
+		O_HOOKPATH, O_USER, O_GROUP,
 	};
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, O_KEY },
@@ -90,6 +96,9 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 		{ "hook-dir", required_argument, NULL, O_HOOKDIR },
 		{ "hook-timeout", required_argument, NULL, O_HOOKTO },
 		{ "check-hooks", no_argument, NULL, O_CHECK },
+		{ "hook-lua-path", required_argument, NULL, O_HOOKPATH },
+		{ "user", required_argument, NULL, O_USER },
+		{ "group", required_argument, NULL, O_GROUP },
 		{ "control", required_argument, NULL, O_CONTROL },
 		{ "cipher", required_argument, NULL, O_CIPHER },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -199,6 +208,22 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 		case O_CHECK:
 			cfg->check_hooks = 1;
 			break;
+		case O_HOOKPATH:
+			if (!*optarg || strlen(optarg) > 1024) {
+				snprintf(err, errlen, "invalid --hook-lua-path (1..1024 characters)");
+				return -EINVAL;
+			}
+			cfg->hook_lua_path = optarg;
+			break;
+		case O_USER:
+		case O_GROUP:
+			if (!*optarg || strlen(optarg) > 64 || strpbrk(optarg, " \t\n:/")) {
+				snprintf(err, errlen, "invalid --%s '%.64s' (a name or a number)",
+					 c == O_USER ? "user" : "group", optarg);
+				return -EINVAL;
+			}
+			*(c == O_USER ? &cfg->user : &cfg->group) = optarg;
+			break;
 		case O_CIPHER:
 			if (strcmp(optarg, "auto") == 0)
 				cfg->cipher = -1;
@@ -238,6 +263,10 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 		}
 	}
 	npos = argc - optind;
+	if (cfg->group && !cfg->user) {
+		snprintf(err, errlen, "--group needs --user");
+		return -EINVAL;
+	}
 	if (cfg->check_hooks) {
 		if (npos) {
 			snprintf(err, errlen, "--check-hooks takes no positional arguments");
