@@ -5,10 +5,11 @@
 #include "np_config.h"
 #include "np_control.h"
 #include "np_discovery_cli.h"
-#include "np_hooks.h"
+#include "np_hookd.h"
 #include "np_keys.h"
 #include "np_log.h"
 #include "np_peer.h"
+#include "np_privdrop.h"
 #include "np_strategy_loader.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int usage_error(const char *msg)
@@ -213,14 +215,47 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	np_peer_stop(d->peer, stop_now, d);
 }
 
+/* Start the hook helper (before the libev loop and before anything is
+ * opened), or for --check-hooks load the files in it and report. Returns
+ * -1 to go on, else the exit status. */
+static int start_hooks(const struct np_config *cfg, struct np_hookd **hookd)
+{
+	struct np_hooks_config hc = { 0 };
+	char err[600], luapath[3 * PATH_MAX + 1100];
+	pid_t pid;
+
+	if (!cfg->nhooks && !cfg->hook_dir)
+		return -1;
+	hook_lua_path(cfg->hook_lua_path, luapath, sizeof(luapath));
+	hc.files = (const char **)cfg->hooks;
+	hc.nfiles = cfg->nhooks;
+	hc.dir = cfg->hook_dir;
+	hc.timeout_s = cfg->hook_timeout_s;
+	hc.lua_path = luapath;
+	if (np_hookd_start(&hc, hookd, err, sizeof(err)) < 0) {
+		fprintf(stderr, "natpunch: %s\n", err);
+		return 2;
+	}
+	if (!cfg->check_hooks)
+		return -1;
+	printf("hooks OK: %zu file(s)%s%s\n", np_hookd_nfiles(*hookd), cfg->hook_dir ? " including " : "",
+	       cfg->hook_dir ? cfg->hook_dir : "");
+	pid = np_hookd_pid(*hookd);
+	np_hookd_free(*hookd);
+	*hookd = NULL;
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
 static int run_daemon(int argc, char **argv)
 {
 	struct np_config cfg;
 	struct np_peer_keys keys;
-	struct np_hooks *hooks = NULL;
-	struct np_hooks_config hc = { 0 };
+	struct np_hookd *hookd = NULL;
+	struct np_privdrop pd;
 	struct daemon d = { 0 };
-	char err[512], luapath[3 * PATH_MAX + 1100];
+	char err[512], info[200];
 	int rc;
 
 	rc = np_config_parse(argc, argv, &cfg, err, sizeof(err));
@@ -236,34 +271,35 @@ static int run_daemon(int argc, char **argv)
 		return usage_error(err);
 	np_log_set_level(cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	if (cfg.user && np_privdrop_resolve(cfg.user, cfg.group, &pd, err, sizeof(err)) < 0)
+		return usage_error(err);
+	rc = start_hooks(&cfg, &hookd);
+	if (rc >= 0)
+		return rc;
 	d.loop = ev_default_loop(EVFLAG_AUTO);
-	if (cfg.nhooks || cfg.hook_dir) {
-		hook_lua_path(cfg.hook_lua_path, luapath, sizeof(luapath));
-		hc.files = cfg.hooks;
-		hc.nfiles = cfg.nhooks;
-		hc.dir = cfg.hook_dir;
-		hc.timeout_s = cfg.hook_timeout_s;
-		hc.lua_path = luapath;
-		if (np_hooks_new(d.loop, &hc, &hooks, err, sizeof(err)) < 0) {
-			fprintf(stderr, "natpunch: %s\n", err);
-			return 2;
-		}
-		if (cfg.check_hooks) {
-			printf("hooks OK: %zu file(s)%s%s\n", cfg.nhooks, cfg.hook_dir ? " plus " : "",
-			       cfg.hook_dir ? cfg.hook_dir : "");
-			np_hooks_free(hooks);
-			return 0;
-		}
-	}
+	if (hookd)
+		np_hookd_attach(hookd, d.loop);
 	rc = load_keys(&cfg, &keys);
 	if (rc)
 		goto out;
-	rc = np_peer_new(d.loop, &cfg, &keys, hooks, &d.peer, err, sizeof(err));
+	rc = np_peer_new(d.loop, &cfg, &keys, hookd, &d.peer, err, sizeof(err));
 	sodium_memzero(&keys, sizeof(keys));
 	if (rc < 0) {
 		fprintf(stderr, "natpunch: %s\n", err);
 		rc = 1;
 		goto out;
+	}
+	/* Everything privileged is open: the tun, the sockets, the control
+	 * socket; the hook helper keeps root for the hooks. */
+	if (cfg.user) {
+		if (np_privdrop_apply(&pd, info, sizeof(info), err, sizeof(err)) < 0) {
+			fprintf(stderr, "natpunch: %s\n", err);
+			np_peer_free(d.peer);
+			rc = 1;
+			goto out;
+		}
+		np_info("dropped privileges: now %s; hooks run as root in the hook helper (pid %ld)", info,
+			hookd ? (long)np_hookd_pid(hookd) : -1L);
 	}
 	ev_signal_init(&d.sigint, on_signal, SIGINT);
 	ev_signal_init(&d.sigterm, on_signal, SIGTERM);
@@ -279,8 +315,7 @@ static int run_daemon(int argc, char **argv)
 	np_info("stopped; tun removed");
 	rc = 0;
 out:
-	if (hooks)
-		np_hooks_free(hooks);
+	np_hookd_free(hookd);
 	return rc;
 }
 

@@ -8,7 +8,7 @@
 #include "np_control.h"
 #include "np_discovery.h"
 #include "np_natclass.h"
-#include "np_hooks.h"
+#include "np_hookd.h"
 #include "np_log.h"
 #include "np_time.h"
 #include "np_tun.h"
@@ -90,7 +90,7 @@ void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason)
 	ev.strategy = np_peer_strat_name(p);
 	ev.attempts = (int)p->attempts;
 	ev.session = p->cfg->session;
-	if (np_hooks_fire(p->hooks, &ev) < 0)
+	if (np_hookd_fire(p->hooks, &ev) < 0)
 		np_warn("hooks: cannot queue %s event", event);
 }
 
@@ -657,7 +657,7 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 /* ---- life cycle ------------------------------------------------------------------- */
 
 int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct np_peer_keys *keys,
-		struct np_hooks *hooks, struct np_peer **out, char *err, size_t errlen)
+		struct np_hookd *hooks, struct np_peer **out, char *err, size_t errlen)
 {
 	struct np_peer *p = calloc(1, sizeof(*p));
 	int rc;
@@ -770,7 +770,7 @@ void np_peer_stop(struct np_peer *p, void (*done)(void *), void *arg)
 	if (p->hooks) {
 		if (p->st == NP_ST_UP)
 			np_peer_fire_hook(p, "down", "shutdown");
-		np_hooks_on_idle(p->hooks, stop_finished, p);
+		np_hookd_on_idle(p->hooks, stop_finished, p);
 		return;
 	}
 	stop_finished(p);

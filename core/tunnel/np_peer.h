@@ -12,7 +12,7 @@
 
 struct ev_loop;
 struct np_config;
-struct np_hooks;
+struct np_hookd;
 struct np_peer;
 
 enum np_peer_state {
@@ -34,7 +34,7 @@ struct np_peer_keys {
 
 /* Creates the tun, loads the strategy and starts registering. */
 int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct np_peer_keys *keys,
-		struct np_hooks *hooks, struct np_peer **out, char *err, size_t errlen);
+		struct np_hookd *hooks, struct np_peer **out, char *err, size_t errlen);
 /* Graceful stop: on_down hooks run (if up), then done(arg) is called. */
 void np_peer_stop(struct np_peer *p, void (*done)(void *), void *arg);
 void np_peer_free(struct np_peer *p);

@@ -80,7 +80,7 @@ struct np_peer {
 	struct ev_loop *loop;
 	const struct np_config *cfg;
 	struct np_peer_keys keys;
-	struct np_hooks *hooks;
+	struct np_hookd *hooks;         /* the hook helper, or NULL */
 	int secure;
 
 	/* addressing */

@@ -26,7 +26,8 @@ lab_server
 lab_site A cone
 lab_site B cone
 lab_start_server
-args=(--keepalive 1 --dead-after "$DEAD" --hook "$NP_SOURCE_DIR/tests/lab/hooks/fw-allow-5201.lua")
+args=(--keepalive 1 --dead-after "$DEAD" --hook "$NP_SOURCE_DIR/tests/lab/hooks/fw-allow-5201.lua"
+	--hook-lua-path "$NP_SOURCE_DIR/hooks/lua")
 lab_start_pair A B 10.10.0 "${args[@]}"
 lab_wait_tunnel A B 30 || lab_fail "tunnel not up within 30 s"
 
