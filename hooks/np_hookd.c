@@ -3,6 +3,7 @@
 #include "np_hookd.h"
 #include "np_hookmsg.h"
 #include "np_hooks_queue.h"
+#define NP_LOG_COMPONENT "hooks"
 #include "np_log.h"
 
 #include <errno.h>
@@ -113,7 +114,7 @@ static void np_worker_read(struct ev_loop *loop, ev_io *io, int revents)
 		if (rc == -EAGAIN)
 			return;
 		if (rc == -EBADMSG || (rc == 0 && m.type != NP_HM_EVENT)) {
-			np_warn("hooks: worker: malformed message from the daemon: dropped");
+			np_warn("worker: malformed message from the daemon: dropped");
 			continue;
 		}
 		if (rc != 0)
@@ -121,7 +122,7 @@ static void np_worker_read(struct ev_loop *loop, ev_io *io, int revents)
 		np_hookmsg_get_event(&m, &ev);
 		was = np_hooks_up_active(w->h);
 		if (np_hooks_fire(w->h, &ev) < 0)
-			np_warn("hooks: worker: cannot queue %s", ev.event);
+			np_warn("worker: cannot queue %s", ev.event);
 		np_worker_report(w, &m, was);
 		w->seq = m.seq;
 		w->seq_valid = 1;
@@ -134,7 +135,7 @@ static void np_worker_read(struct ev_loop *loop, ev_io *io, int revents)
 	ev.reason = "daemon exited";
 	was = np_hooks_up_active(w->h);
 	if (was)
-		np_info("hooks: the daemon is gone; running on_down");
+		np_info("the daemon is gone; running on_down");
 	np_hooks_fire(w->h, &ev);
 	np_worker_report(w, NULL, was);
 	np_hooks_on_idle(w->h, np_worker_exit, w);
@@ -269,7 +270,7 @@ static int np_monitor_main(int fd, const struct np_hooks_config *cfg)
 		pid_t pid = np_monitor_spawn(&mo, &pidfd, &rep);
 
 		if (pid < 0) {
-			np_err("hooks: cannot start the hook worker: %s", strerror((int)-pid));
+			np_err_e((int)pid, "cannot start the hook worker");
 			return 1;
 		}
 		for (;;) {
@@ -309,7 +310,7 @@ static int np_monitor_main(int fd, const struct np_hooks_config *cfg)
 		if (daemon_gone && !mo.have_up)
 			return 0;
 		delay = loaded ? NP_RESTART_DELAY_MS : delay * 2 > 30000 ? 30000 : delay * 2;
-		np_warn("hooks: the hook worker (pid %ld) %s; starting a new worker in %d ms%s",
+		np_warn("the hook worker (pid %ld) %s; starting a new worker in %d ms%s",
 			(long)pid, np_status_str(st, buf, sizeof(buf)), delay,
 			mo.have_up ? " (it will still run on_down for the active up)" : "");
 		poll(NULL, 0, delay);
@@ -344,7 +345,7 @@ static void np_hookd_gone(struct np_hookd *hd, const char *why)
 	if (hd->dead)
 		return;
 	hd->dead = 1;
-	np_err("hooks: %s; hooks are off from now on", why);
+	np_err("%s; hooks are off from now on", why);
 	ev_io_stop(hd->loop, &hd->io);
 	np_hookq_ev_free(hd->inflight);
 	hd->inflight = NULL;
@@ -362,7 +363,7 @@ static void np_hookd_read(struct ev_loop *loop, ev_io *io, int revents)
 		if (rc == -EAGAIN)
 			break;
 		if (rc == -EBADMSG) {
-			np_warn("hooks: malformed message from the hook helper: dropped");
+			np_warn("malformed message from the hook helper: dropped");
 			continue;
 		}
 		if (rc != 0) {
@@ -377,19 +378,19 @@ static void np_hookd_read(struct ev_loop *loop, ev_io *io, int revents)
 			}
 			break;
 		case NP_HM_HELLO:
-			np_warn("hooks: the hook helper started a new worker%s%s%s",
+			np_warn("the hook helper started a new worker%s%s%s",
 				hd->inflight ? "; the " : "", hd->inflight ? hd->inflight->ev.event : "",
 				hd->inflight ? " event it was running is abandoned" : "");
 			np_hookq_ev_free(hd->inflight);
 			hd->inflight = NULL;
 			break;
 		case NP_HM_LOADERR:
-			np_err("hooks: the new hook worker cannot load the hooks: %s", m.text);
+			np_err("the new hook worker cannot load the hooks: %s", m.text);
 			break;
 		case NP_HM_LOADING:
 			break;
 		default:
-			np_warn("hooks: unexpected message %u from the hook helper: dropped", m.type);
+			np_warn("unexpected message %u from the hook helper: dropped", m.type);
 			break;
 		}
 	}
@@ -406,7 +407,7 @@ static void np_hookd_child_cb(struct ev_loop *loop, ev_child *w, int revents)
 	char buf[160];
 
 	ev_child_stop(loop, w);
-	np_warn("hooks: the hook helper (pid %ld) %s", (long)w->rpid, np_status_str(w->rstatus, buf, sizeof(buf)));
+	np_warn("the hook helper (pid %ld) %s", (long)w->rpid, np_status_str(w->rstatus, buf, sizeof(buf)));
 }
 
 /* Send the next event if none is at the worker; call the idle callback. */
@@ -569,7 +570,7 @@ int np_hookd_start(const struct np_hooks_config *cfg, struct np_hookd **out, cha
 	hd->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : NP_HOOKS_TIMEOUT_DEFAULT;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "hooks: socketpair: %s", strerror(-rc));
+		np_errmsg(err, errlen, rc, "hooks: socketpair");
 		free(hd);
 		return rc;
 	}
@@ -577,7 +578,7 @@ int np_hookd_start(const struct np_hooks_config *cfg, struct np_hookd **out, cha
 	pid = fork();
 	if (pid < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "hooks: fork: %s", strerror(-rc));
+		np_errmsg(err, errlen, rc, "hooks: fork");
 		close(sv[0]);
 		close(sv[1]);
 		free(hd);

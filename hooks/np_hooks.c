@@ -8,6 +8,7 @@
 #include "np_hooks_child.h"
 #include "np_hooks_lua.h"
 #include "np_hooks_queue.h"
+#define NP_LOG_COMPONENT "hooks"
 #include "np_log.h"
 
 #include <dirent.h>
@@ -374,7 +375,7 @@ static void np_pump(struct np_hooks *h)
 			break;
 		h->next_file = 0;
 		h->st.events++;
-		np_debug("hooks: event %s (%s)", h->cur->ev.event, h->cur->ev.reason ? h->cur->ev.reason : "-");
+		np_debug("event %s (%s)", h->cur->ev.event, h->cur->ev.reason ? h->cur->ev.reason : "-");
 	}
 	if (h->running || !h->idle_cb)
 		return;
@@ -501,7 +502,7 @@ static int np_load_dir(struct np_hooks *h, const char *dir, char *err, size_t er
 
 	if (!d) {
 		ret = -errno;
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		np_errmsg(err, errlen, errno, "%s", dir);
 		return ret;
 	}
 	while ((de = readdir(d))) {
@@ -614,7 +615,7 @@ int np_hooks_new(struct ev_loop *loop, const struct np_hooks_config *cfg,
 		ret = np_load_dir(h, cfg->dir, err, errlen);
 	}
 	if (!ret)
-		np_info("hooks: %zu file(s) loaded", h->nfiles);
+		np_info("%zu file(s) loaded", h->nfiles);
 out:
 	if (ret < 0) {
 		if (errlen && err[0] == '\0')
@@ -641,7 +642,7 @@ void np_hooks_free(struct np_hooks *h)
 	if (h->running)
 		np_warn("hook %s: %s abandoned at shutdown", h->ctx.label, h->handler);
 	if (h->q.up_active)
-		np_warn("hooks: freed while up is active; on_down will not run (fire \"down\" and wait for idle first)");
+		np_warn("freed while up is active; on_down will not run (fire \"down\" and wait for idle first)");
 	np_child_set_free(&h->children);
 	np_hookq_clear(&h->q);
 	np_hookq_ev_free(h->cur);

@@ -2,6 +2,7 @@
  * exec and sleep yield requests; the runner carries them out. See
  * np_hooks_lua.h. */
 #include "np_hooks_lua.h"
+#define NP_LOG_COMPONENT "hooks"
 #include "np_log.h"
 
 #include <lauxlib.h>

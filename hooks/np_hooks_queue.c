@@ -1,6 +1,7 @@
 /* np_hooks_queue: hook events in order, with pairing, a cap and coalescing.
  * See np_hooks_queue.h. */
 #include "np_hooks_queue.h"
+#define NP_LOG_COMPONENT "hooks"
 #include "np_log.h"
 
 #include <errno.h>
@@ -112,7 +113,7 @@ static int np_push_down(struct np_hookq *q, const np_hook_event_t *ev)
 
 	if (!q->up_active) {
 		q->dropped++;
-		np_debug("hooks: down (%s) without an active up: dropped", ev->reason ? ev->reason : "-");
+		np_debug("down (%s) without an active up: dropped", ev->reason ? ev->reason : "-");
 		return 0;
 	}
 	if (q->len >= NP_HOOKQ_MAX && np_tail_is(q, "up")) {
@@ -187,7 +188,7 @@ int np_hookq_push(struct np_hookq *q, const np_hook_event_t *ev)
 	}
 	if (q->len >= NP_HOOKQ_MAX) {
 		q->overflow++;
-		np_debug("hooks: queue full (%d events): %s dropped", NP_HOOKQ_MAX, ev->event);
+		np_debug("queue full (%d events): %s dropped", NP_HOOKQ_MAX, ev->event);
 		return 0;
 	}
 	e = np_copy(ev, NULL);

@@ -1,5 +1,7 @@
 /* np_privdrop: resolve and apply --user/--group. See np_privdrop.h. */
 #include "np_privdrop.h"
+#define NP_LOG_COMPONENT "main"
+#include "np_log.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -90,13 +92,15 @@ int np_privdrop_apply(const struct np_privdrop *pd, char *info, size_t infolen, 
 	    setresuid(pd->uid, pd->uid, pd->uid) < 0) {
 		int rc = -errno;
 
-		snprintf(err, errlen, "cannot switch to user %s, group %s: %s", pd->user, pd->group, strerror(-rc));
+		np_errmsg(err, errlen, rc, "cannot switch to user %s, group %s", pd->user, pd->group);
 		return rc;
 	}
 	/* Nothing exec'd from here on gains privileges (setuid binaries). */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		snprintf(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
-		return -errno;
+		int rc = -errno;
+
+		np_errmsg(err, errlen, rc, "prctl(PR_SET_NO_NEW_PRIVS)");
+		return rc;
 	}
 	/* No way back. */
 	if (setuid(0) == 0 || seteuid(0) == 0 || setgid(0) == 0 || setegid(0) == 0) {

@@ -1,6 +1,7 @@
 /* np_tun: /dev/net/tun and the ioctls that configure the interface
  * (addresses through SIOCSIF* for IPv4 and in6_ifreq for IPv6). */
 #include "np_tun.h"
+#include "np_log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -59,17 +60,17 @@ static int tun_create(const char *name, int vnet, char *ifname, char *err, size_
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot open /dev/net/tun: %s%s", strerror(errno),
-			 errno == EACCES || errno == EPERM ? " (natpunch needs root or CAP_NET_ADMIN)" : "");
+		np_errmsg(err, errlen, errno, "cannot open /dev/net/tun%s",
+			  errno == EACCES || errno == EPERM ? " (natpunch needs root or CAP_NET_ADMIN)" : "");
 		return rc;
 	}
 	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot create tun device %s: %s%s", name, strerror(errno),
-			 errno == EBUSY ? " (the name is in use by another program)" :
-			 errno == EPERM ? " (natpunch needs root or CAP_NET_ADMIN)" : "");
+		np_errmsg(err, errlen, errno, "cannot create tun device %s%s", name,
+			  errno == EBUSY ? " (the name is in use by another program)" :
+			  errno == EPERM ? " (natpunch needs root or CAP_NET_ADMIN)" : "");
 		close(fd);
 		return rc;
 	}
@@ -153,7 +154,7 @@ int np_tun_configure(const char *ifname, const np_addr_t *local, const np_addr_t
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot configure %s: %s", ifname, strerror(errno));
+		np_errmsg(err, errlen, errno, "cannot configure %s", ifname);
 		return rc;
 	}
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
@@ -197,7 +198,7 @@ int np_tun_configure(const char *ifname, const np_addr_t *local, const np_addr_t
 	}
 out:
 	if (rc < 0)
-		snprintf(err, errlen, "cannot %s on %s: %s", what, ifname, strerror(-rc));
+		np_errmsg(err, errlen, rc, "cannot %s on %s", what, ifname);
 	close(s);
 	return rc;
 }

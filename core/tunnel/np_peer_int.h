@@ -95,6 +95,10 @@ struct np_peer {
 	/* state */
 	enum np_peer_state st;
 	uint64_t cycle_start_ms, attempt_start_ms;
+	/* the last up (for natpunch status): time from the cycle start, the
+	 * attempt that made it; and how often the tunnel came up, went down */
+	uint64_t up_ms;
+	unsigned up_attempt, ups, downs;
 	unsigned attempts;
 	uint32_t round, reg_nonce;
 	int have_round;
@@ -106,6 +110,14 @@ struct np_peer {
 	/* the path that works */
 	int path_sock;
 	np_addr_t path_peer;
+
+	/* recovery after the peer went silent (np_recover.c); st stays UP */
+	int recovering, recover_fresh, recover_sock;
+	double recover_until, recover_old_at;
+	uint64_t recover_slot, recover_started_ms;
+	np_addr_t recover_peer;      /* the peer's address at its slot port */
+	ev_timer recover_timer;
+	int fresh_port;              /* register from an ephemeral port, not --port */
 
 	/* strategy: mods[0] is --strategy; with "auto" the chosen ones load on demand */
 	struct np_strategy_mod mods[4];
@@ -181,6 +193,18 @@ void np_punch_destroy(struct np_peer *p);
 void np_punch_finish(struct np_peer *p);
 void np_punch_handle_probe(struct np_peer *p, struct np_sock *s, const uint8_t *buf, size_t len,
 			   const np_addr_t *from);
+
+/* np_peer.c: recovery outcomes. */
+void np_peer_tunnel_down(struct np_peer *p, const char *reason);
+void np_peer_recovered(struct np_peer *p);
+
+/* np_recover.c: re-punching toward the last endpoints when the peer goes
+ * silent, before registering again (keys kept, no handshake). */
+void np_recover_init(struct np_peer *p);
+int np_recover_start(struct np_peer *p);    /* -1: cannot (no keys or path) */
+void np_recover_stop(struct np_peer *p);
+int np_recover_accepts(const struct np_peer *p, int sock_id);
+void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from);
 
 /* np_peer_status.c */
 size_t np_peer_status_report(void *arg, char *buf, size_t cap);

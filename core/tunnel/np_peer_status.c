@@ -41,6 +41,8 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 		REPORT("peer_endpoint: %s\n", np_astr(&p->path_peer, a));
 		REPORT("path: direct\n");
 		REPORT("up_seconds: %.0f\n", now - p->up_since);
+		REPORT("attempt: %u\n", p->up_attempt);
+		REPORT("time_to_up_ms: %llu\n", (unsigned long long)p->up_ms);
 		REPORT("last_handshake_seconds_ago: %.0f\n", now - p->last_handshake);
 		REPORT("last_packet_seconds_ago: %.1f\n", now - p->last_rx);
 		if (p->hs_rtt_ms > 0)
@@ -50,6 +52,8 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 		if (p->fail_reason[0])
 			REPORT("last_failure: %s\n", p->fail_reason);
 	}
+	REPORT("tunnel_ups: %u\n", p->ups);
+	REPORT("tunnel_downs: %u\n", p->downs);
 	REPORT("data_path: %s\n", p->dp.path ? p->dp.path : "unknown");
 	REPORT("tx_packets: %llu\n", (unsigned long long)p->stats.tx_packets);
 	REPORT("tx_bytes: %llu\n", (unsigned long long)p->stats.tx_bytes);

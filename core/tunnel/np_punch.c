@@ -7,6 +7,7 @@
 
 #include "np_auth.h"
 #include "np_autoselect.h"
+#define NP_LOG_COMPONENT "punch"
 #include "np_log.h"
 #include "np_time.h"
 #include "np_udp.h"
@@ -94,7 +95,7 @@ int np_sock_send(struct np_peer *p, int sock_id, const np_addr_t *to, const void
 		p->stats.send_errors++;
 		if (np_log_get_level() >= NP_LOG_DEBUG) {
 			char a[NP_ADDR_STRLEN];
-			np_debug("send to %s failed: %s", np_astr(to, a), strerror(-rc));
+			np_debug_e(rc, "send to %s failed", np_astr(to, a));
 		}
 	}
 	return rc;
@@ -270,6 +271,11 @@ static void np_punch_failed(struct np_peer *p, const char *reason)
 	if (reason != p->fail_reason)
 		snprintf(p->fail_reason, sizeof(p->fail_reason), "%s", reason);
 	np_peer_fire_hook(p, "punch_failed", reason);
+	/* With --port, the fixed socket's NAT entries may be what failed (the
+	 * conntrack clash, a stale sequential mapping): retry from a fresh port,
+	 * so the server sees the NAT's newest mapping. */
+	if (p->cfg->port)
+		p->fresh_port = 1;
 	np_peer_enter_register(p, "retrying with a fresh socket");
 }
 
@@ -337,14 +343,14 @@ static int select_strategy(struct np_peer *p)
 	if (i == p->nmods) {
 		if (p->nmods == (int)(sizeof(p->mods) / sizeof(p->mods[0])) ||
 		    np_strategy_load(name, p->cfg->strategy_path, &p->mods[i], err, sizeof(err)) < 0) {
-			np_err("auto: %s", err);
+			np_err("--strategy=auto: %s", err);
 			np_punch_failed(p, "strategy could not be loaded");
 			return -ENOENT;
 		}
 		p->nmods++;
 	}
 	p->mod = &p->mods[i];
-	np_info("auto: %s (attempt %u)", why[0] ? why : name, p->attempts);
+	np_info("--strategy=auto chose %s: %s (attempt %u)", name, why[0] ? why : "-", p->attempts);
 	return 0;
 }
 
