@@ -467,6 +467,11 @@ void np_hookd_on_idle(struct np_hookd *hd, void (*cb)(void *), void *arg)
 		np_hookd_kick(hd);
 }
 
+int np_hookd_up_active(const struct np_hookd *hd)
+{
+	return hd->q.up_active;
+}
+
 size_t np_hookd_nfiles(const struct np_hookd *hd)
 {
 	return hd->nfiles;
@@ -585,8 +590,12 @@ int np_hookd_start(const struct np_hooks_config *cfg, struct np_hookd **out, cha
 		return rc;
 	}
 	if (pid == 0) {
-		close(sv[0]);
-		_exit(np_monitor_main(sv[1], cfg));
+		/* Keep only stdio and the socket: not the tun, the UDP sockets or
+		 * the control socket of a running daemon (SIGHUP reload). */
+		if (sv[1] != 3 && dup2(sv[1], 3) < 0)
+			_exit(1);
+		close_range(4, ~0U, 0);
+		_exit(np_monitor_main(3, cfg));
 	}
 	close(sv[1]);
 	hd->fd = sv[0];

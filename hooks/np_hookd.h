@@ -57,6 +57,9 @@ int np_hookd_busy(const struct np_hookd *hd);
  * helper is gone). A later call replaces a pending one. */
 void np_hookd_on_idle(struct np_hookd *hd, void (*cb)(void *), void *arg);
 
+/* 1 after an "up" was fired and before its "down". */
+int np_hookd_up_active(const struct np_hookd *hd);
+
 size_t np_hookd_nfiles(const struct np_hookd *hd);
 pid_t np_hookd_pid(const struct np_hookd *hd);  /* the monitor */
 

@@ -398,6 +398,13 @@ static void to_tun(struct np_peer *p, const uint8_t *pkt, size_t len)
 	struct np_dp *dp = &p->dp;
 	int rc;
 
+	/* --allowed-ips: the peer may only send from its own addresses. */
+	if (!np_allowedips_match_packet(&p->cfg->allowed, pkt, len)) {
+		p->stats.inner_src++;
+		if (np_log_get_level() >= NP_LOG_DEBUG)
+			np_debug("dropped a packet from the peer whose inner source is outside --allowed-ips");
+		return;
+	}
 	p->stats.rx_packets++;
 	p->stats.rx_bytes += len;
 	if (!dp->gr) {
@@ -450,6 +457,10 @@ static int handle_datagram(struct np_peer *p, struct np_sock *s, uint8_t *buf, s
 		p->last_rx = ev_now(p->loop);
 		if (type == NP_MSG_DATA && len > NP_DATA_HDR_LEN)
 			to_tun(p, buf + NP_DATA_HDR_LEN, len - NP_DATA_HDR_LEN);
+		return 0;
+	}
+	if (type == -EPROTONOSUPPORT) {
+		np_peer_other_version(p, buf, len, from);
 		return 0;
 	}
 	if (type < 0 || type == NP_MSG_TRANSPORT || type == NP_MSG_DATA || type == NP_MSG_KEEPALIVE) {

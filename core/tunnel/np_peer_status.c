@@ -15,6 +15,31 @@
 		}                                                               \
 	} while (0)
 
+void np_peer_status_summary(const struct np_peer *p, char *buf, size_t cap)
+{
+	char a[NP_ADDR_STRLEN];
+
+	switch (p->st) {
+	case NP_ST_REGISTER:
+		snprintf(buf, cap, "registering with %s", np_astr(&p->server, a));
+		break;
+	case NP_ST_WAIT_PEER:
+		snprintf(buf, cap, "waiting for peer");
+		break;
+	case NP_ST_PUNCH:
+		snprintf(buf, cap, "punching via %s", np_peer_strat_name(p));
+		break;
+	case NP_ST_HANDSHAKE:
+		snprintf(buf, cap, "handshake with %s", np_astr(&p->path_peer, a));
+		break;
+	case NP_ST_UP:
+		snprintf(buf, cap, "up, direct via %s, peer %s", np_peer_strat_name(p), np_astr(&p->path_peer, a));
+		break;
+	default:
+		snprintf(buf, cap, "%s", np_peer_state_name(p->st));
+	}
+}
+
 size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 {
 	struct np_peer *p = arg;
@@ -64,6 +89,14 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	REPORT("dropped_replayed: %llu\n", (unsigned long long)p->stats.replay);
 	REPORT("dropped_not_up: %llu\n", (unsigned long long)p->stats.not_up);
 	REPORT("dropped_handshake_rate: %llu\n", (unsigned long long)p->stats.hs_limited);
+	REPORT("handshake_cookies_sent: %llu\n", (unsigned long long)p->stats.hs_cookies);
+	REPORT("dropped_other_pairing: %llu\n", (unsigned long long)p->stats.other_pairing);
+	REPORT("dropped_inner_source: %llu\n", (unsigned long long)p->stats.inner_src);
+	REPORT("dropped_other_version: %llu\n", (unsigned long long)p->stats.other_version);
+	{
+		char al[NP_ALLOWEDIPS_MAX * 48];
+		REPORT("allowed_ips: %s\n", np_allowedips_str(&p->cfg->allowed, al, sizeof(al)));
+	}
 	REPORT("probes_sent: %llu\n", (unsigned long long)p->stats.probes_sent);
 	return n < cap ? n : cap - 1;
 }
