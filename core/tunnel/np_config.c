@@ -277,8 +277,11 @@ static int finish(struct np_config *cfg, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (cfg->dead_after_s <= cfg->keepalive_s) {
-		snprintf(err, errlen, "%s--dead-after (%g) must be longer than --keepalive (%g)",
-			 np_config_where(cfg, "dead-after", at, sizeof(at)), cfg->dead_after_s, cfg->keepalive_s);
+		/* Name the file line of whichever of the two the file set. */
+		if (!*np_config_where(cfg, "dead-after", at, sizeof(at)))
+			np_config_where(cfg, "keepalive", at, sizeof(at));
+		snprintf(err, errlen, "%s--dead-after (%g) must be longer than --keepalive (%g)", at, cfg->dead_after_s,
+			 cfg->keepalive_s);
 		return -EINVAL;
 	}
 	if (cfg->insecure && (cfg->key_file || cfg->peer_key_b64 || cfg->psk_file || cfg->cipher >= 0)) {

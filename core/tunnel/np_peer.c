@@ -229,6 +229,7 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	ev_timer_stop(p->loop, &p->dead);
 	ev_timer_stop(p->loop, &p->housekeeping);
 	ev_timer_stop(p->loop, &p->reap);
+	np_pmtud_stop(p);
 	np_recover_stop(p);
 	np_punch_destroy(p);
 	if (p->secure)
@@ -507,6 +508,7 @@ static void np_peer_enter_up(struct np_peer *p)
 		/* The responder's keys are confirmed by this first packet. */
 		np_dp_send_keepalive(p);
 	}
+	np_pmtud_start(p, "tunnel up");
 	np_peer_fire_hook(p, "up", p->secure ? "handshake complete" : "punch complete (insecure)");
 	p->attempts = 0;
 	p->fresh_port = 0;
@@ -531,6 +533,7 @@ void np_peer_recovered(struct np_peer *p)
 	ev_timer_set(&p->dead, p->cfg->dead_after_s, 0.);
 	ev_timer_start(p->loop, &p->dead);
 	np_dp_send_keepalive(p);
+	np_pmtud_start(p, "path recovered");
 }
 
 /* Lazy timers ("be smart about timeouts"): the data path only stores times. */
@@ -778,6 +781,7 @@ void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_add
 	if (p->secure && !np_addr_equal(from, &p->path_peer)) {
 		np_info("peer moved from %s to %s", np_astr(&p->path_peer, a), np_astr(from, b));
 		p->path_peer = *from;
+		np_pmtud_start(p, "peer moved");
 		np_peer_fire_hook(p, "endpoint_change", "peer roamed");
 	}
 }
@@ -837,6 +841,7 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	p->tun_fd = -1;
 	p->nat_depth = cfg->nat_depth < 0 ? 1 : cfg->nat_depth;
 	np_punch_init(p);
+	np_pmtud_init(p);
 	np_recover_init(p);
 	ev_timer_init(&p->reg_timer, on_reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
 	ev_timer_init(&p->hs_timer, on_hs_timer, 1., 0.);
@@ -949,6 +954,7 @@ void np_peer_free(struct np_peer *p)
 	if (!p)
 		return;
 	np_punch_destroy(p);
+	np_pmtud_stop(p);
 	np_recover_stop(p);
 	ev_timer_stop(p->loop, &p->reap);
 	ev_timer_stop(p->loop, &p->reg_timer);

@@ -8,6 +8,7 @@
 #include "np_config.h"
 #include "np_hsgate.h"
 #include "np_peer.h"
+#include "np_pmtu.h"
 #include "np_session.h"
 #include "np_strategy_loader.h"
 
@@ -79,6 +80,11 @@ struct np_dp {
 	struct np_gro *gr;           /* coalescer for tun writes (vnet only) */
 	const char *path;            /* active path, for logs and status */
 	uint64_t gso_sends, gro_bufs, tso_packets;
+	/* path MTU (np_pmtud.c sets inner_max; SIZE_MAX: no limit) */
+	size_t inner_max;            /* largest inner packet that fits the path */
+	uint8_t *scratch;            /* one slot: a packet being fragmented, probes */
+	uint64_t too_big_icmp, too_big_frag, too_big_drop;
+	double icmp_tokens, icmp_at; /* ICMP answers we may still write */
 };
 
 struct np_peer {
@@ -166,6 +172,12 @@ struct np_peer {
 	struct np_dp dp;
 	struct np_stats stats;
 
+	/* path MTU search (np_pmtud.c) */
+	struct np_pmtu pmtu;
+	ev_timer pmtu_timer;
+	unsigned pmtu_reported;      /* last size logged */
+	uint64_t pmtu_probes_sent, pmtu_probes_acked;
+
 	/* shutdown */
 	int stopping;
 	void (*stop_done)(void *);
@@ -209,6 +221,15 @@ void np_punch_finish(struct np_peer *p);
 void np_punch_handle_probe(struct np_peer *p, struct np_sock *s, const uint8_t *buf, size_t len,
 			   const np_addr_t *from);
 
+/* np_pmtud.c: the path MTU search of the tunnel (see np_pmtu.h). */
+void np_pmtud_init(struct np_peer *p);
+/* (Re)starts the search on the current path: at UP and after a path change. */
+void np_pmtud_start(struct np_peer *p, const char *why);
+void np_pmtud_stop(struct np_peer *p);
+/* An authenticated in-tunnel message (plaintext starting with a 0 nibble). */
+void np_pmtud_rx(struct np_peer *p, const uint8_t *msg, size_t len);
+/* Bytes the path adds to an inner packet: IP, UDP and natpunch headers. */
+unsigned np_pmtud_overhead(const struct np_peer *p);
 /* np_peer.c: recovery outcomes. */
 void np_peer_tunnel_down(struct np_peer *p, const char *reason);
 void np_peer_recovered(struct np_peer *p);
