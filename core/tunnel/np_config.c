@@ -72,6 +72,20 @@ static int set_control(void *c, const struct np_opt *o, const char *key, const c
 	return 0;
 }
 
+/* A user or group name (or number), or a path list: printable, bounded. */
+static int set_name(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
+{
+	size_t n = strlen(val);
+	int ok = n > 0 && n <= (size_t)o->hi;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = val[i] > ' ' && val[i] <= '~' && (o->hi > 64 || (val[i] != ':' && val[i] != '/'));
+	if (!ok)
+		return bad(err, errlen, "", key, val, o->hi > 64 ? "1..1024 printable characters" : "a name or a number");
+	*(const char **)(void *)((char *)c + o->off) = val;
+	return 0;
+}
+
 static int set_hook(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
 {
 	struct np_config *cfg = c;
@@ -164,6 +178,10 @@ static const struct np_opt options[] = {
 	{ .name = "hook-dir", .arg = "DIR", .flags = NP_OPT_RELOAD, .help = "run DIR/*.lua in lexical order after --hook files", .set = np_opt_str, .off = F(hook_dir) },
 	{ .name = "hook-timeout", .arg = "SEC", .flags = NP_OPT_RELOAD, .def = "30", .help = "abandon a hook after SEC seconds", .set = np_opt_num, .off = F(hook_timeout_s), .lo = 0.1, .hi = 3600 },
 	{ .name = "check-hooks", .flags = NP_OPT_CLI, .help = "load the hook files, report, and exit", .set = np_opt_flag, .off = F(check_hooks) },
+	{ .name = "hook-lua-path", .arg = "DIRS", .flags = NP_OPT_RELOAD, .help = "';'-separated dirs searched first by require in hooks", .set = set_name, .off = F(hook_lua_path), .hi = 1024 },
+	HEADING("privileges:"),
+	{ .name = "user", .arg = "USER", .help = "after setup, run as USER; hooks keep root in a separate\nhelper process", .set = set_name, .off = F(user), .hi = 64 },
+	{ .name = "group", .arg = "GROUP", .help = "with --user: this group instead of USER's primary group", .set = set_name, .off = F(group), .hi = 64 },
 	HEADING("status and logging:"),
 	{ .name = "control", .arg = "PATH|none", .help = "control socket for natpunch status (default /run/natpunch/TUN.sock)", .set = set_control },
 	{ .name = "log-level", .arg = "LEVEL", .flags = NP_OPT_RELOAD, .help = "error, warning, info (default) or debug", .set = np_opt_loglevel, .off = F(log_level) },
@@ -210,6 +228,10 @@ static int finish(struct np_config *cfg, char *err, size_t errlen)
 	char at[320];
 	int missing = 0;
 
+	if (cfg->group && !cfg->user) {
+		snprintf(err, errlen, "--group needs --user");
+		return -EINVAL;
+	}
 	if (cfg->check_hooks) {
 		if (np_opts_given(&cfg->opts, "server")) {
 			snprintf(err, errlen, "--check-hooks takes no positional arguments");

@@ -38,6 +38,8 @@ struct np_config {
 	const char *hook_dir;
 	double hook_timeout_s;
 	int check_hooks;
+	const char *hook_lua_path;  /* --hook-lua-path: dirs searched first by require */
+	const char *user, *group;   /* --user/--group: drop to these after setup */
 	int nat_depth;              /* -1: learn it */
 	int offload;                /* 1: use tun/UDP offloads when the kernel allows, 0: never */
 	double rekey_after_s;       /* 0: the default (120 s); tests shorten it */

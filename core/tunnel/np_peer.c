@@ -8,7 +8,7 @@
 #include "np_control.h"
 #include "np_discovery.h"
 #include "np_natclass.h"
-#include "np_hooks.h"
+#include "np_hookd.h"
 #define NP_LOG_COMPONENT "peer"
 #include "np_log.h"
 #include "np_time.h"
@@ -103,7 +103,7 @@ void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason)
 	ev.strategy = np_peer_strat_name(p);
 	ev.attempts = (int)p->attempts;
 	ev.session = p->cfg->session;
-	if (np_hooks_fire(p->hooks, &ev) < 0)
+	if (np_hookd_fire(p->hooks, &ev) < 0)
 		np_warn("cannot queue hook event %s", event);
 }
 
@@ -111,18 +111,18 @@ static void old_hooks_idle(void *arg)
 {
 	struct np_peer *p = arg;
 
-	np_hooks_free(p->hooks_draining);
+	np_hookd_free(p->hooks_draining);
 	p->hooks_draining = NULL;
-	if (p->hooks && p->st == NP_ST_UP && !p->stopping && !np_hooks_up_active(p->hooks))
+	if (p->hooks && p->st == NP_ST_UP && !p->stopping && !np_hookd_up_active(p->hooks))
 		np_peer_fire_hook(p, "up", "reload");
 }
 
-void np_peer_replace_hooks(struct np_peer *p, struct np_hooks *hooks)
+void np_peer_replace_hooks(struct np_peer *p, struct np_hookd *hooks)
 {
-	struct np_hooks *old = p->hooks;
+	struct np_hookd *old = p->hooks;
 
 	if (p->hooks_draining) {        /* a reload while the last one drains */
-		np_hooks_free(p->hooks_draining);
+		np_hookd_free(p->hooks_draining);
 		p->hooks_draining = NULL;
 	}
 	p->hooks = hooks;
@@ -131,13 +131,13 @@ void np_peer_replace_hooks(struct np_peer *p, struct np_hooks *hooks)
 			np_peer_fire_hook(p, "up", "reload");
 		return;
 	}
-	if (np_hooks_up_active(old)) {
+	if (np_hookd_up_active(old)) {
 		p->hooks = old;
 		np_peer_fire_hook(p, "down", "reload");
 		p->hooks = hooks;
 	}
 	p->hooks_draining = old;
-	np_hooks_on_idle(old, old_hooks_idle, p);
+	np_hookd_on_idle(old, old_hooks_idle, p);
 }
 
 static void send_handshake_init(struct np_peer *p)
@@ -826,7 +826,7 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 /* ---- life cycle ------------------------------------------------------------------- */
 
 int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct np_peer_keys *keys,
-		struct np_hooks *hooks, struct np_peer **out, char *err, size_t errlen)
+		struct np_hookd *hooks, struct np_peer **out, char *err, size_t errlen)
 {
 	struct np_peer *p = calloc(1, sizeof(*p));
 	int rc;
@@ -943,7 +943,7 @@ void np_peer_stop(struct np_peer *p, void (*done)(void *), void *arg)
 	if (p->hooks) {
 		if (p->st == NP_ST_UP)
 			np_peer_fire_hook(p, "down", "shutdown");
-		np_hooks_on_idle(p->hooks, stop_finished, p);
+		np_hookd_on_idle(p->hooks, stop_finished, p);
 		return;
 	}
 	stop_finished(p);
@@ -982,7 +982,7 @@ void np_peer_free(struct np_peer *p)
 	}
 	np_dp_free(p);
 	if (p->hooks_draining)
-		np_hooks_free(p->hooks_draining);
+		np_hookd_free(p->hooks_draining);
 	sodium_memzero(&p->keys, sizeof(p->keys));
 	sodium_memzero(p->probe_key, sizeof(p->probe_key));
 	sodium_memzero(p->probe_base, sizeof(p->probe_base));

@@ -91,8 +91,8 @@ struct np_peer {
 	struct ev_loop *loop;
 	const struct np_config *cfg;
 	struct np_peer_keys keys;
-	struct np_hooks *hooks;
-	struct np_hooks *hooks_draining;     /* replaced by SIGHUP, running its on_down */
+	struct np_hookd *hooks;              /* the hook helper, or NULL */
+	struct np_hookd *hooks_draining;     /* replaced by SIGHUP, running its on_down */
 	int secure;
 
 	/* addressing */
