@@ -19,6 +19,13 @@
 #include "np_opts.h"
 
 #define NP_MAX_HOOKS 32
+#define NP_MAX_TURN 4
+
+enum np_relay_mode {
+	NP_RELAY_FALLBACK = 0,      /* relay when no direct path (the default) */
+	NP_RELAY_NEVER,
+	NP_RELAY_ALWAYS,
+};
 
 struct np_config {
 	const char *server_host;
@@ -48,6 +55,11 @@ struct np_config {
 	struct np_allowedips allowed; /* inner source addresses the peer may use (default REMOTE_IP) */
 	int allowed_set;            /* --allowed-ips given */
 	int log_level;
+	/* TURN relay (np_relay_path.c) */
+	const char *turn_uris[NP_MAX_TURN]; /* RFC 7065 URIs, checked */
+	size_t nturn;
+	const char *turn_user, *turn_password_file, *turn_ca;
+	int relay_mode;             /* enum np_relay_mode */
 	int syslog;                 /* --syslog: log to syslog instead of stderr */
 	struct np_opts opts;        /* owns the strings above; where each came from */
 };

@@ -174,6 +174,7 @@ static void send_register(struct np_peer *p)
 	m.local = p->self_local;
 	m.nat = p->self_nat;
 	m.nat.depth = (uint8_t)(p->nat_depth < 0 ? 0 : p->nat_depth);
+	m.relay = p->relay_self;
 	len = np_wire_encode_register(buf, sizeof(buf), &m);
 	if (len < 0)
 		return;
@@ -181,6 +182,11 @@ static void send_register(struct np_peer *p)
 		np_auth_server_mac(p->keys.token_key, p->server.port, buf, (size_t)len - NP_MAC_LEN,
 				   buf + len - NP_MAC_LEN);
 	np_sock_send(p, 0, &p->server, buf, (size_t)len, 0);
+}
+
+void np_peer_send_register(struct np_peer *p)
+{
+	send_register(p);
 }
 
 static uint16_t main_port(struct np_peer *p)
@@ -397,6 +403,7 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 	}
 	if (!server_msg_ok(p, buf, m.mac_offset, m.mac, m.flags, m.nonce, from))
 		return;
+	np_relay_peer_info(p, &m.peer_relay);
 	switch (p->st) {
 	case NP_ST_REGISTER:
 	case NP_ST_WAIT_PEER:
@@ -437,7 +444,8 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	p->peer_nat = pi->peer_nat;
 	learn_depth(p);
 	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
-	np_punch_start(p, pi->start_in_ms);
+	if (!np_relay_instead_of_punch(p))
+		np_punch_start(p, pi->start_in_ms);
 	if (p->st != NP_ST_PUNCH)
 		return;
 	ev_timer_set(&p->reg_timer, PUNCH_REFRESH_INTERVAL, PUNCH_REFRESH_INTERVAL);
@@ -466,6 +474,8 @@ void np_peer_path_found(struct np_peer *p)
 
 void np_peer_no_path(struct np_peer *p, const char *why)
 {
+	if (np_relay_fallback(p, why))
+		return;
 	np_warn("%s; retrying in 30 s", why);
 	snprintf(p->fail_reason, sizeof(p->fail_reason), "%s", why); /* for natpunch status */
 	np_peer_fire_hook(p, "punch_failed", why);
@@ -495,8 +505,9 @@ static void np_peer_enter_up(struct np_peer *p)
 	p->up_ms = np_mono_ms() - p->cycle_start_ms;
 	p->up_attempt = p->attempts;
 	p->ups++;
-	np_info("tunnel up peer=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", np_astr(&p->path_peer, a),
-		np_peer_strat_name(p), (unsigned long long)p->up_ms, p->attempts,
+	np_info("tunnel up peer=%s path=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", np_astr(&p->path_peer, a),
+		np_relay_on_path(p) ? "relayed" : "direct", np_peer_strat_name(p), (unsigned long long)p->up_ms,
+		p->attempts,
 		p->secure ? np_session_cipher_name(&p->sess) : "none (insecure)");
 	ev_timer_set(&p->keepalive, p->cfg->keepalive_s, 0.);
 	ev_timer_start(p->loop, &p->keepalive);
@@ -508,6 +519,7 @@ static void np_peer_enter_up(struct np_peer *p)
 		/* The responder's keys are confirmed by this first packet. */
 		np_dp_send_keepalive(p);
 	}
+	np_relay_on_up(p);
 	np_pmtud_start(p, "tunnel up");
 	np_peer_fire_hook(p, "up", p->secure ? "handshake complete" : "punch complete (insecure)");
 	p->attempts = 0;
@@ -568,8 +580,9 @@ static void on_dead(struct ev_loop *loop, ev_timer *w, int revents)
 	if (p->recovering)
 		return;
 	/* First re-punch toward the last endpoints (np_recover.c). */
-	if (np_recover_start(p) == 0)
+	if (!np_relay_on_path(p) && np_recover_start(p) == 0)
 		return;
+	np_relay_on_dead(p);
 	snprintf(why, sizeof(why), "no packet from the peer for %.0f s", p->cfg->dead_after_s);
 	np_peer_tunnel_down(p, why);
 }
@@ -904,6 +917,9 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 		snprintf(err, errlen, "out of memory for packet buffers");
 		goto fail;
 	}
+	rc = np_relay_init(p, err, errlen);
+	if (rc < 0)
+		goto fail;
 	if (!cfg->control_path || strcmp(cfg->control_path, "none") != 0) {
 		char cerr[256];
 		if (np_control_open(loop, cfg->control_path, p->ifname, np_peer_status_report, p, &p->ctl, cerr,
@@ -956,6 +972,7 @@ void np_peer_free(struct np_peer *p)
 	np_punch_destroy(p);
 	np_pmtud_stop(p);
 	np_recover_stop(p);
+	np_relay_free(p);
 	ev_timer_stop(p->loop, &p->reap);
 	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_stop(p->loop, &p->attempt_timer);
