@@ -8,7 +8,7 @@
 #include "np_control.h"
 #include "np_discovery.h"
 #include "np_natclass.h"
-#include "np_hooks.h"
+#include "np_hookd.h"
 #define NP_LOG_COMPONENT "peer"
 #include "np_log.h"
 #include "np_time.h"
@@ -103,7 +103,7 @@ void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason)
 	ev.strategy = np_peer_strat_name(p);
 	ev.attempts = (int)p->attempts;
 	ev.session = p->cfg->session;
-	if (np_hooks_fire(p->hooks, &ev) < 0)
+	if (np_hookd_fire(p->hooks, &ev) < 0)
 		np_warn("cannot queue hook event %s", event);
 }
 
@@ -111,18 +111,18 @@ static void old_hooks_idle(void *arg)
 {
 	struct np_peer *p = arg;
 
-	np_hooks_free(p->hooks_draining);
+	np_hookd_free(p->hooks_draining);
 	p->hooks_draining = NULL;
-	if (p->hooks && p->st == NP_ST_UP && !p->stopping && !np_hooks_up_active(p->hooks))
+	if (p->hooks && p->st == NP_ST_UP && !p->stopping && !np_hookd_up_active(p->hooks))
 		np_peer_fire_hook(p, "up", "reload");
 }
 
-void np_peer_replace_hooks(struct np_peer *p, struct np_hooks *hooks)
+void np_peer_replace_hooks(struct np_peer *p, struct np_hookd *hooks)
 {
-	struct np_hooks *old = p->hooks;
+	struct np_hookd *old = p->hooks;
 
 	if (p->hooks_draining) {        /* a reload while the last one drains */
-		np_hooks_free(p->hooks_draining);
+		np_hookd_free(p->hooks_draining);
 		p->hooks_draining = NULL;
 	}
 	p->hooks = hooks;
@@ -131,13 +131,13 @@ void np_peer_replace_hooks(struct np_peer *p, struct np_hooks *hooks)
 			np_peer_fire_hook(p, "up", "reload");
 		return;
 	}
-	if (np_hooks_up_active(old)) {
+	if (np_hookd_up_active(old)) {
 		p->hooks = old;
 		np_peer_fire_hook(p, "down", "reload");
 		p->hooks = hooks;
 	}
 	p->hooks_draining = old;
-	np_hooks_on_idle(old, old_hooks_idle, p);
+	np_hookd_on_idle(old, old_hooks_idle, p);
 }
 
 static void send_handshake_init(struct np_peer *p)
@@ -174,6 +174,7 @@ static void send_register(struct np_peer *p)
 	m.local = p->self_local;
 	m.nat = p->self_nat;
 	m.nat.depth = (uint8_t)(p->nat_depth < 0 ? 0 : p->nat_depth);
+	m.relay = p->relay_self;
 	len = np_wire_encode_register(buf, sizeof(buf), &m);
 	if (len < 0)
 		return;
@@ -181,6 +182,11 @@ static void send_register(struct np_peer *p)
 		np_auth_server_mac(p->keys.token_key, p->server.port, buf, (size_t)len - NP_MAC_LEN,
 				   buf + len - NP_MAC_LEN);
 	np_sock_send(p, 0, &p->server, buf, (size_t)len, 0);
+}
+
+void np_peer_send_register(struct np_peer *p)
+{
+	send_register(p);
 }
 
 static uint16_t main_port(struct np_peer *p)
@@ -229,6 +235,7 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	ev_timer_stop(p->loop, &p->dead);
 	ev_timer_stop(p->loop, &p->housekeeping);
 	ev_timer_stop(p->loop, &p->reap);
+	np_pmtud_stop(p);
 	np_recover_stop(p);
 	np_punch_destroy(p);
 	if (p->secure)
@@ -396,6 +403,7 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 	}
 	if (!server_msg_ok(p, buf, m.mac_offset, m.mac, m.flags, m.nonce, from))
 		return;
+	np_relay_peer_info(p, &m.peer_relay);
 	switch (p->st) {
 	case NP_ST_REGISTER:
 	case NP_ST_WAIT_PEER:
@@ -436,7 +444,8 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	p->peer_nat = pi->peer_nat;
 	learn_depth(p);
 	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
-	np_punch_start(p, pi->start_in_ms);
+	if (!np_relay_instead_of_punch(p))
+		np_punch_start(p, pi->start_in_ms);
 	if (p->st != NP_ST_PUNCH)
 		return;
 	ev_timer_set(&p->reg_timer, PUNCH_REFRESH_INTERVAL, PUNCH_REFRESH_INTERVAL);
@@ -465,6 +474,8 @@ void np_peer_path_found(struct np_peer *p)
 
 void np_peer_no_path(struct np_peer *p, const char *why)
 {
+	if (np_relay_fallback(p, why))
+		return;
 	np_warn("%s; retrying in 30 s", why);
 	snprintf(p->fail_reason, sizeof(p->fail_reason), "%s", why); /* for natpunch status */
 	np_peer_fire_hook(p, "punch_failed", why);
@@ -494,8 +505,9 @@ static void np_peer_enter_up(struct np_peer *p)
 	p->up_ms = np_mono_ms() - p->cycle_start_ms;
 	p->up_attempt = p->attempts;
 	p->ups++;
-	np_info("tunnel up peer=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", np_astr(&p->path_peer, a),
-		np_peer_strat_name(p), (unsigned long long)p->up_ms, p->attempts,
+	np_info("tunnel up peer=%s path=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", np_astr(&p->path_peer, a),
+		np_relay_on_path(p) ? "relayed" : "direct", np_peer_strat_name(p), (unsigned long long)p->up_ms,
+		p->attempts,
 		p->secure ? np_session_cipher_name(&p->sess) : "none (insecure)");
 	ev_timer_set(&p->keepalive, p->cfg->keepalive_s, 0.);
 	ev_timer_start(p->loop, &p->keepalive);
@@ -507,6 +519,8 @@ static void np_peer_enter_up(struct np_peer *p)
 		/* The responder's keys are confirmed by this first packet. */
 		np_dp_send_keepalive(p);
 	}
+	np_relay_on_up(p);
+	np_pmtud_start(p, "tunnel up");
 	np_peer_fire_hook(p, "up", p->secure ? "handshake complete" : "punch complete (insecure)");
 	p->attempts = 0;
 	p->fresh_port = 0;
@@ -531,6 +545,7 @@ void np_peer_recovered(struct np_peer *p)
 	ev_timer_set(&p->dead, p->cfg->dead_after_s, 0.);
 	ev_timer_start(p->loop, &p->dead);
 	np_dp_send_keepalive(p);
+	np_pmtud_start(p, "path recovered");
 }
 
 /* Lazy timers ("be smart about timeouts"): the data path only stores times. */
@@ -565,8 +580,9 @@ static void on_dead(struct ev_loop *loop, ev_timer *w, int revents)
 	if (p->recovering)
 		return;
 	/* First re-punch toward the last endpoints (np_recover.c). */
-	if (np_recover_start(p) == 0)
+	if (!np_relay_on_path(p) && np_recover_start(p) == 0)
 		return;
+	np_relay_on_dead(p);
 	snprintf(why, sizeof(why), "no packet from the peer for %.0f s", p->cfg->dead_after_s);
 	np_peer_tunnel_down(p, why);
 }
@@ -778,6 +794,7 @@ void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_add
 	if (p->secure && !np_addr_equal(from, &p->path_peer)) {
 		np_info("peer moved from %s to %s", np_astr(&p->path_peer, a), np_astr(from, b));
 		p->path_peer = *from;
+		np_pmtud_start(p, "peer moved");
 		np_peer_fire_hook(p, "endpoint_change", "peer roamed");
 	}
 }
@@ -822,7 +839,7 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 /* ---- life cycle ------------------------------------------------------------------- */
 
 int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct np_peer_keys *keys,
-		struct np_hooks *hooks, struct np_peer **out, char *err, size_t errlen)
+		struct np_hookd *hooks, struct np_peer **out, char *err, size_t errlen)
 {
 	struct np_peer *p = calloc(1, sizeof(*p));
 	int rc;
@@ -837,6 +854,7 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	p->tun_fd = -1;
 	p->nat_depth = cfg->nat_depth < 0 ? 1 : cfg->nat_depth;
 	np_punch_init(p);
+	np_pmtud_init(p);
 	np_recover_init(p);
 	ev_timer_init(&p->reg_timer, on_reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
 	ev_timer_init(&p->hs_timer, on_hs_timer, 1., 0.);
@@ -899,6 +917,9 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 		snprintf(err, errlen, "out of memory for packet buffers");
 		goto fail;
 	}
+	rc = np_relay_init(p, err, errlen);
+	if (rc < 0)
+		goto fail;
 	if (!cfg->control_path || strcmp(cfg->control_path, "none") != 0) {
 		char cerr[256];
 		if (np_control_open(loop, cfg->control_path, p->ifname, np_peer_status_report, p, &p->ctl, cerr,
@@ -938,7 +959,7 @@ void np_peer_stop(struct np_peer *p, void (*done)(void *), void *arg)
 	if (p->hooks) {
 		if (p->st == NP_ST_UP)
 			np_peer_fire_hook(p, "down", "shutdown");
-		np_hooks_on_idle(p->hooks, stop_finished, p);
+		np_hookd_on_idle(p->hooks, stop_finished, p);
 		return;
 	}
 	stop_finished(p);
@@ -949,7 +970,9 @@ void np_peer_free(struct np_peer *p)
 	if (!p)
 		return;
 	np_punch_destroy(p);
+	np_pmtud_stop(p);
 	np_recover_stop(p);
+	np_relay_free(p);
 	ev_timer_stop(p->loop, &p->reap);
 	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_stop(p->loop, &p->attempt_timer);
@@ -976,7 +999,7 @@ void np_peer_free(struct np_peer *p)
 	}
 	np_dp_free(p);
 	if (p->hooks_draining)
-		np_hooks_free(p->hooks_draining);
+		np_hookd_free(p->hooks_draining);
 	sodium_memzero(&p->keys, sizeof(p->keys));
 	sodium_memzero(p->probe_key, sizeof(p->probe_key));
 	sodium_memzero(p->probe_base, sizeof(p->probe_base));

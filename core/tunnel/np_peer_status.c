@@ -64,7 +64,7 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	REPORT("strategy: %s\n", np_peer_strat_name(p));
 	if (p->st == NP_ST_UP) {
 		REPORT("peer_endpoint: %s\n", np_astr(&p->path_peer, a));
-		REPORT("path: direct\n");
+		REPORT("path: %s\n", np_relay_on_path(p) ? "relayed" : "direct");
 		REPORT("up_seconds: %.0f\n", now - p->up_since);
 		REPORT("attempt: %u\n", p->up_attempt);
 		REPORT("time_to_up_ms: %llu\n", (unsigned long long)p->up_ms);
@@ -72,6 +72,12 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 		REPORT("last_packet_seconds_ago: %.1f\n", now - p->last_rx);
 		if (p->hs_rtt_ms > 0)
 			REPORT("handshake_rtt_ms: %.0f\n", p->hs_rtt_ms);
+		if (np_pmtu_current(&p->pmtu)) {
+			unsigned cur = np_pmtu_current(&p->pmtu), ovh = np_pmtud_overhead(p);
+			REPORT("path_mtu: %u\n", cur);
+			REPORT("path_mtu_state: %s\n", np_pmtu_state_name(&p->pmtu));
+			REPORT("tunnel_mtu: %u\n", cur > ovh ? cur - ovh : 0);
+		}
 	} else {
 		REPORT("attempts: %u\n", p->attempts);
 		if (p->fail_reason[0])
@@ -98,5 +104,12 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 		REPORT("allowed_ips: %s\n", np_allowedips_str(&p->cfg->allowed, al, sizeof(al)));
 	}
 	REPORT("probes_sent: %llu\n", (unsigned long long)p->stats.probes_sent);
+	REPORT("pmtu_probes_sent: %llu\n", (unsigned long long)p->pmtu_probes_sent);
+	REPORT("pmtu_probes_acked: %llu\n", (unsigned long long)p->pmtu_probes_acked);
+	REPORT("too_big_icmp: %llu\n", (unsigned long long)p->dp.too_big_icmp);
+	REPORT("too_big_fragmented: %llu\n", (unsigned long long)p->dp.too_big_frag);
+	REPORT("too_big_dropped: %llu\n", (unsigned long long)p->dp.too_big_drop);
+	if (n < cap)
+		n += np_relay_status(p, buf + n, cap - n);
 	return n < cap ? n : cap - 1;
 }
