@@ -4,7 +4,8 @@
 # data (dependencies, maintainer scripts), installs it with `dpkg -i`, runs a
 # demo tunnel between two NATed lab peers with the INSTALLED programs
 # (/usr/bin/natpunch, /usr/bin/natpunch-server, strategies and Lua library
-# from /usr), then purges it and checks that nothing is left: no file of the
+# from /usr; peer A from a configuration file, as the natpunch user, with a
+# firewall hook), then purges it and checks that nothing is left: no file of the
 # package, no natpunch user or group, no /etc/natpunch, no /var/lib/natpunch.
 #
 # This test changes the system, so it refuses to run when natpunch is
@@ -97,6 +98,8 @@ key = $LAB_KEY_A
 peer-key = $LAB_PUBKEY_B
 control = $LAB_DIR/ctl-A.sock
 hook = $NP_SOURCE_DIR/tests/lab/hooks/fw-allow-5201.lua
+# the system user the package made; the hooks keep root in their helper
+user = natpunch
 CONF
 /usr/bin/natpunch --check-config "$conf" >/dev/null || lab_fail "the installed natpunch rejects $conf"
 LAB_LOG_A=$LAB_DIR/logs/A.1.log
@@ -107,6 +110,8 @@ lab_start_peer B "$LAB_PORT2" 10.10.0.2 10.10.0.1
 lab_wait_tunnel A B 30 || lab_fail "the installed natpunch brought no tunnel up within 30 s"
 lab_ping_both A B || lab_fail "ping through the installed natpunch failed"
 grep -q "np-test: firewall up on" "$LAB_LOG_A" || lab_fail "the hook did not load natpunch.firewall from /usr/share/natpunch/lua"
+[ "$(awk '/^Uid:/ {print $2}' "/proc/$LAB_PID_A/status")" = "$uid" ] ||
+	lab_fail "the installed natpunch does not run as the natpunch user ($(grep '^Uid:' "/proc/$LAB_PID_A/status"))"
 lab_stop A 10
 lab_stop B
 lab_stop server
