@@ -36,7 +36,7 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 		REPORT("nat_self_detail: %s\n", np_natclass_describe(&p->self_nat, text, sizeof(text)));
 	REPORT("nat_peer: %s\n", p->peer_nat.known ? np_natclass_kind_str(&p->peer_nat, ks, sizeof(ks)) : "unknown");
 	REPORT("nat_depth: %d\n", p->nat_depth);
-	REPORT("strategy: %s\n", np_peer_strat_name(p));
+	REPORT("strategy: %s\n", np_punch_strategy_name(&p->punch));
 	if (p->st == NP_ST_UP) {
 		REPORT("peer_endpoint: %s\n", np_astr(&p->path_peer, a));
 		REPORT("path: direct\n");
@@ -47,19 +47,19 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 			REPORT("handshake_rtt_ms: %.0f\n", p->hs_rtt_ms);
 	} else {
 		REPORT("attempts: %u\n", p->attempts);
-		if (p->fail_reason[0])
-			REPORT("last_failure: %s\n", p->fail_reason);
+		if (p->punch.fail_reason[0])
+			REPORT("last_failure: %s\n", p->punch.fail_reason);
 	}
 	REPORT("data_path: %s\n", p->dp.path ? p->dp.path : "unknown");
 	REPORT("tx_packets: %llu\n", (unsigned long long)p->stats.tx_packets);
 	REPORT("tx_bytes: %llu\n", (unsigned long long)p->stats.tx_bytes);
 	REPORT("rx_packets: %llu\n", (unsigned long long)p->stats.rx_packets);
 	REPORT("rx_bytes: %llu\n", (unsigned long long)p->stats.rx_bytes);
-	REPORT("dropped_malformed: %llu\n", (unsigned long long)p->stats.bad);
-	REPORT("dropped_unauthenticated: %llu\n", (unsigned long long)p->stats.bad_mac);
+	REPORT("dropped_malformed: %llu\n", (unsigned long long)(p->stats.bad + p->punch.stats.bad));
+	REPORT("dropped_unauthenticated: %llu\n", (unsigned long long)(p->stats.bad_mac + p->punch.stats.bad_mac));
 	REPORT("dropped_replayed: %llu\n", (unsigned long long)p->stats.replay);
 	REPORT("dropped_not_up: %llu\n", (unsigned long long)p->stats.not_up);
 	REPORT("dropped_handshake_rate: %llu\n", (unsigned long long)p->stats.hs_limited);
-	REPORT("probes_sent: %llu\n", (unsigned long long)p->stats.probes_sent);
+	REPORT("probes_sent: %llu\n", (unsigned long long)p->punch.stats.probes_sent);
 	return n < cap ? n : cap - 1;
 }
