@@ -2,6 +2,7 @@
  * rule, and the runner that takes one handler at a time through its
  * coroutine under a timeout and an instruction watchdog. See np_hooks.h. */
 #include "np_hooks_int.h"
+#define NP_LOG_COMPONENT "hooks"
 #include "np_log.h"
 
 #include <dirent.h>
@@ -247,7 +248,7 @@ static void np_pump(struct np_hooks *h)
 			h->tail = NULL;
 		h->next_file = 0;
 		h->st.events++;
-		np_debug("hooks: event %s (%s)", h->cur->ev.event, h->cur->ev.reason ? h->cur->ev.reason : "-");
+		np_debug("event %s (%s)", h->cur->ev.event, h->cur->ev.reason ? h->cur->ev.reason : "-");
 	}
 	if (h->running || !h->idle_cb)
 		return;
@@ -327,7 +328,7 @@ int np_hooks_fire(struct np_hooks *h, const np_hook_event_t *ev)
 	if (!strcmp(ev->event, "down")) {
 		if (!h->up_active) {
 			h->st.dropped++;
-			np_debug("hooks: down (%s) without an active up: dropped", ev->reason ? ev->reason : "-");
+			np_debug("down (%s) without an active up: dropped", ev->reason ? ev->reason : "-");
 			return 0;
 		}
 		q = np_qev_copy(ev, &h->last_up->ev);
@@ -527,7 +528,7 @@ static int np_load_dir(struct np_hooks *h, const char *dir, char *err, size_t er
 
 	if (!d) {
 		ret = -errno;
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		np_errmsg(err, errlen, errno, "%s", dir);
 		return ret;
 	}
 	while ((de = readdir(d))) {
@@ -622,7 +623,7 @@ int np_hooks_new(struct ev_loop *loop, const struct np_hooks_config *cfg,
 	if (!ret && cfg->dir)
 		ret = np_load_dir(h, cfg->dir, err, errlen);
 	if (!ret)
-		np_info("hooks: %zu file(s) loaded", h->nfiles);
+		np_info("%zu file(s) loaded", h->nfiles);
 out:
 	if (ret < 0) {
 		if (errlen && err[0] == '\0')
@@ -646,7 +647,7 @@ void np_hooks_free(struct np_hooks *h)
 	if (h->running)
 		np_warn("hook %s: %s abandoned at shutdown", h->label, h->handler);
 	if (h->up_active)
-		np_warn("hooks: freed while up is active; on_down will not run (fire \"down\" and wait for idle first)");
+		np_warn("freed while up is active; on_down will not run (fire \"down\" and wait for idle first)");
 	np_hooks_children_free(h);
 	while ((q = h->head)) {
 		h->head = q->next;

@@ -13,6 +13,7 @@
  * child leads its own process group, so a timeout kills its descendants too.
  * Also here: the daemon context in the registry and child bookkeeping. */
 #include "np_hooks_int.h"
+#define NP_LOG_COMPONENT "hooks"
 #include "np_log.h"
 
 #include <errno.h>
@@ -190,7 +191,7 @@ static void np_child_exit_cb(struct ev_loop *loop, ev_child *w, int revents)
 		np_buf_read(&c->err, c->err_w.fd, &eof);
 	}
 	if (!c->owned) {
-		np_debug("hooks: reaped abandoned child %ld (status %d)", (long)c->pid, status);
+		np_debug("reaped abandoned child %ld (status %d)", (long)c->pid, status);
 		np_child_release(h, c);
 		return;
 	}

@@ -7,6 +7,7 @@
 #include "np_discovery_cli.h"
 #include "np_hooks.h"
 #include "np_keys.h"
+#define NP_LOG_COMPONENT "main"
 #include "np_log.h"
 #include "np_peer.h"
 #include "np_strategy_loader.h"

@@ -4,6 +4,7 @@
 #include "np_discovery.h"
 #include "np_log.h"
 #include "np_natclass.h"
+#include "np_relay_cli.h"
 #include "np_parse.h"
 #include "np_udp.h"
 #include "np_wire.h"
@@ -62,6 +63,9 @@ int np_discovery_cli(int argc, char **argv)
 	const char *host = NULL, *port_s = NULL;
 	char err[256], a[NP_ADDR_STRLEN], b[NP_ADDR_STRLEN], kind[32], json[512];
 	int want_json = 0, sl, rc;
+
+	if (np_relay_cli_wanted(argc, argv))
+		return np_relay_cli(argc, argv);
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)

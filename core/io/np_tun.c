@@ -1,6 +1,7 @@
 /* np_tun: /dev/net/tun and the ioctls that configure the interface
  * (addresses through SIOCSIF* for IPv4 and in6_ifreq for IPv6). */
 #include "np_tun.h"
+#include "np_log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -153,7 +154,7 @@ int np_tun_configure(const char *ifname, const np_addr_t *local, const np_addr_t
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (s < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot configure %s: %s", ifname, strerror(errno));
+		np_errmsg(err, errlen, errno, "cannot configure %s", ifname);
 		return rc;
 	}
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
@@ -197,7 +198,7 @@ int np_tun_configure(const char *ifname, const np_addr_t *local, const np_addr_t
 	}
 out:
 	if (rc < 0)
-		snprintf(err, errlen, "cannot %s on %s: %s", what, ifname, strerror(-rc));
+		np_errmsg(err, errlen, rc, "cannot %s on %s", what, ifname);
 	close(s);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* np_udp: thin wrappers over the socket API for UDP, with TTL and packet-info
  * control messages. Nothing here knows natpunch's wire format. */
 #include "np_udp.h"
+#include "np_log.h"
 #include "np_wire.h"
 
 #include <arpa/inet.h>
@@ -23,7 +24,7 @@ int np_udp_open(int family, const np_addr_t *bind_addr, uint16_t port, int flags
 	fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot create UDP socket: %s", strerror(errno));
+		np_errmsg(err, errlen, errno, "cannot create UDP socket");
 		return rc;
 	}
 	if (!bind_addr) {
@@ -53,8 +54,7 @@ int np_udp_open(int family, const np_addr_t *bind_addr, uint16_t port, int flags
 	if (sl < 0 || bind(fd, (struct sockaddr *)&ss, (socklen_t)sl) < 0) {
 		char a[NP_ADDR_STRLEN];
 		rc = sl < 0 ? sl : -errno;
-		snprintf(err, errlen, "cannot bind UDP socket to %s: %s", np_addr_str(&any, a, sizeof(a)),
-			 strerror(-rc));
+		np_errmsg(err, errlen, rc, "cannot bind UDP socket to %s", np_addr_str(&any, a, sizeof(a)));
 		close(fd);
 		return rc;
 	}

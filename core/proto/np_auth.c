@@ -1,5 +1,6 @@
 /* np_auth: token and probe MACs over libsodium's BLAKE2b and X25519. */
 #include "np_auth.h"
+#include "np_log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +32,7 @@ int np_auth_token_key_from_file(const char *path, uint8_t key[NP_AUTH_KEY_LEN], 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot open token file %s: %s", path, strerror(errno));
+		np_errmsg(err, errlen, errno, "cannot open token file %s", path);
 		return rc;
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
@@ -48,7 +49,7 @@ int np_auth_token_key_from_file(const char *path, uint8_t key[NP_AUTH_KEY_LEN], 
 	n = read(fd, buf, sizeof(buf));
 	if (n < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot read token file %s: %s", path, strerror(errno));
+		np_errmsg(err, errlen, errno, "cannot read token file %s", path);
 		goto out;
 	}
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "np_keys.h"
+#include "np_log.h"
 
 #define KEY_FILE_MAX 256
 #define B64_TEXT_MAX 512 /* longest text np_base64_decode takes */
@@ -113,12 +114,12 @@ int np_key_read_file(const char *path, uint8_t key[NP_KEY_LEN], char *errbuf, si
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		rc = -errno;
-		snprintf(errbuf, errlen, "cannot open key file %s: %s", path, strerror(-rc));
+		np_errmsg(errbuf, errlen, rc, "cannot open key file %s", path);
 		return rc;
 	}
 	if (fstat(fd, &st) < 0) {
 		rc = -errno;
-		snprintf(errbuf, errlen, "cannot stat key file %s: %s", path, strerror(-rc));
+		np_errmsg(errbuf, errlen, rc, "cannot stat key file %s", path);
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -144,7 +145,7 @@ int np_key_read_file(const char *path, uint8_t key[NP_KEY_LEN], char *errbuf, si
 			continue;
 		if (n < 0) {
 			rc = -errno;
-			snprintf(errbuf, errlen, "cannot read key file %s: %s", path, strerror(-rc));
+			np_errmsg(errbuf, errlen, rc, "cannot read key file %s", path);
 			goto out;
 		}
 		if (n == 0)

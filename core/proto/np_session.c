@@ -47,6 +47,7 @@
 
 #include <sodium.h>
 
+#define NP_LOG_COMPONENT "session"
 #include "np_log.h"
 #include "np_session.h"
 
@@ -358,7 +359,7 @@ int np_session_handle_init(struct np_session *sess, uint64_t now_ms,
 	memcpy(sess->ts_seen, ts, TS_LEN);
 	sess->have_ts = 1;
 	*resp_len = RESP_HDR_LEN + n;
-	np_debug("session: handshake init accepted, %s, waiting for confirmation",
+	np_debug("handshake init accepted, %s, waiting for confirmation",
 		 np_noise_cipher_str(cipher));
 out:
 	np_noise_wipe(&hs);
@@ -412,7 +413,7 @@ int np_session_handle_resp(struct np_session *sess, uint64_t now_ms,
 	np_noise_wipe(&sess->hs);
 	sess->hs_pending = 0;
 	sess->last_handshake_ms = now_ms;
-	np_debug("session: handshake complete (initiator), %s", np_noise_cipher_str(cipher));
+	np_debug("handshake complete (initiator), %s", np_noise_cipher_str(cipher));
 out:
 	np_noise_wipe(&hs);
 	sodium_memzero(&cs_send, sizeof(cs_send));
@@ -499,7 +500,7 @@ int np_session_decrypt(struct np_session *sess, uint64_t now_ms,
 		}
 		kp_move(&sess->current, &sess->next);
 		sess->last_handshake_ms = sess->current.created_ms;
-		np_debug("session: handshake confirmed (responder), %s",
+		np_debug("handshake confirmed (responder), %s",
 			 np_noise_cipher_str(sess->current.cipher));
 	}
 	*payload_off = NP_TRANSPORT_HDR_LEN;

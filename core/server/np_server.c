@@ -3,6 +3,7 @@
  * watchers embedded in struct np_server. */
 #include "np_server.h"
 #include "np_auth.h"
+#define NP_LOG_COMPONENT "server"
 #include "np_log.h"
 #include "np_ratelimit.h"
 #include "np_time.h"
@@ -125,7 +126,7 @@ static void reply(struct np_server *s, int port_idx, const np_addr_t *to, const 
 	rc = np_udp_send(s->fd[sock], to, buf, (size_t)len, 0, s->bind_any && v.family ? &v : NULL);
 	if (rc < 0 && np_log_get_level() >= NP_LOG_DEBUG) {
 		char a[NP_ADDR_STRLEN];
-		np_debug("server: send to %s failed: %s", np_addr_str(to, a, sizeof(a)), strerror(-rc));
+		np_debug_e(rc, "send to %s failed", np_addr_str(to, a, sizeof(a)));
 	}
 }
 
@@ -167,7 +168,7 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 
 	if (np_wire_parse_register(buf, len, &m) < 0) {
 		s->st.bad++;
-		np_debug("server: malformed REGISTER from %s (%llu bad so far)", np_addr_str(from, a, sizeof(a)),
+		np_debug("malformed REGISTER from %s (%llu bad so far)", np_addr_str(from, a, sizeof(a)),
 			 (unsigned long long)s->st.bad);
 		return;
 	}
@@ -177,14 +178,14 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 		    np_auth_verify(s->cfg.token_key, buf, m.mac_offset, m.mac) < 0 ||
 		    m.timestamp_ms + TOKEN_WINDOW_MS < wall || m.timestamp_ms > wall + TOKEN_WINDOW_MS) {
 			s->st.unauth++;
-			np_debug("server: unauthenticated REGISTER from %s dropped (%llu so far)",
+			np_debug("unauthenticated REGISTER from %s dropped (%llu so far)",
 				 np_addr_str(from, a, sizeof(a)), (unsigned long long)s->st.unauth);
 			return;
 		}
 	}
 	e = session_get(s, m.session, 1);
 	if (!e) {
-		np_warn("server: session table full (%zu), REGISTER from %s dropped", s->count,
+		np_warn("session table full (%zu), REGISTER from %s dropped", s->count,
 			np_addr_str(from, a, sizeof(a)));
 		return;
 	}
@@ -193,11 +194,11 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 	/* A captured registration replayed, from anywhere, is never newer. */
 	if (s->cfg.has_token && me->present && m.timestamp_ms <= me->ts) {
 		s->st.unauth++;
-		np_debug("server: replayed REGISTER from %s dropped", np_addr_str(from, a, sizeof(a)));
+		np_debug("replayed REGISTER from %s dropped", np_addr_str(from, a, sizeof(a)));
 		return;
 	}
 	if (!me->present || !np_addr_equal(&me->pub, from))
-		np_info("server: session '%s' port %u: peer %s registered (lan %s)", e->name, s->cfg.port[role],
+		np_info("session '%s' port %u: peer %s registered (lan %s)", e->name, s->cfg.port[role],
 			np_addr_str(from, a, sizeof(a)), np_addr_str(&m.local, b, sizeof(b)));
 	s->st.registers++;
 	me->present = 1;
@@ -215,7 +216,7 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 			e->pushed[role] = me->pub;
 			e->pushed[1 - role] = other->pub;
 			s->st.pairs++;
-			np_info("server: session '%s' paired %s <-> %s (round %u)", e->name,
+			np_info("session '%s' paired %s <-> %s (round %u)", e->name,
 				np_addr_str(&e->r[0].pub, a, sizeof(a)), np_addr_str(&e->r[1].pub, b, sizeof(b)),
 				e->round);
 			push_peer_info(s, e, 1 - role);
@@ -284,13 +285,13 @@ void np_server_handle(struct np_server *s, int port_idx, const uint8_t *buf, siz
 	s->st.rx++;
 	if (type != NP_MSG_REGISTER && type != NP_MSG_NAT_PROBE) {
 		s->st.bad++;
-		np_debug("server: ignored datagram type %d (%zu bytes) from %s (%llu bad so far)", type, len,
+		np_debug("ignored datagram type %d (%zu bytes) from %s (%llu bad so far)", type, len,
 			 np_addr_str(from, a, sizeof(a)), (unsigned long long)s->st.bad);
 		return;
 	}
 	if (!np_ratelimit_allow(&s->rl, from, np_mono_ms())) {
 		if (s->st.limited++ % 1000 == 0)
-			np_warn("server: rate limit hit by %s (%llu dropped so far)", np_addr_str(from, a, sizeof(a)),
+			np_warn("rate limit hit by %s (%llu dropped so far)", np_addr_str(from, a, sizeof(a)),
 				(unsigned long long)s->st.limited);
 		return;
 	}
@@ -311,7 +312,7 @@ void np_server_sweep(struct np_server *s)
 			for (int r = 0; r < 2; r++)
 				if (e->r[r].present && e->r[r].seen_ms + s->cfg.expire_ms < now) {
 					char a[NP_ADDR_STRLEN];
-					np_debug("server: session '%s' port %u: %s expired", e->name, s->cfg.port[r],
+					np_debug("session '%s' port %u: %s expired", e->name, s->cfg.port[r],
 						 np_addr_str(&e->r[r].pub, a, sizeof(a)));
 					memset(&e->r[r], 0, sizeof(e->r[r]));
 				}

@@ -2,6 +2,7 @@
  * Everything it does lives in np_server.c; this file parses arguments,
  * installs signal watchers and runs the libev loop until SIGINT/SIGTERM. */
 #include "np_auth.h"
+#define NP_LOG_COMPONENT "server"
 #include "np_log.h"
 #include "np_parse.h"
 #include "np_server.h"
@@ -58,7 +59,7 @@ static double parse_num(const char *s, const char *opt, double lo, double hi)
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	np_info("server: %s received, shutting down", strsignal(w->signum));
+	np_info("%s received, shutting down", strsignal(w->signum));
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -164,11 +165,11 @@ int main(int argc, char **argv)
 	ev_signal_init(&sigterm, on_signal, SIGTERM);
 	ev_signal_start(loop, &sigint);
 	ev_signal_start(loop, &sigterm);
-	np_info("server: listening on ports %u and %u%s%s", cfg.port[0], cfg.port[1],
+	np_info("listening on ports %u and %u%s%s", cfg.port[0], cfg.port[1],
 		cfg.alt.family ? " (with alternate address)" : "", cfg.has_token ? ", token required" : "");
 	ev_run(loop, 0);
 	np_server_get_stats(srv, &st);
-	np_info("server: stats rx=%llu bad=%llu unauthenticated=%llu rate_limited=%llu registers=%llu pairs=%llu nat_probes=%llu",
+	np_info("stats rx=%llu bad=%llu unauthenticated=%llu rate_limited=%llu registers=%llu pairs=%llu nat_probes=%llu",
 		(unsigned long long)st.rx, (unsigned long long)st.bad, (unsigned long long)st.unauth,
 		(unsigned long long)st.limited, (unsigned long long)st.registers, (unsigned long long)st.pairs,
 		(unsigned long long)st.nat_probes);

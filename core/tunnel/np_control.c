@@ -1,6 +1,7 @@
 /* np_control: a listening AF_UNIX socket on the libev loop that hands out
  * status reports, and the client side of `natpunch status`. */
 #include "np_control.h"
+#define NP_LOG_COMPONENT "ctl"
 #include "np_log.h"
 
 #include <dirent.h>
@@ -40,7 +41,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		/* A fresh socket's buffer holds the whole report; a reader that
 		 * is not there gets nothing rather than stalling the loop. */
 		if (send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-			np_debug("control: status not delivered: %s", strerror(errno));
+			np_debug_e(errno, "status not delivered");
 		close(fd);
 	}
 }
@@ -92,7 +93,7 @@ int np_control_open(struct ev_loop *loop, const char *path, const char *ifname, 
 	else {
 		if (mkdir(NP_CONTROL_DIR, 0700) < 0 && errno != EEXIST) {
 			rc = -errno;
-			snprintf(err, errlen, "cannot create %s: %s", NP_CONTROL_DIR, strerror(errno));
+			np_errmsg(err, errlen, errno, "cannot create %s", NP_CONTROL_DIR);
 			goto fail;
 		}
 		rc = snprintf(c->path, sizeof(c->path), "%s/%s.sock", NP_CONTROL_DIR, ifname);
@@ -112,7 +113,7 @@ int np_control_open(struct ev_loop *loop, const char *path, const char *ifname, 
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot create the control socket: %s", strerror(errno));
+		np_errmsg(err, errlen, errno, "cannot create the control socket");
 		goto fail;
 	}
 	old = umask(077);
@@ -120,7 +121,7 @@ int np_control_open(struct ev_loop *loop, const char *path, const char *ifname, 
 	umask(old);
 	if (rc < 0 || listen(c->fd, 8) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot listen on %s: %s", c->path, strerror(errno));
+		np_errmsg(err, errlen, errno, "cannot listen on %s", c->path);
 		c->path[0] = '\0';
 		goto fail;
 	}

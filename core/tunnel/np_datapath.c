@@ -18,6 +18,7 @@
  * sockets. No allocation after np_dp_init(). */
 #include "np_peer_int.h"
 
+#define NP_LOG_COMPONENT "dp"
 #include "np_log.h"
 #include "np_time.h"
 #include "np_offload.h"
@@ -234,8 +235,7 @@ static void flush_tx(struct np_peer *p)
 			if (n < 0 && dp->txn[sent] > 1 && (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP)) {
 				/* The route or device refuses segmentation offload:
 				 * send everything one datagram at a time from now on. */
-				np_warn("UDP GSO send failed (%s): falling back to one datagram per packet",
-					strerror(errno));
+				np_warn_e(errno, "UDP GSO send failed, falling back to one datagram per packet");
 				dp->gso = 0;
 				set_path_name(dp);
 				np_info("data path: %s", dp->path);
@@ -332,7 +332,7 @@ void np_dp_on_tun(struct ev_loop *loop, ev_io *w, int revents)
 			n = read(p->tun_fd, tx_slot(dp, dp->ntx) + SLOT_HEAD, room);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
-				np_warn("tun read failed: %s", strerror(errno));
+				np_warn_e(errno, "tun read failed");
 			break;
 		}
 		if (!up || n == 0) {
@@ -421,7 +421,7 @@ static int handle_datagram(struct np_peer *p, struct np_sock *s, uint8_t *buf, s
 	int rc;
 
 	if (type == NP_MSG_TRANSPORT && p->secure) {
-		if (s->id != 0 || (p->st != NP_ST_UP && p->st != NP_ST_HANDSHAKE)) {
+		if ((s->id != 0 && !np_recover_accepts(p, s->id)) || (p->st != NP_ST_UP && p->st != NP_ST_HANDSHAKE)) {
 			p->stats.not_up++;
 			return 0;
 		}
@@ -433,8 +433,7 @@ static int handle_datagram(struct np_peer *p, struct np_sock *s, uint8_t *buf, s
 				p->stats.bad_mac++;
 			if (np_log_get_level() >= NP_LOG_DEBUG) {
 				char a[NP_ADDR_STRLEN];
-				np_debug("dropped transport packet from %s: %s", np_addr_str(from, a, sizeof(a)),
-					 strerror(-rc));
+				np_debug_e(rc, "dropped transport packet from %s", np_addr_str(from, a, sizeof(a)));
 			}
 			return 0;
 		}
@@ -478,7 +477,7 @@ static void sock_enable_gro(struct np_dp *dp, struct np_sock *s)
 	if (!dp->gro || s->id < 0 || s->id > NP_HOST_MAX_SOCKETS || dp->gro_fd[s->id] == s->fd + 1)
 		return;
 	if (setsockopt(s->fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0) {
-		np_warn("cannot enable UDP_GRO on a socket: %s", strerror(errno));
+		np_warn_e(errno, "cannot enable UDP_GRO on a socket");
 		return;
 	}
 	dp->gro_fd[s->id] = s->fd + 1;

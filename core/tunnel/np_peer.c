@@ -10,6 +10,7 @@
 #include "np_discovery.h"
 #include "np_natclass.h"
 #include "np_hooks.h"
+#define NP_LOG_COMPONENT "peer"
 #include "np_log.h"
 #include "np_time.h"
 #include "np_tun.h"
@@ -87,7 +88,7 @@ void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason)
 	ev.attempts = (int)p->attempts;
 	ev.session = p->cfg->session;
 	if (np_hooks_fire(p->hooks, &ev) < 0)
-		np_warn("hooks: cannot queue %s event", event);
+		np_warn("cannot queue hook event %s", event);
 }
 
 static void send_handshake_init(struct np_peer *p)
@@ -98,7 +99,7 @@ static void send_handshake_init(struct np_peer *p)
 
 	rc = np_session_create_init(&p->sess, np_mono_ms(), buf, sizeof(buf), &len);
 	if (rc < 0) {
-		np_err("cannot create handshake: %s", strerror(-rc));
+		np_err_e(rc, "cannot create handshake");
 		return;
 	}
 	p->last_init_ms = np_mono_ms();
@@ -128,6 +129,11 @@ static void send_register(struct np_peer *p)
 	np_sock_send(p, 0, &p->server, buf, (size_t)len, 0);
 }
 
+static uint16_t main_port(struct np_peer *p)
+{
+	return p->fresh_port ? 0 : p->cfg->port;
+}
+
 static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct np_peer *p = w->data;
@@ -141,7 +147,7 @@ static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	/* The socket could not be opened last time (say, --port still busy). */
 	if (!p->socks[0]) {
-		if (np_sock_open(p, 0, p->cfg->port) < 0)
+		if (np_sock_open(p, 0, main_port(p)) < 0)
 			return;
 		update_local_endpoint(p);
 	}
@@ -165,6 +171,7 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	ev_timer_stop(p->loop, &p->keepalive);
 	ev_timer_stop(p->loop, &p->dead);
 	ev_timer_stop(p->loop, &p->housekeeping);
+	np_recover_stop(p);
 	np_punch_reset(&p->punch);
 	if (p->secure)
 		np_session_reset(&p->sess);
@@ -188,7 +195,12 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
  * server sees is the newest one the NAT handed out. */
 static void start_registration(struct np_peer *p)
 {
-	if (np_sock_open(p, 0, p->cfg->port) < 0)
+	char a[NP_ADDR_STRLEN];
+
+	if (p->fresh_port)
+		np_info("registering from a fresh port, not --port %u: the NATs may still hold state from the "
+			"failed path (%s)", p->cfg->port, np_astr(&p->server, a));
+	if (np_sock_open(p, 0, main_port(p)) < 0)
 		np_warn("cannot open the UDP socket; retrying in 1 s");
 	else
 		update_local_endpoint(p);
@@ -228,7 +240,7 @@ static void start_discovery(struct np_peer *p)
 	rc = sl < 0 ? sl : np_discovery_start(p->loop, (struct sockaddr *)&ss, (socklen_t)sl, p->server.port, 0,
 					      on_discovery, p, &p->disc);
 	if (rc < 0) {
-		np_warn("NAT discovery could not start (%s); registering without it", strerror(-rc));
+		np_warn_e(rc, "NAT discovery could not start, registering without it");
 		p->disc = NULL;
 		start_registration(p);
 	}
@@ -420,13 +432,27 @@ static void np_peer_enter_up(struct np_peer *p)
 	}
 	np_peer_fire_hook(p, "up", p->secure ? "handshake complete" : "punch complete (insecure)");
 	p->attempts = 0;
+	p->fresh_port = 0;
 }
 
-static void tunnel_down(struct np_peer *p, const char *reason)
+void np_peer_tunnel_down(struct np_peer *p, const char *reason)
 {
 	np_info("tunnel down: %s", reason);
 	np_peer_fire_hook(p, "down", reason);
+	/* The old mappings may be what blocks us (a NAT reset leaves entries
+	 * that clash with a fixed port): register from a fresh socket. */
+	if (p->cfg->port)
+		p->fresh_port = 1;
 	np_peer_enter_register(p, "re-handshake");
+}
+
+/* np_recover.c heard the peer again: the tunnel carries on, same keys. */
+void np_peer_recovered(struct np_peer *p)
+{
+	p->last_rx = ev_now(p->loop);
+	ev_timer_set(&p->dead, p->cfg->dead_after_s, 0.);
+	ev_timer_start(p->loop, &p->dead);
+	np_dp_send_keepalive(p);
 }
 
 /* Lazy timers ("be smart about timeouts"): the data path only stores times. */
@@ -458,8 +484,13 @@ static void on_dead(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_timer_start(loop, w);
 		return;
 	}
+	if (p->recovering)
+		return;
+	/* First re-punch toward the last endpoints (np_recover.c). */
+	if (np_recover_start(p) == 0)
+		return;
 	snprintf(why, sizeof(why), "no packet from the peer for %.0f s", p->cfg->dead_after_s);
-	tunnel_down(p, why);
+	np_peer_tunnel_down(p, why);
 }
 
 static void on_housekeeping(struct ev_loop *loop, ev_timer *w, int revents)
@@ -621,6 +652,10 @@ void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_add
 		np_peer_enter_up(p);
 		return;
 	}
+	if (p->recovering) {
+		np_recover_done(p, s, from);
+		return;
+	}
 	if (p->secure && !np_addr_equal(from, &p->path_peer)) {
 		np_info("peer moved from %s to %s", np_astr(&p->path_peer, a), np_astr(from, b));
 		p->path_peer = *from;
@@ -676,6 +711,7 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	p->secure = !cfg->insecure;
 	p->tun_fd = -1;
 	p->nat_depth = cfg->nat_depth < 0 ? 1 : cfg->nat_depth;
+	np_recover_init(p);
 	ev_timer_init(&p->reg_timer, on_reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
 	ev_timer_init(&p->hs_timer, on_hs_timer, 1., 0.);
 	ev_timer_init(&p->keepalive, on_keepalive, 1., 0.);
@@ -781,6 +817,7 @@ void np_peer_free(struct np_peer *p)
 	if (!p)
 		return;
 	np_peer_punch_fini(p);
+	np_recover_stop(p);
 	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_stop(p->loop, &p->hs_timer);
 	ev_timer_stop(p->loop, &p->keepalive);

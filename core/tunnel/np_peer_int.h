@@ -110,6 +110,14 @@ struct np_peer {
 	int path_sock;
 	np_addr_t path_peer;
 
+	/* recovery after the peer went silent (np_recover.c); st stays UP */
+	int recovering, recover_fresh, recover_sock;
+	double recover_until, recover_old_at;
+	uint64_t recover_slot, recover_started_ms;
+	np_addr_t recover_peer;      /* the peer's address at its slot port */
+	ev_timer recover_timer;
+	int fresh_port;              /* register from an ephemeral port, not --port */
+
 	/* the punch: strategy host, probes, attempt timeout (np_punch.h) */
 	struct np_punch punch;
 	struct np_punch_timer ptimers[NP_PUNCH_TIMERS];
@@ -170,6 +178,18 @@ int np_sock_send(struct np_peer *p, int sock_id, const np_addr_t *to, const void
 /* np_peer_punch.c: the punch with this tunnel's upcalls and libev timers. */
 int np_peer_punch_init(struct np_peer *p, char *err, size_t errlen);
 void np_peer_punch_fini(struct np_peer *p);
+
+/* np_peer.c: recovery outcomes. */
+void np_peer_tunnel_down(struct np_peer *p, const char *reason);
+void np_peer_recovered(struct np_peer *p);
+
+/* np_recover.c: re-punching toward the last endpoints when the peer goes
+ * silent, before registering again (keys kept, no handshake). */
+void np_recover_init(struct np_peer *p);
+int np_recover_start(struct np_peer *p);    /* -1: cannot (no keys or path) */
+void np_recover_stop(struct np_peer *p);
+int np_recover_accepts(const struct np_peer *p, int sock_id);
+void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from);
 
 /* np_peer_status.c */
 size_t np_peer_status_report(void *arg, char *buf, size_t cap);

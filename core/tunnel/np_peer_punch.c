@@ -4,6 +4,7 @@
  * itself knows nothing of struct np_peer. */
 #include "np_peer_int.h"
 
+#define NP_LOG_COMPONENT "peer"
 #include "np_log.h"
 #include "np_time.h"
 
@@ -29,6 +30,11 @@ static void up_failed(void *ctx, const char *reason)
 	struct np_peer *p = ctx;
 
 	np_peer_fire_hook(p, "punch_failed", reason);
+	/* With --port, the fixed socket's NAT entries may be what failed (the
+	 * conntrack clash, a stale sequential mapping): retry from a fresh port,
+	 * so the server sees the NAT's newest mapping. */
+	if (p->cfg->port)
+		p->fresh_port = 1;
 	np_peer_enter_register(p, "retrying with a fresh socket");
 }
 

@@ -6,6 +6,7 @@
 
 #include "np_auth.h"
 #include "np_autoselect.h"
+#define NP_LOG_COMPONENT "punch"
 #include "np_log.h"
 #include "np_wire.h"
 
@@ -309,14 +310,14 @@ static int select_strategy(struct np_punch *pu)
 			i = -1;
 		}
 		if (i < 0) {
-			np_err("auto: %s", err);
+			np_err("--strategy=auto: %s", err);
 			report_failure(pu, "strategy could not be loaded");
 			return -ENOENT;
 		}
 		pu->nmods++;
 	}
 	pu->mod = &pu->mods[i];
-	np_info("auto: %s (attempt %u)", why[0] ? why : name, pu->a.attempt);
+	np_info("--strategy=auto chose %s: %s (attempt %u)", name, why[0] ? why : "-", pu->a.attempt);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
  * strategy opens through the punch. Reading them is the data path's job. */
 #include "np_peer_int.h"
 
+#define NP_LOG_COMPONENT "peer"
 #include "np_log.h"
 #include "np_udp.h"
 
@@ -80,7 +81,7 @@ int np_sock_send(struct np_peer *p, int sock_id, const np_addr_t *to, const void
 		p->stats.send_errors++;
 		if (np_log_get_level() >= NP_LOG_DEBUG) {
 			char a[NP_ADDR_STRLEN];
-			np_debug("send to %s failed: %s", np_astr(to, a), strerror(-rc));
+			np_debug_e(rc, "send to %s failed", np_astr(to, a));
 		}
 	}
 	return rc;

@@ -60,6 +60,21 @@
 #   lab_block_udp NAME / lab_unblock_udp NAME   drop / pass again the UDP that
 #                            NAME's peer sends out (at its inner NAT, before it
 #                            gets a mapping): lets the other side speak first
+#   lab_impair NAME IFACE DELAY_MS JITTER_MS LOSS_PCT [SECONDS]
+#                            impair the packets that cross IFACE of namespace NAME
+#                            (as lab_exec), both ways: each way gets DELAY_MS
+#                            +- JITTER_MS (uniform, may reorder) and loses
+#                            LOSS_PCT %. iptables NFQUEUE rules (mangle
+#                            PREROUTING -i, POSTROUTING -o, --queue-bypass) feed
+#                            np_impair (tests/lab/tools), which runs for SECONDS
+#                            (default 600) and then lets everything pass again.
+#                            Calling it again for the same NAME IFACE replaces it.
+#   lab_impair_site NAME DELAY_MS JITTER_MS LOSS_PCT [SECONDS]
+#                            the same on site NAME's link to the lab internet
+#                            (router, s-NAME): NAME is DELAY_MS one way from the
+#                            internet core, so from the server (whose link is
+#                            clean) and, added to the other site's, from the peer
+#   lab_unimpair NAME IFACE  remove that impairment (rules and process)
 #   lab_describe             one line per host: how to enter it, its addresses
 #   lab_cleanup              kill recorded PIDs, delete exactly our namespaces
 #   lab_at_exit CMD...       run CMD at exit, before lab_cleanup (lab_init owns
@@ -81,6 +96,16 @@
 #   lab_tunnel_field NAME KEY   KEY=VALUE from NAME's last "tunnel up" line
 #   lab_assert_alive NAME... every named daemon still runs (else lab_fail)
 #   LAB_WRAP="valgrind ..."  prefix for the daemon command (word-split)
+# TURN relay (coturn, Debian's /usr/bin/turnserver):
+#   lab_start_turn [--tls]   coturn in srv on TURN_IP (UDP+TCP 3478; with --tls
+#                            also TLS 5349 with a CA made for this run:
+#                            LAB_TURN_CA), use-auth-secret with a random
+#                            static-auth-secret (LAB_TURN_SECRET_FILE), no-cli,
+#                            listening only on TURN_IP; config, db, log in
+#                            LAB_DIR/turn; waits until it listens. Again after
+#                            lab_stop turn: a relay restart (allocations lost).
+#   lab_turn_creds NAME      TURN REST credentials valid 1 h: prints the user
+#                            name, writes the password to LAB_DIR/keys/turn-NAME.pw
 #
 # Variables:
 #   LAB_PREFIX, LAB_DIR (temp dir: logs/, keys/), LAB_UDP (np_labudp path)
@@ -99,6 +124,7 @@
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 NP_BUILD_DIR=${NP_BUILD_DIR:-$NP_SOURCE_DIR/build}
 LAB_UDP=${LAB_UDP:-$NP_BUILD_DIR/tests/lab/np_labudp}
+LAB_IMPAIR=${LAB_IMPAIR:-$NP_BUILD_DIR/tests/lab/np_impair}
 
 SERVER_IP=203.0.113.10
 SERVER_ALT_IP=203.0.113.11
@@ -108,6 +134,9 @@ LAB_MTU=${LAB_MTU:-1400}
 LAB_TUN_DEV=${LAB_TUN_DEV:-np0}
 LAB_ALTER_XOR=0x1000
 LAB_SEQ_P0=20000
+TURN_IP=203.0.113.12
+LAB_TURN_PORT=3478
+LAB_TURN_TLS_PORT=5349
 LAB_TOOLS="ip nft conntrack ping sysctl ss timeout stat mktemp"
 
 LAB_NSITES=0
@@ -117,6 +146,8 @@ LAB_HAVE_SERVER=0
 LAB_SITES=()
 LAB_HOSTS=()
 LAB_AT_EXIT=()
+LAB_NQUEUE=0
+declare -gA LAB_IMPAIR_PID=() LAB_IMPAIR_Q=()
 
 # ---- small helpers --------------------------------------------------------
 
@@ -586,6 +617,57 @@ lab_unblock_udp() {
 	lab_run ip netns exec "$ns" nft delete table ip nplab_block
 }
 
+# ---- impairment (delay, jitter, loss) ---------------------------------------
+
+_lab_impair_rules() { # ACTION(-A|-D) NS IFACE QUEUE
+	local ns=$2 dev=$3 q=$4
+	lab_run ip netns exec "$ns" iptables -w -t mangle "$1" PREROUTING -i "$dev" \
+		-j NFQUEUE --queue-num "$q" --queue-bypass &&
+		lab_run ip netns exec "$ns" iptables -w -t mangle "$1" POSTROUTING -o "$dev" \
+			-j NFQUEUE --queue-num "$q" --queue-bypass
+}
+
+lab_unimpair() {
+	local ns key q pid
+	ns=$(_lab_resolve "$1") || return 1
+	key="$ns/$2"
+	q=${LAB_IMPAIR_Q[$key]:-}
+	[ -n "$q" ] || return 0
+	_lab_impair_rules -D "$ns" "$2" "$q" 2>/dev/null || true
+	pid=${LAB_IMPAIR_PID[$key]:-}
+	[ -z "$pid" ] || lab_kill "$pid" 2 || true
+	unset "LAB_IMPAIR_Q[$key]" "LAB_IMPAIR_PID[$key]"
+}
+
+_lab_impair_ready() { grep -q "np_impair: queue" "$1"; }
+
+lab_impair() {
+	local name=$1 dev=$2 delay=$3 jitter=$4 loss=$5 secs=${6:-600} ns key q log
+	[ -x "$LAB_IMPAIR" ] || lab_fail "$LAB_IMPAIR is missing (needs libnetfilter-queue-dev at build time)"
+	command -v iptables >/dev/null || lab_fail "lab_impair needs iptables (Debian: iptables)"
+	[[ $delay =~ ^[0-9]+$ && $jitter =~ ^[0-9]+$ && $loss =~ ^[0-9]+(\.[0-9]+)?$ && $secs =~ ^[0-9]+$ ]] ||
+		lab_fail "lab_impair: bad numbers '$delay' '$jitter' '$loss' '$secs' (DELAY_MS JITTER_MS LOSS_PCT [SECONDS])"
+	ns=$(_lab_resolve "$name") || return 1
+	lab_unimpair "$name" "$dev"
+	key="$ns/$dev"
+	LAB_NQUEUE=$((LAB_NQUEUE + 1))
+	q=$LAB_NQUEUE
+	log=$(_lab_next_log "impair-$name-$dev")
+	_lab_spawn "$name" "$log" "$LAB_IMPAIR" -q "$q" -d "$delay" -j "$jitter" -l "$loss" -t "$secs"
+	LAB_IMPAIR_PID[$key]=$LAB_BG_PID
+	LAB_IMPAIR_Q[$key]=$q
+	lab_wait 5 _lab_impair_ready "$log" || lab_fail "np_impair did not start in $name: $(tail -n 3 "$log")"
+	_lab_impair_rules -A "$ns" "$dev" "$q" || lab_fail "lab_impair: iptables NFQUEUE rules failed in $name"
+}
+
+lab_impair_site() {
+	local name=$1
+	shift
+	[ -n "$(_lab_var "LAB_KIND_$name")" ] || lab_fail "lab_impair_site: unknown site '$name'"
+	[ "$(_lab_var "LAB_KIND_$name")" != host ] || lab_fail "lab_impair_site: '$name' is a host, not a site"
+	lab_impair router "s-$name" "$@"
+}
+
 # ---- processes ------------------------------------------------------------
 
 # Start a process in a lab namespace; sets LAB_BG_PID. A watcher subshell
@@ -868,4 +950,86 @@ lab_ping_both() {
 			return 1
 		fi
 	done
+}
+
+# ---- TURN relay (coturn) ----------------------------------------------------
+
+_lab_turn_tls_material() {
+	local d=$LAB_DIR/turn
+	[ -f "$d/ca.pem" ] && return 0
+	command -v openssl >/dev/null || lab_fail "openssl is missing (Debian: openssl)"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=nplab test CA" \
+		-keyout "$d/ca.key" -out "$d/ca.pem" >/dev/null 2>&1 || lab_fail "cannot make the test CA"
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=$TURN_IP" -keyout "$d/turn.key" -out "$d/turn.csr" \
+		>/dev/null 2>&1 || lab_fail "cannot make the relay's key"
+	printf 'subjectAltName=IP:%s\n' "$TURN_IP" >"$d/san.ext"
+	openssl x509 -req -in "$d/turn.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+		-extfile "$d/san.ext" -out "$d/turn.pem" >/dev/null 2>&1 || lab_fail "cannot sign the relay's certificate"
+	LAB_TURN_CA=$d/ca.pem
+}
+
+_lab_turn_ready() {
+	lab_alive "$LAB_PID_turn" || lab_fail "coturn exited early (see $LAB_LOG_turn)"
+	local u t
+	u=$(ip netns exec "${LAB_PREFIX}srv" ss -Hnlu 2>/dev/null) || return 1
+	t=$(ip netns exec "${LAB_PREFIX}srv" ss -Hnlt 2>/dev/null) || return 1
+	grep -q "$TURN_IP:$LAB_TURN_PORT\b" <<<"$u" && grep -q "$TURN_IP:$LAB_TURN_PORT\b" <<<"$t" || return 1
+	[ "$LAB_TURN_TLS" = 0 ] || grep -q "$TURN_IP:$LAB_TURN_TLS_PORT\b" <<<"$t"
+}
+
+lab_start_turn() {
+	local d=$LAB_DIR/turn log tls=0
+	[ "${1:-}" != --tls ] || tls=1
+	[ "$LAB_HAVE_SERVER" = 1 ] || lab_fail "lab_start_turn needs lab_server first"
+	[ -x /usr/bin/turnserver ] || lab_fail "/usr/bin/turnserver is missing (Debian: coturn)"
+	mkdir -p "$d"
+	if ! ip -n "${LAB_PREFIX}srv" addr show dev eth0 | grep -q " $TURN_IP/"; then
+		lab_run ip -n "${LAB_PREFIX}srv" addr add "$TURN_IP/24" dev eth0
+	fi
+	if [ ! -f "$d/secret" ]; then
+		(umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$d/secret")
+	fi
+	LAB_TURN_SECRET_FILE=$d/secret
+	LAB_TURN_TLS=$tls
+	{
+		echo "listening-ip=$TURN_IP"
+		echo "relay-ip=$TURN_IP"
+		echo "listening-port=$LAB_TURN_PORT"
+		echo "min-port=49152"
+		echo "max-port=49999"
+		echo "use-auth-secret"
+		echo "static-auth-secret=$(cat "$d/secret")"
+		echo "realm=nplab"
+		echo "no-cli"
+		echo "no-dtls"
+		echo "no-rfc5780"
+		echo "no-multicast-peers"
+		echo "fingerprint"
+		echo "userdb=$d/turndb"
+		echo "pidfile=$d/turnserver.pid"
+		echo "simple-log"
+		if [ "$tls" = 1 ]; then
+			_lab_turn_tls_material
+			echo "tls-listening-port=$LAB_TURN_TLS_PORT"
+			echo "cert=$d/turn.pem"
+			echo "pkey=$d/turn.key"
+		else
+			echo "no-tls"
+		fi
+	} >"$d/turnserver.conf"
+	chmod 0600 "$d/turnserver.conf"
+	log=$(_lab_next_log turn)
+	_lab_spawn srv "$log" /usr/bin/turnserver -c "$d/turnserver.conf" --log-file stdout
+	LAB_PID_turn=$LAB_BG_PID
+	LAB_LOG_turn=$log
+	lab_wait 10 _lab_turn_ready || lab_fail "coturn did not listen on $TURN_IP:$LAB_TURN_PORT within 10 s"
+}
+
+lab_turn_creds() {
+	local name=$1 user
+	[ -n "${LAB_TURN_SECRET_FILE:-}" ] || lab_fail "lab_turn_creds needs lab_start_turn first"
+	user="$(($(date +%s) + 3600)):$name"
+	(umask 077 && printf '%s' "$user" | openssl dgst -sha1 -hmac "$(cat "$LAB_TURN_SECRET_FILE")" -binary |
+		base64 >"$LAB_DIR/keys/turn-$name.pw")
+	echo "$user"
 }

@@ -6,7 +6,8 @@
 
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 NP_PACKAGES="build-essential cmake pkg-config libev-dev liblua5.4-dev libsodium-dev libcmocka-dev
- nftables iproute2 conntrack iputils-ping tcpdump iperf3 clang libclang-rt-14-dev procps"
+ nftables iproute2 conntrack iputils-ping tcpdump iperf3 clang libclang-rt-14-dev procps
+ libssl-dev zlib1g-dev coturn openssl iptables libnetfilter-queue-dev"
 
 np_ensure_packages() {
 	local missing=() p

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "np_hooks.h"
+#define NP_LOG_COMPONENT "hookrun"
 #include "np_log.h"
 
 static void usage(void)
