@@ -1,6 +1,8 @@
 /* natpunch: the peer program. main() is a table of subcommands (genkey,
  * pubkey, genpsk, probe) falling back to the daemon; the daemon part reads
- * keys and hooks, then hands over to np_peer on the default libev loop. */
+ * the options (command line over --config file), keys and hooks, hands over
+ * to np_peer on the default libev loop, tells systemd (READY=1, STATUS=), and
+ * re-reads the configuration file on SIGHUP. */
 #include "np_auth.h"
 #include "np_config.h"
 #include "np_control.h"
@@ -9,6 +11,7 @@
 #include "np_keys.h"
 #define NP_LOG_COMPONENT "main"
 #include "np_log.h"
+#include "np_notify.h"
 #include "np_peer.h"
 #include "np_strategy_loader.h"
 
@@ -106,28 +109,43 @@ static int cmd_pubkey(int argc, char **argv)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* Reads the key files the options name. An error names where the option
+ * was set ("tun0.conf:4: /etc/natpunch/tun0.key: ..."). */
 static int load_keys(const struct np_config *cfg, struct np_peer_keys *k)
 {
-	char err[256];
+	char err[256], at[320];
 
 	memset(k, 0, sizeof(*k));
 	if (!cfg->insecure) {
 		if (np_key_read_file(cfg->key_file, k->priv, err, sizeof(err)) < 0)
-			return usage_error(err);
-		if (np_key_parse_base64(cfg->peer_key_b64, strlen(cfg->peer_key_b64), k->peer_pub) < 0)
-			return usage_error("--peer-key is not a base64 public key (44 characters, from natpunch pubkey)");
+			goto bad_key;
+		if (np_key_parse_base64(cfg->peer_key_b64, strlen(cfg->peer_key_b64), k->peer_pub) < 0) {
+			fprintf(stderr, "natpunch: %s--peer-key is not a base64 public key (44 characters, from natpunch pubkey)\n",
+				np_config_where(cfg, "peer-key", at, sizeof(at)));
+			return 2;
+		}
 		if (cfg->psk_file) {
-			if (np_key_read_file(cfg->psk_file, k->psk, err, sizeof(err)) < 0)
-				return usage_error(err);
+			if (np_key_read_file(cfg->psk_file, k->psk, err, sizeof(err)) < 0) {
+				np_config_where(cfg, "psk", at, sizeof(at));
+				goto bad;
+			}
 			k->has_psk = 1;
 		}
 	}
 	if (cfg->server_token_file) {
-		if (np_auth_token_key_from_file(cfg->server_token_file, k->token_key, err, sizeof(err)) < 0)
-			return usage_error(err);
+		if (np_auth_token_key_from_file(cfg->server_token_file, k->token_key, err, sizeof(err)) < 0) {
+			np_config_where(cfg, "server-token", at, sizeof(at));
+			goto bad;
+		}
 		k->has_token = 1;
 	}
 	return 0;
+bad_key:
+	np_config_where(cfg, "key", at, sizeof(at));
+bad:
+	sodium_memzero(k, sizeof(*k));
+	fprintf(stderr, "natpunch: %s%s\n", at, err);
+	return 2;
 }
 
 /* natpunch check-strategy NAME|PATH [DIR]: load it as the daemon would. */
@@ -170,10 +188,36 @@ static void hook_lua_path(char *out, size_t cap)
 struct daemon {
 	struct ev_loop *loop;
 	struct np_peer *peer;
-	ev_signal sigint, sigterm;
+	struct np_config *cfg;          /* what the daemon started with */
+	struct np_config *applied;      /* the latest SIGHUP's (or cfg) */
+	struct np_config *reloads[16];  /* kept alive: hooks may point into them */
+	size_t nreloads;
+	struct np_hooks *hooks;
+	int argc;
+	char **argv;
+	ev_signal sigint, sigterm, sighup;
 	ev_timer stop_deadline;
 	int stopping;
 };
+
+/* Hooks of a configuration, or NULL if it names none. */
+static int make_hooks(struct ev_loop *loop, const struct np_config *cfg, struct np_hooks **out, char *err,
+		      size_t errlen)
+{
+	static char luapath[3 * PATH_MAX + 64];
+	struct np_hooks_config hc = { 0 };
+
+	*out = NULL;
+	if (!cfg->nhooks && !cfg->hook_dir)
+		return 0;
+	hook_lua_path(luapath, sizeof(luapath));
+	hc.files = (const char **)cfg->hooks;
+	hc.nfiles = cfg->nhooks;
+	hc.dir = cfg->hook_dir;
+	hc.timeout_s = cfg->hook_timeout_s;
+	hc.lua_path = luapath;
+	return np_hooks_new(loop, &hc, out, err, errlen);
+}
 
 static void stop_now(void *arg)
 {
@@ -199,78 +243,182 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	}
 	d->stopping = 1;
 	np_info("%s received, shutting down", strsignal(w->signum));
+	np_notify("STOPPING=1");
 	ev_timer_start(loop, &d->stop_deadline);
 	np_peer_stop(d->peer, stop_now, d);
+}
+
+struct reload_diff {
+	int hooks, restart;
+};
+
+static void note_restart(const struct np_opt *o, void *arg)
+{
+	struct reload_diff *r = arg;
+
+	if (o->flags & NP_OPT_RELOAD)
+		return;
+	np_warn("reload: '%s' changed; it takes effect at the next restart", o->name);
+	r->restart++;
+}
+
+static void note_reloadable(const struct np_opt *o, void *arg)
+{
+	struct reload_diff *r = arg;
+
+	if ((o->flags & NP_OPT_RELOAD) && strncmp(o->name, "hook", 4) == 0)
+		r->hooks = 1;
+}
+
+/* SIGHUP: re-read the configuration file (and the command line over it).
+ * The log level and the hooks change now; everything else is reported. */
+static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = w->data;
+	struct np_config *nc;
+	struct np_hooks *nh = NULL;
+	struct reload_diff r = { 0 };
+	char err[512];
+
+	if (!d->cfg->opts.file) {
+		np_info("SIGHUP: no --config file, nothing to re-read");
+		return;
+	}
+	if (d->stopping)
+		return;
+	if (d->nreloads == sizeof(d->reloads) / sizeof(d->reloads[0])) {
+		np_warn("SIGHUP: reloaded %zu times already; restart to reload again", d->nreloads);
+		return;
+	}
+	nc = calloc(1, sizeof(*nc));
+	if (!nc)
+		return;
+	np_notify("RELOADING=1");
+	if (np_config_parse(d->argc, d->argv, nc, err, sizeof(err)) != 0) {
+		np_err("SIGHUP: %s; keeping the running configuration", err);
+		goto drop;
+	}
+	np_opts_diff(&d->cfg->opts, &nc->opts, note_restart, &r);
+	np_opts_diff(&d->applied->opts, &nc->opts, note_reloadable, &r);
+	if (r.hooks && make_hooks(loop, nc, &nh, err, sizeof(err)) < 0) {
+		np_err("SIGHUP: %s; keeping the running hooks", err);
+		r.hooks = 0;
+		nc->log_level = d->applied->log_level;
+		goto drop;
+	}
+	if (nc->log_level != np_log_get_level())
+		np_info("reload: log level %d -> %d", np_log_get_level(), nc->log_level);
+	np_log_set_level(nc->log_level);
+	if (r.hooks) {
+		np_info("reload: hooks changed (%zu file(s)%s%s)", nc->nhooks, nc->hook_dir ? " plus " : "",
+			nc->hook_dir ? nc->hook_dir : "");
+		np_peer_replace_hooks(d->peer, nh);
+		d->hooks = nh;
+	}
+	np_info("reload: done from %s%s", nc->opts.file, r.restart ? "; some changes need a restart" : "");
+	d->reloads[d->nreloads++] = nc;
+	d->applied = nc;
+	np_notify("READY=1");
+	return;
+drop:
+	np_notify("READY=1");
+	np_config_free(nc);
+	free(nc);
+}
+
+static void on_state(void *arg, const char *summary)
+{
+	np_notify_status("%s", summary);
 }
 
 static int run_daemon(int argc, char **argv)
 {
 	struct np_config cfg;
 	struct np_peer_keys keys;
-	struct np_hooks *hooks = NULL;
-	struct np_hooks_config hc = { 0 };
 	struct daemon d = { 0 };
-	char err[512], luapath[3 * PATH_MAX + 64];
+	char err[512];
 	int rc;
 
 	rc = np_config_parse(argc, argv, &cfg, err, sizeof(err));
 	if (rc == 1) {
-		fputs(np_config_usage, stdout);
-		return 0;
+		np_config_usage(stdout);
+		rc = 0;
+		goto out;
 	}
 	if (rc == 2) {
 		printf("natpunch %s (strategy ABI %d.%d)\n", NP_VERSION, NP_STRATEGY_ABI_MAJOR, NP_STRATEGY_ABI_MINOR);
-		return 0;
+		rc = 0;
+		goto out;
 	}
-	if (rc < 0)
-		return usage_error(err);
+	if (rc < 0) {
+		rc = usage_error(err);
+		goto out;
+	}
+	if (cfg.syslog && !cfg.opts.check)
+		np_log_set_syslog(1);
 	np_log_set_level(cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	d.loop = ev_default_loop(EVFLAG_AUTO);
-	if (cfg.nhooks || cfg.hook_dir) {
-		hook_lua_path(luapath, sizeof(luapath));
-		hc.files = cfg.hooks;
-		hc.nfiles = cfg.nhooks;
-		hc.dir = cfg.hook_dir;
-		hc.timeout_s = cfg.hook_timeout_s;
-		hc.lua_path = luapath;
-		if (np_hooks_new(d.loop, &hc, &hooks, err, sizeof(err)) < 0) {
-			fprintf(stderr, "natpunch: %s\n", err);
-			return 2;
-		}
-		if (cfg.check_hooks) {
-			printf("hooks OK: %zu file(s)%s%s\n", cfg.nhooks, cfg.hook_dir ? " plus " : "",
-			       cfg.hook_dir ? cfg.hook_dir : "");
-			np_hooks_free(hooks);
-			return 0;
-		}
+	d.cfg = d.applied = &cfg;
+	d.argc = argc;
+	d.argv = argv;
+	if (make_hooks(d.loop, &cfg, &d.hooks, err, sizeof(err)) < 0) {
+		char at[320];
+
+		fprintf(stderr, "natpunch: %s%s\n", np_config_where(&cfg, cfg.nhooks ? "hook" : "hook-dir", at, sizeof(at)),
+			err);
+		rc = 2;
+		goto out;
+	}
+	if (cfg.check_hooks) {
+		printf("hooks OK: %zu file(s)%s%s\n", cfg.nhooks, cfg.hook_dir ? " plus " : "",
+		       cfg.hook_dir ? cfg.hook_dir : "");
+		rc = 0;
+		goto out;
 	}
 	rc = load_keys(&cfg, &keys);
 	if (rc)
 		goto out;
-	rc = np_peer_new(d.loop, &cfg, &keys, hooks, &d.peer, err, sizeof(err));
+	if (cfg.opts.check) {
+		sodium_memzero(&keys, sizeof(keys));
+		np_opts_dump(&cfg.opts, stdout);
+		rc = fflush(stdout) == 0 ? 0 : 1;
+		goto out;
+	}
+	rc = np_peer_new(d.loop, &cfg, &keys, d.hooks, &d.peer, err, sizeof(err));
 	sodium_memzero(&keys, sizeof(keys));
 	if (rc < 0) {
 		fprintf(stderr, "natpunch: %s\n", err);
 		rc = 1;
 		goto out;
 	}
+	/* The tun and the control socket exist now. */
+	np_peer_on_state(d.peer, on_state, &d);
+	np_notify("READY=1");
 	ev_signal_init(&d.sigint, on_signal, SIGINT);
 	ev_signal_init(&d.sigterm, on_signal, SIGTERM);
-	d.sigint.data = d.sigterm.data = &d;
+	ev_signal_init(&d.sighup, on_hup, SIGHUP);
+	d.sigint.data = d.sigterm.data = d.sighup.data = &d;
 	ev_signal_start(d.loop, &d.sigint);
 	ev_signal_start(d.loop, &d.sigterm);
+	ev_signal_start(d.loop, &d.sighup);
 	ev_timer_init(&d.stop_deadline, on_stop_deadline, cfg.hook_timeout_s + 2, 0.);
 	ev_run(d.loop, 0);
 	ev_timer_stop(d.loop, &d.stop_deadline);
 	ev_signal_stop(d.loop, &d.sigint);
 	ev_signal_stop(d.loop, &d.sigterm);
+	ev_signal_stop(d.loop, &d.sighup);
 	np_peer_free(d.peer);
 	np_info("stopped; tun removed");
 	rc = 0;
 out:
-	if (hooks)
-		np_hooks_free(hooks);
+	if (d.hooks)
+		np_hooks_free(d.hooks);
+	for (size_t i = 0; i < d.nreloads; i++) {
+		np_config_free(d.reloads[i]);
+		free(d.reloads[i]);
+	}
+	np_config_free(&cfg);
 	return rc;
 }
 

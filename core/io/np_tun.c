@@ -60,17 +60,17 @@ static int tun_create(const char *name, int vnet, char *ifname, char *err, size_
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot open /dev/net/tun: %s%s", strerror(errno),
-			 errno == EACCES || errno == EPERM ? " (natpunch needs root or CAP_NET_ADMIN)" : "");
+		np_errmsg(err, errlen, errno, "cannot open /dev/net/tun%s",
+			  errno == EACCES || errno == EPERM ? " (natpunch needs root or CAP_NET_ADMIN)" : "");
 		return rc;
 	}
 	ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot create tun device %s: %s%s", name, strerror(errno),
-			 errno == EBUSY ? " (the name is in use by another program)" :
-			 errno == EPERM ? " (natpunch needs root or CAP_NET_ADMIN)" : "");
+		np_errmsg(err, errlen, errno, "cannot create tun device %s%s", name,
+			  errno == EBUSY ? " (the name is in use by another program)" :
+			  errno == EPERM ? " (natpunch needs root or CAP_NET_ADMIN)" : "");
 		close(fd);
 		return rc;
 	}

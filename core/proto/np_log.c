@@ -7,11 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 
 static int np_log_level = NP_LOG_INFO;
 static const char *np_log_ident = "natpunch";
 static int np_log_journal = -1; /* -1: not decided yet */
+static int np_log_syslog;
+
+void np_log_set_syslog(int on)
+{
+	if (on && !np_log_syslog)
+		openlog(np_log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	else if (!on && np_log_syslog)
+		closelog();
+	np_log_syslog = on;
+}
 
 void np_log_set_level(int level)
 {
@@ -79,10 +90,15 @@ void np_logcv(int level, const char *comp, int err, const char *fmt, va_list ap)
 		vsnprintf(big, (size_t)r + 1, fmt, ap);
 		msg = big;
 	}
-	/* One call, so that glibc writes the line at once and lines of
-	 * processes sharing one stderr (hook children) do not interleave. */
-	fprintf(stderr, "%s%s %s: %s%s%s%s%s\n", head, np_log_ident, names[l], comp ? comp : "", comp ? ": " : "",
-		msg, err ? ": " : "", err ? strerror(err < 0 ? -err : err) : "");
+	if (np_log_syslog) {
+		syslog(prio[l], "%s%s%s%s%s", comp ? comp : "", comp ? ": " : "", msg, err ? ": " : "",
+		       err ? strerror(err < 0 ? -err : err) : "");
+	} else {
+		/* One call, so that glibc writes the line at once and lines of
+		 * processes sharing one stderr (hook children) do not interleave. */
+		fprintf(stderr, "%s%s %s: %s%s%s%s%s\n", head, np_log_ident, names[l], comp ? comp : "",
+			comp ? ": " : "", msg, err ? ": " : "", err ? strerror(err < 0 ? -err : err) : "");
+	}
 	free(big);
 	errno = saved;
 }

@@ -45,6 +45,9 @@ void np_log_set_ident(const char *ident);
 /* 1: print the journal form (no timestamp, "<N>" priority); 0: the
  * terminal form; -1: decide from JOURNAL_STREAM (the default). */
 void np_log_set_journal(int on);
+/* --syslog: from now on lines go to syslog(3) (facility daemon, the ident
+ * above), not stderr. */
+void np_log_set_syslog(int on);
 
 /* comp: component (NULL: none); err: errno value or 0 (see above). */
 void np_logcv(int level, const char *comp, int err, const char *fmt, va_list ap);

@@ -1,4 +1,5 @@
-/* np_config: getopt_long over the peer's options, with range checks. */
+/* np_config: natpunch's option table, its special setters, and the checks
+ * that involve more than one option. The driver is np_opts.c. */
 #include "np_config.h"
 #include "np_log.h"
 #include "np_parse.h"
@@ -7,239 +8,201 @@
 #include "np_udp.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char np_config_usage[] =
-	"usage: natpunch [options] SERVER PORT TUN LOCAL_IP REMOTE_IP MTU\n"
-	"       natpunch genkey | pubkey | genpsk\n"
-	"       natpunch probe SERVER PORT [--json]\n"
-	"       natpunch status [TUN] [--json]\n"
-	"       natpunch check-strategy NAME|PATH [DIR]\n"
-	"       natpunch --check-hooks --hook FILE... [--hook-dir DIR]\n"
-	"\n"
-	"Registers with the rendezvous SERVER on PORT, punches through both NATs to the\n"
-	"peer registered on the server's other port, and carries IP packets between the\n"
-	"tun device TUN (LOCAL_IP <-> REMOTE_IP, MTU) and the peer over UDP.\n"
-	"\n"
-	"keys (required unless --insecure):\n"
-	"  --key FILE            our private key (natpunch genkey > FILE; mode 0600)\n"
-	"  --peer-key BASE64     the peer's public key (natpunch pubkey < its key)\n"
-	"  --psk FILE            optional pre-shared key (natpunch genpsk > FILE)\n"
-	"  --cipher NAME         auto (default: AES-256-GCM when both peers have hardware AES,\n"
-	"                        else ChaCha20-Poly1305), chacha20-poly1305 or aes-256-gcm\n"
-	"  --insecure            no authentication, no encryption (the original protocol)\n"
-	"rendezvous and traversal:\n"
-	"  --session NAME        pair with the peer of the same session name (default \"default\")\n"
-	"  --server-token FILE   authenticate registrations to a server run with --token-file\n"
-	"  --port N              local UDP port (default: any)\n"
-	"  --strategy NAME|PATH  traversal strategy: auto (default), simple, predict, spray, or a .so\n"
-	"  --strategy-path DIR   look for strategy NAME.so here first\n"
-	"  --nat-depth N         NATs between this host and the internet (default: learned)\n"
-	"tunnel:\n"
-	"  --keepalive SEC       send a keepalive after SEC idle seconds (default 5)\n"
-	"  --dead-after SEC      re-handshake after SEC seconds without a packet (default 15)\n"
-	"  --no-offload          do not use tun/UDP segmentation offloads\n"
-	"  --rekey-after SEC     rekey interval (default 120; for tests)\n"
-	"hooks:\n"
-	"  --hook FILE           Lua hook file, repeatable, run in order\n"
-	"  --hook-dir DIR        run DIR/*.lua in lexical order after --hook files\n"
-	"  --hook-timeout SEC    abandon a hook after SEC seconds (default 30)\n"
-	"  --check-hooks         load the hook files, report, and exit\n"
-	"status:\n"
-	"  --control PATH|none   control socket for natpunch status (default /run/natpunch/TUN.sock)\n"
-	"other:\n"
-	"  -v, --verbose         debug logging\n"
-	"  -q, --quiet           errors only\n"
-	"  -h, --help            this text\n"
-	"  -V, --version         print the version\n";
+#define CFG(p) ((struct np_config *)(p))
 
-static int num(const char *s, const char *opt, double lo, double hi, double *out, char *err, size_t errlen)
+static int bad(char *err, size_t errlen, const char *what, const char *key, const char *val, const char *expect)
 {
-	if (np_parse_num(s, lo, hi, out) < 0) {
-		snprintf(err, errlen, "invalid value '%.64s' for %s (expected %g..%g)", s, opt, lo, hi);
-		return -EINVAL;
-	}
+	snprintf(err, errlen, "invalid %s%s '%.64s' (%s)", what, key, val, expect);
+	return -EINVAL;
+}
+
+static int set_session(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
+{
+	size_t n = strlen(val);
+	int ok = n > 0 && n <= 64;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = val[i] > ' ' && val[i] <= '~';
+	if (!ok)
+		return bad(err, errlen, "", key, val, "1..64 printable characters, no spaces");
+	snprintf(CFG(c)->session, sizeof(CFG(c)->session), "%s", val);
 	return 0;
 }
 
-int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, size_t errlen)
+static int set_strategy(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
 {
-	enum {
-		O_KEY = 256, O_PEERKEY, O_PSK, O_INSECURE, O_SESSION, O_TOKEN, O_PORT, O_STRATEGY, O_SPATH,
-		O_DEPTH, O_KEEPALIVE, O_DEAD, O_NOOFF, O_REKEY, O_HOOK, O_HOOKDIR, O_HOOKTO, O_CHECK, O_CONTROL, O_CIPHER,
-	};
-	static const struct option opts[] = {
-		{ "key", required_argument, NULL, O_KEY },
-		{ "peer-key", required_argument, NULL, O_PEERKEY },
-		{ "psk", required_argument, NULL, O_PSK },
-		{ "insecure", no_argument, NULL, O_INSECURE },
-		{ "session", required_argument, NULL, O_SESSION },
-		{ "server-token", required_argument, NULL, O_TOKEN },
-		{ "port", required_argument, NULL, O_PORT },
-		{ "strategy", required_argument, NULL, O_STRATEGY },
-		{ "strategy-path", required_argument, NULL, O_SPATH },
-		{ "nat-depth", required_argument, NULL, O_DEPTH },
-		{ "keepalive", required_argument, NULL, O_KEEPALIVE },
-		{ "dead-after", required_argument, NULL, O_DEAD },
-		{ "no-offload", no_argument, NULL, O_NOOFF },
-		{ "rekey-after", required_argument, NULL, O_REKEY },
-		{ "hook", required_argument, NULL, O_HOOK },
-		{ "hook-dir", required_argument, NULL, O_HOOKDIR },
-		{ "hook-timeout", required_argument, NULL, O_HOOKTO },
-		{ "check-hooks", no_argument, NULL, O_CHECK },
-		{ "control", required_argument, NULL, O_CONTROL },
-		{ "cipher", required_argument, NULL, O_CIPHER },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
-	double v;
-	int c, npos;
+	if (!strchr(val, '/') && !np_strategy_name_ok(val))
+		return bad(err, errlen, "", key, val, "a name like 'simple' or a path to a .so");
+	CFG(c)->strategy = val;
+	return 0;
+}
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->strategy = "auto";
-	snprintf(cfg->session, sizeof(cfg->session), "default");
-	cfg->keepalive_s = 5;
-	cfg->dead_after_s = 15;
-	cfg->hook_timeout_s = 30;
-	cfg->nat_depth = -1;
-	cfg->cipher = -1;
-	cfg->offload = 1;
-	cfg->log_level = NP_LOG_INFO;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vqhV", opts, NULL)) != -1) {
-		switch (c) {
-		case O_KEY:
-			cfg->key_file = optarg;
-			break;
-		case O_PEERKEY:
-			cfg->peer_key_b64 = optarg;
-			break;
-		case O_PSK:
-			cfg->psk_file = optarg;
-			break;
-		case O_INSECURE:
-			cfg->insecure = 1;
-			break;
-		case O_SESSION: {
-			size_t n = strlen(optarg);
-			int ok = n > 0 && n <= 64;
-			for (size_t i = 0; ok && i < n; i++)
-				ok = optarg[i] > ' ' && optarg[i] <= '~';
-			if (!ok) {
-				snprintf(err, errlen, "invalid --session '%.64s' (1..64 printable characters, no spaces)",
-					 optarg);
-				return -EINVAL;
-			}
-			snprintf(cfg->session, sizeof(cfg->session), "%s", optarg);
-			break;
-		}
-		case O_TOKEN:
-			cfg->server_token_file = optarg;
-			break;
-		case O_PORT:
-			if (np_parse_port(optarg, 1, &cfg->port) < 0) {
-				snprintf(err, errlen, "invalid --port '%.32s' (expected 0..65535)", optarg);
-				return -EINVAL;
-			}
-			break;
-		case O_STRATEGY:
-			if (!strchr(optarg, '/') && !np_strategy_name_ok(optarg)) {
-				snprintf(err, errlen, "invalid --strategy '%.64s' (a name like 'simple' or a path to a .so)",
-					 optarg);
-				return -EINVAL;
-			}
-			cfg->strategy = optarg;
-			break;
-		case O_SPATH:
-			cfg->strategy_path = optarg;
-			break;
-		case O_DEPTH:
-			if (num(optarg, "--nat-depth", 0, 8, &v, err, errlen) < 0 || v != (int)v) {
-				snprintf(err, errlen, "invalid value '%.32s' for --nat-depth (expected 0..8)", optarg);
-				return -EINVAL;
-			}
-			cfg->nat_depth = (int)v;
-			break;
-		case O_KEEPALIVE:
-			if (num(optarg, "--keepalive", 0.1, 3600, &cfg->keepalive_s, err, errlen) < 0)
-				return -EINVAL;
-			break;
-		case O_DEAD:
-			if (num(optarg, "--dead-after", 0.5, 86400, &cfg->dead_after_s, err, errlen) < 0)
-				return -EINVAL;
-			break;
-		case O_NOOFF:
-			cfg->offload = 0;
-			break;
-		case O_REKEY:
-			if (num(optarg, "--rekey-after", 1, 120, &cfg->rekey_after_s, err, errlen) < 0)
-				return -EINVAL;
-			break;
-		case O_HOOK:
-			if (cfg->nhooks >= NP_MAX_HOOKS) {
-				snprintf(err, errlen, "too many --hook files (at most %d)", NP_MAX_HOOKS);
-				return -EINVAL;
-			}
-			cfg->hooks[cfg->nhooks++] = optarg;
-			break;
-		case O_HOOKDIR:
-			cfg->hook_dir = optarg;
-			break;
-		case O_HOOKTO:
-			if (num(optarg, "--hook-timeout", 0.1, 3600, &cfg->hook_timeout_s, err, errlen) < 0)
-				return -EINVAL;
-			break;
-		case O_CHECK:
-			cfg->check_hooks = 1;
-			break;
-		case O_CIPHER:
-			if (strcmp(optarg, "auto") == 0)
-				cfg->cipher = -1;
-			else if (strcmp(optarg, "chacha20-poly1305") == 0)
-				cfg->cipher = 0;
-			else if (strcmp(optarg, "aes-256-gcm") == 0)
-				cfg->cipher = 1;
-			else {
-				snprintf(err, errlen, "invalid --cipher '%.32s' (auto, chacha20-poly1305 or aes-256-gcm)",
-					 optarg);
-				return -EINVAL;
-			}
-			break;
-		case O_CONTROL:
-			if (!*optarg || strlen(optarg) > 100) {
-				snprintf(err, errlen, "invalid --control path (1..100 characters, or 'none')");
-				return -EINVAL;
-			}
-			cfg->control_path = optarg;
-			break;
-		case 'v':
-			cfg->log_level = NP_LOG_DEBUG;
-			break;
-		case 'q':
-			cfg->log_level = NP_LOG_ERR;
-			break;
-		case 'h':
-			return 1;
-		case 'V':
-			return 2;
-		case ':':
-			snprintf(err, errlen, "option %.64s needs a value", argv[optind - 1]);
-			return -EINVAL;
-		default:
-			snprintf(err, errlen, "unknown option '%.64s'", argv[optind - 1]);
-			return -EINVAL;
-		}
+static int set_cipher(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
+{
+	if (strcmp(val, "auto") == 0)
+		CFG(c)->cipher = -1;
+	else if (strcmp(val, "chacha20-poly1305") == 0)
+		CFG(c)->cipher = 0;
+	else if (strcmp(val, "aes-256-gcm") == 0)
+		CFG(c)->cipher = 1;
+	else
+		return bad(err, errlen, "", key, val, "auto, chacha20-poly1305 or aes-256-gcm");
+	return 0;
+}
+
+static int set_control(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
+{
+	if (!*val || strlen(val) > 100) {
+		snprintf(err, errlen, "invalid %s path (1..100 characters, or 'none')", key);
+		return -EINVAL;
 	}
-	npos = argc - optind;
+	CFG(c)->control_path = val;
+	return 0;
+}
+
+static int set_hook(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
+{
+	struct np_config *cfg = c;
+
+	if (!val) {
+		cfg->nhooks = 0;
+		return 0;
+	}
+	if (!*val)
+		return bad(err, errlen, "", key, val, "a Lua file");
+	if (cfg->nhooks >= NP_MAX_HOOKS) {
+		snprintf(err, errlen, "too many %s files (at most %d)", key, NP_MAX_HOOKS);
+		return -EINVAL;
+	}
+	cfg->hooks[cfg->nhooks++] = val;
+	return 0;
+}
+
+static int set_no_offload(void *c, const struct np_opt *o, const char *key, const char *val, char *err,
+			  size_t errlen)
+{
+	int b = np_opt_bool(val);
+
+	if (b < 0)
+		return bad(err, errlen, "value for ", key, val, "true or false");
+	CFG(c)->offload = !b;
+	return 0;
+}
+
+static int set_server(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
+{
+	if (!*val || strlen(val) > 253)
+		return bad(err, errlen, "", key, val, "a host name or address");
+	CFG(c)->server_host = val;
+	return 0;
+}
+
+static int set_tun(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
+{
+	if (!np_tun_name_ok(val))
+		return bad(err, errlen, "", key, val, "1..15 characters, no '/', ':' or spaces");
+	snprintf(CFG(c)->tun_name, sizeof(CFG(c)->tun_name), "%s", val);
+	return 0;
+}
+
+static int set_ip(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
+{
+	if (np_addr_parse(val, (np_addr_t *)((char *)c + o->off)) < 0)
+		return bad(err, errlen, "", key, val, "expected an IPv4 or IPv6 address");
+	return 0;
+}
+
+#define F(field) offsetof(struct np_config, field)
+#define HEADING(text) { .name = "", .flags = NP_OPT_HEADING, .help = text }
+
+/* The options of natpunch, in --help order. One line per option:
+ * name, value placeholder (NULL: a flag), default, help, setter, field. */
+static const struct np_opt options[] = {
+	HEADING("positional arguments (in a --config file: the keys in brackets):"),
+	{ .name = "server", .arg = "SERVER", .flags = NP_OPT_POS, .help = "the rendezvous server's name or address", .set = set_server },
+	{ .name = "server-port", .arg = "PORT", .flags = NP_OPT_POS, .help = "its UDP port (the peer uses the other one)", .set = np_opt_port, .off = F(server_port), .lo = 1 },
+	{ .name = "tun", .arg = "TUN", .flags = NP_OPT_POS, .help = "the tun device to create", .set = set_tun },
+	{ .name = "local-ip", .arg = "LOCAL_IP", .flags = NP_OPT_POS, .help = "our address inside the tunnel", .set = set_ip, .off = F(local_ip) },
+	{ .name = "remote-ip", .arg = "REMOTE_IP", .flags = NP_OPT_POS, .help = "the peer's address inside the tunnel", .set = set_ip, .off = F(remote_ip) },
+	{ .name = "mtu", .arg = "MTU", .flags = NP_OPT_POS, .help = "the tun MTU (576..65000; 1280.. for IPv6)", .set = np_opt_int, .off = F(mtu), .lo = 576, .hi = 65000 },
+	HEADING("configuration:"),
+	{ .name = "config", .arg = "FILE", .flags = NP_OPT_CLI, .action = NP_OPT_CONFIG, .help = "read options from FILE ('name = value' lines); the command line wins" },
+	{ .name = "check-config", .arg = "FILE", .flags = NP_OPT_CLI, .action = NP_OPT_CHECK_CONFIG, .help = "validate FILE (and the keys it names), print the effective\nconfiguration, and exit" },
+	HEADING("keys (required unless --insecure):"),
+	{ .name = "key", .arg = "FILE", .help = "our private key (natpunch genkey > FILE; mode 0600)", .set = np_opt_str, .off = F(key_file) },
+	{ .name = "peer-key", .arg = "BASE64", .help = "the peer's public key (natpunch pubkey < its key)", .set = np_opt_str, .off = F(peer_key_b64) },
+	{ .name = "psk", .arg = "FILE", .help = "optional pre-shared key (natpunch genpsk > FILE)", .set = np_opt_str, .off = F(psk_file) },
+	{ .name = "cipher", .arg = "NAME", .def = "auto", .help = "auto (AES-256-GCM when both peers have hardware AES, else\nChaCha20-Poly1305), chacha20-poly1305 or aes-256-gcm", .set = set_cipher },
+	{ .name = "insecure", .help = "no authentication, no encryption (the original protocol)", .set = np_opt_flag, .off = F(insecure) },
+	HEADING("rendezvous and traversal:"),
+	{ .name = "session", .arg = "NAME", .def = "default", .help = "pair with the peer of the same session name", .set = set_session },
+	{ .name = "server-token", .arg = "FILE", .help = "authenticate registrations to a server run with --token-file", .set = np_opt_str, .off = F(server_token_file) },
+	{ .name = "port", .arg = "N", .help = "local UDP port (default: any)", .set = np_opt_port, .off = F(port) },
+	{ .name = "strategy", .arg = "NAME|PATH", .def = "auto", .help = "traversal strategy: auto, simple, predict, spray, or a .so", .set = set_strategy },
+	{ .name = "strategy-path", .arg = "DIR", .help = "look for strategy NAME.so here first", .set = np_opt_str, .off = F(strategy_path) },
+	{ .name = "nat-depth", .arg = "N", .help = "NATs between this host and the internet (default: learned)", .set = np_opt_int, .off = F(nat_depth), .lo = 0, .hi = 8 },
+	HEADING("tunnel:"),
+	{ .name = "keepalive", .arg = "SEC", .def = "5", .help = "send a keepalive after SEC idle seconds", .set = np_opt_num, .off = F(keepalive_s), .lo = 0.1, .hi = 3600 },
+	{ .name = "dead-after", .arg = "SEC", .def = "15", .help = "re-handshake after SEC seconds without a packet", .set = np_opt_num, .off = F(dead_after_s), .lo = 0.5, .hi = 86400 },
+	{ .name = "no-offload", .help = "do not use tun/UDP segmentation offloads", .set = set_no_offload },
+	{ .name = "rekey-after", .arg = "SEC", .help = "rekey interval (default 120; for tests)", .set = np_opt_num, .off = F(rekey_after_s), .lo = 1, .hi = 120 },
+	HEADING("hooks:"),
+	{ .name = "hook", .arg = "FILE", .flags = NP_OPT_REPEAT | NP_OPT_RELOAD, .help = "Lua hook file, repeatable, run in order", .set = set_hook },
+	{ .name = "hook-dir", .arg = "DIR", .flags = NP_OPT_RELOAD, .help = "run DIR/*.lua in lexical order after --hook files", .set = np_opt_str, .off = F(hook_dir) },
+	{ .name = "hook-timeout", .arg = "SEC", .flags = NP_OPT_RELOAD, .def = "30", .help = "abandon a hook after SEC seconds", .set = np_opt_num, .off = F(hook_timeout_s), .lo = 0.1, .hi = 3600 },
+	{ .name = "check-hooks", .flags = NP_OPT_CLI, .help = "load the hook files, report, and exit", .set = np_opt_flag, .off = F(check_hooks) },
+	HEADING("status and logging:"),
+	{ .name = "control", .arg = "PATH|none", .help = "control socket for natpunch status (default /run/natpunch/TUN.sock)", .set = set_control },
+	{ .name = "log-level", .arg = "LEVEL", .flags = NP_OPT_RELOAD, .help = "error, warning, info (default) or debug", .set = np_opt_loglevel, .off = F(log_level) },
+	{ .name = "syslog", .help = "log to syslog (daemon facility) instead of stderr", .set = np_opt_flag, .off = F(syslog) },
+	{ .name = "verbose", .short_name = 'v', .flags = NP_OPT_RELOAD, .help = "debug logging (log-level = debug)", .set = np_opt_verbose, .off = F(log_level) },
+	{ .name = "quiet", .short_name = 'q', .flags = NP_OPT_RELOAD, .help = "errors only (log-level = error)", .set = np_opt_verbose, .off = F(log_level) },
+	{ .name = "help", .short_name = 'h', .flags = NP_OPT_CLI, .action = NP_OPT_HELP, .help = "this text" },
+	{ .name = "version", .short_name = 'V', .flags = NP_OPT_CLI, .action = NP_OPT_VERSION, .help = "print the version" },
+};
+
+void np_config_usage(FILE *f)
+{
+	fputs("usage: natpunch [options] SERVER PORT TUN LOCAL_IP REMOTE_IP MTU\n"
+	      "       natpunch --config FILE [options]\n"
+	      "       natpunch --check-config FILE\n"
+	      "       natpunch genkey | pubkey | genpsk\n"
+	      "       natpunch probe SERVER PORT [--json]\n"
+	      "       natpunch status [TUN] [--json]\n"
+	      "       natpunch check-strategy NAME|PATH [DIR]\n"
+	      "       natpunch --check-hooks --hook FILE... [--hook-dir DIR]\n"
+	      "\n"
+	      "Registers with the rendezvous SERVER on PORT, punches through both NATs to the\n"
+	      "peer registered on the server's other port, and carries IP packets between the\n"
+	      "tun device TUN (LOCAL_IP <-> REMOTE_IP, MTU) and the peer over UDP.\n"
+	      "\n",
+	      f);
+	np_opts_usage(options, sizeof(options) / sizeof(options[0]), f);
+}
+
+const char *np_config_where(const struct np_config *cfg, const char *name, char *buf, size_t len)
+{
+	char w[300];
+
+	buf[0] = '\0';
+	if (np_opts_given(&cfg->opts, name) && strcmp(np_opts_where(&cfg->opts, name, w, sizeof(w)), "the command line"))
+		snprintf(buf, len, "%s: ", w);
+	return buf;
+}
+
+/* Checks across options, after every source was applied. */
+static int finish(struct np_config *cfg, char *err, size_t errlen)
+{
+	static const char *pos[] = { "server", "server-port", "tun", "local-ip", "remote-ip", "mtu" };
+	char at[320];
+	int missing = 0;
+
 	if (cfg->check_hooks) {
-		if (npos) {
+		if (np_opts_given(&cfg->opts, "server")) {
 			snprintf(err, errlen, "--check-hooks takes no positional arguments");
 			return -EINVAL;
 		}
@@ -249,55 +212,43 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 		}
 		return 0;
 	}
-	if (npos != 6) {
-		snprintf(err, errlen, "expected 6 arguments SERVER PORT TUN LOCAL_IP REMOTE_IP MTU, got %d", npos);
-		return -EINVAL;
+	for (size_t i = 0; i < sizeof(pos) / sizeof(pos[0]); i++)
+		missing += !np_opts_given(&cfg->opts, pos[i]);
+	if (missing) {
+		if (!cfg->opts.file) {
+			snprintf(err, errlen,
+				 "expected 6 arguments SERVER PORT TUN LOCAL_IP REMOTE_IP MTU, got 0 (or use --config FILE)");
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < sizeof(pos) / sizeof(pos[0]); i++)
+			if (!np_opts_given(&cfg->opts, pos[i])) {
+				snprintf(err, errlen, "%s: missing '%s = ...' (and no positional arguments)", cfg->opts.file,
+					 pos[i]);
+				return -EINVAL;
+			}
 	}
-	argv += optind;
-	cfg->server_host = argv[0];
-	if (!*argv[0] || strlen(argv[0]) > 253) {
-		snprintf(err, errlen, "invalid SERVER '%.64s'", argv[0]);
-		return -EINVAL;
-	}
-	if (np_parse_port(argv[1], 0, &cfg->server_port) < 0) {
-		snprintf(err, errlen, "invalid PORT '%.32s' (expected 1..65535)", argv[1]);
-		return -EINVAL;
-	}
-	if (!np_tun_name_ok(argv[2])) {
-		snprintf(err, errlen, "invalid TUN name '%.32s' (1..15 characters, no '/', ':' or spaces)", argv[2]);
-		return -EINVAL;
-	}
-	snprintf(cfg->tun_name, sizeof(cfg->tun_name), "%s", argv[2]);
-	if (np_addr_parse(argv[3], &cfg->local_ip) < 0) {
-		snprintf(err, errlen, "invalid LOCAL_IP '%.64s' (expected an IPv4 or IPv6 address)", argv[3]);
-		return -EINVAL;
-	}
-	if (np_addr_parse(argv[4], &cfg->remote_ip) < 0) {
-		snprintf(err, errlen, "invalid REMOTE_IP '%.64s' (expected an IPv4 or IPv6 address)", argv[4]);
-		return -EINVAL;
-	}
+	np_config_where(cfg, "remote-ip", at, sizeof(at));
 	if (cfg->local_ip.family != cfg->remote_ip.family) {
-		snprintf(err, errlen, "LOCAL_IP and REMOTE_IP must both be IPv4 or both IPv6");
+		snprintf(err, errlen, "%sLOCAL_IP and REMOTE_IP must both be IPv4 or both IPv6", at);
 		return -EINVAL;
 	}
 	if (memcmp(cfg->local_ip.ip, cfg->remote_ip.ip, 16) == 0) {
-		snprintf(err, errlen, "LOCAL_IP and REMOTE_IP must differ");
+		snprintf(err, errlen, "%sLOCAL_IP and REMOTE_IP must differ", at);
 		return -EINVAL;
 	}
-	if (num(argv[5], "MTU", cfg->local_ip.family == 6 ? 1280 : 576, 65000, &v, err, errlen) < 0 ||
-	    v != (int)v) {
-		snprintf(err, errlen, "invalid MTU '%.32s' (expected an integer %d..65000)", argv[5],
-			 cfg->local_ip.family == 6 ? 1280 : 576);
+	if (cfg->local_ip.family == 6 && cfg->mtu < 1280) {
+		snprintf(err, errlen, "%sinvalid MTU %d (IPv6 needs an integer 1280..65000)",
+			 np_config_where(cfg, "mtu", at, sizeof(at)), cfg->mtu);
 		return -EINVAL;
 	}
-	cfg->mtu = (int)v;
 	if (cfg->dead_after_s <= cfg->keepalive_s) {
-		snprintf(err, errlen, "--dead-after (%g) must be longer than --keepalive (%g)", cfg->dead_after_s,
-			 cfg->keepalive_s);
+		snprintf(err, errlen, "%s--dead-after (%g) must be longer than --keepalive (%g)",
+			 np_config_where(cfg, "dead-after", at, sizeof(at)), cfg->dead_after_s, cfg->keepalive_s);
 		return -EINVAL;
 	}
 	if (cfg->insecure && (cfg->key_file || cfg->peer_key_b64 || cfg->psk_file || cfg->cipher >= 0)) {
-		snprintf(err, errlen, "--insecure cannot be combined with --key, --peer-key, --psk or --cipher");
+		snprintf(err, errlen, "%s--insecure cannot be combined with --key, --peer-key, --psk or --cipher",
+			 np_config_where(cfg, "insecure", at, sizeof(at)));
 		return -EINVAL;
 	}
 	if (!cfg->insecure && (!cfg->key_file || !cfg->peer_key_b64)) {
@@ -307,4 +258,42 @@ int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, siz
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int init(struct np_config *cfg, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->nat_depth = -1;
+	cfg->offload = 1;
+	cfg->log_level = NP_LOG_INFO;
+	return np_opts_init(&cfg->opts, "natpunch", options, sizeof(options) / sizeof(options[0]), cfg, err, errlen);
+}
+
+int np_config_parse_buffer(const char *name, const char *text, size_t len, struct np_config *cfg, char *err,
+			   size_t errlen)
+{
+	int rc = init(cfg, err, errlen);
+
+	if (rc == 0)
+		rc = np_opts_load_buffer(&cfg->opts, name, text, len, err, errlen);
+	if (rc == 0)
+		rc = finish(cfg, err, errlen);
+	return rc;
+}
+
+int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, size_t errlen)
+{
+	int rc;
+
+	rc = init(cfg, err, errlen);
+	if (rc == 0)
+		rc = np_opts_parse(&cfg->opts, argc, argv, err, errlen);
+	if (rc == 0)
+		rc = finish(cfg, err, errlen);
+	return rc;
+}
+
+void np_config_free(struct np_config *cfg)
+{
+	np_opts_free(&cfg->opts);
 }

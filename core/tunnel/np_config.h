@@ -1,15 +1,21 @@
-/* np_config: the peer daemon's command line, parsed into struct np_config.
+/* np_config: the peer daemon's options, parsed into struct np_config.
  *
- * Parsing is pure (no files are opened, no sockets): it validates every
- * argument and reports the first problem as one line in err. Key files,
- * tokens and hook files are read later by the daemon. */
+ * The option table in np_config.c is the one list of natpunch's options: it
+ * drives the command line, the configuration file (--config FILE), --help and
+ * --check-config (see np_opts.h). Adding an option is one table line plus its
+ * field here. Parsing validates every value and reports the first problem as
+ * one line in err ("FILE:LINE: ..." for the file). Key files, tokens and hook
+ * files are read later by the daemon. */
 #ifndef NP_CONFIG_H
 #define NP_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <natpunch/strategy.h>
+
+#include "np_opts.h"
 
 #define NP_MAX_HOOKS 32
 
@@ -37,11 +43,22 @@ struct np_config {
 	int cipher;                 /* -1: the best both peers have; else enum np_noise_cipher */
 	const char *control_path;   /* NULL: /run/natpunch/IFNAME.sock; "none": no control socket */
 	int log_level;
+	int syslog;                 /* --syslog: log to syslog instead of stderr */
+	struct np_opts opts;        /* owns the strings above; where each came from */
 };
 
 /* Returns 0, or -EINVAL with a one-line reason in err. "--help"/"--version"
- * return 1 and 2 after setting nothing else. */
+ * return 1 and 2. cfg->opts.check is set for --check-config. Call
+ * np_config_free afterwards whatever the result. */
 int np_config_parse(int argc, char **argv, struct np_config *cfg, char *err, size_t errlen);
-extern const char np_config_usage[];
+void np_config_free(struct np_config *cfg);
+/* Configuration text alone, as if read from the file `name` (no command
+ * line): for tests and the fuzz target. Same results as np_config_parse. */
+int np_config_parse_buffer(const char *name, const char *text, size_t len, struct np_config *cfg, char *err,
+			   size_t errlen);
+/* The full --help text. */
+void np_config_usage(FILE *f);
+/* "FILE:LINE: " when option `name` came from the configuration file, else "". */
+const char *np_config_where(const struct np_config *cfg, const char *name, char *buf, size_t len);
 
 #endif

@@ -47,6 +47,19 @@ static void np_peer_set_state(struct np_peer *p, enum np_peer_state st)
 	if (p->st != st)
 		np_debug("state %s -> %s", np_peer_state_name(p->st), np_peer_state_name(st));
 	p->st = st;
+	if (p->state_fn) {
+		char sum[160];
+
+		np_peer_status_summary(p, sum, sizeof(sum));
+		p->state_fn(p->state_arg, sum);
+	}
+}
+
+void np_peer_on_state(struct np_peer *p, void (*fn)(void *arg, const char *summary), void *arg)
+{
+	p->state_fn = fn;
+	p->state_arg = arg;
+	np_peer_set_state(p, p->st);
 }
 
 /* ---- hooks ---------------------------------------------------------------- */
@@ -89,6 +102,39 @@ void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason)
 	ev.session = p->cfg->session;
 	if (np_hooks_fire(p->hooks, &ev) < 0)
 		np_warn("cannot queue hook event %s", event);
+}
+
+static void old_hooks_idle(void *arg)
+{
+	struct np_peer *p = arg;
+
+	np_hooks_free(p->hooks_draining);
+	p->hooks_draining = NULL;
+	if (p->hooks && p->st == NP_ST_UP && !p->stopping && !np_hooks_up_active(p->hooks))
+		np_peer_fire_hook(p, "up", "reload");
+}
+
+void np_peer_replace_hooks(struct np_peer *p, struct np_hooks *hooks)
+{
+	struct np_hooks *old = p->hooks;
+
+	if (p->hooks_draining) {        /* a reload while the last one drains */
+		np_hooks_free(p->hooks_draining);
+		p->hooks_draining = NULL;
+	}
+	p->hooks = hooks;
+	if (!old) {
+		if (hooks && p->st == NP_ST_UP)
+			np_peer_fire_hook(p, "up", "reload");
+		return;
+	}
+	if (np_hooks_up_active(old)) {
+		p->hooks = old;
+		np_peer_fire_hook(p, "down", "reload");
+		p->hooks = hooks;
+	}
+	p->hooks_draining = old;
+	np_hooks_on_idle(old, old_hooks_idle, p);
 }
 
 static void send_handshake_init(struct np_peer *p)
@@ -417,8 +463,11 @@ static void np_peer_enter_up(struct np_peer *p)
 	np_peer_set_state(p, NP_ST_UP);
 	p->last_rx = p->last_tx = ev_now(p->loop);
 	p->up_since = p->last_handshake = ev_now(p->loop);
+	p->up_ms = np_mono_ms() - p->cycle_start_ms;
+	p->up_attempt = p->attempts;
+	p->ups++;
 	np_info("tunnel up peer=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", np_astr(&p->path_peer, a),
-		np_punch_strategy_name(&p->punch), (unsigned long long)(np_mono_ms() - p->cycle_start_ms), p->attempts,
+		np_punch_strategy_name(&p->punch), (unsigned long long)p->up_ms, p->attempts,
 		p->secure ? np_session_cipher_name(&p->sess) : "none (insecure)");
 	ev_timer_set(&p->keepalive, p->cfg->keepalive_s, 0.);
 	ev_timer_start(p->loop, &p->keepalive);
@@ -438,6 +487,7 @@ static void np_peer_enter_up(struct np_peer *p)
 void np_peer_tunnel_down(struct np_peer *p, const char *reason)
 {
 	np_info("tunnel down: %s", reason);
+	p->downs++;
 	np_peer_fire_hook(p, "down", reason);
 	/* The old mappings may be what blocks us (a NAT reset leaves entries
 	 * that clash with a fixed port): register from a fresh socket. */
@@ -837,6 +887,8 @@ void np_peer_free(struct np_peer *p)
 	if (p->secure)
 		np_session_destroy(&p->sess);
 	np_dp_free(p);
+	if (p->hooks_draining)
+		np_hooks_free(p->hooks_draining);
 	sodium_memzero(&p->keys, sizeof(p->keys));
 	sodium_memzero(p->probe_key, sizeof(p->probe_key));
 	free(p);

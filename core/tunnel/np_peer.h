@@ -39,5 +39,15 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 void np_peer_stop(struct np_peer *p, void (*done)(void *), void *arg);
 void np_peer_free(struct np_peer *p);
 const char *np_peer_state_name(enum np_peer_state st);
+/* fn(arg, summary) on every state change, summary being one line such as
+ * "waiting for peer" or "up, direct via simple" (natpunch sends it to
+ * systemd as STATUS=). Called once at once with the current state. */
+/* SIGHUP: use hooks from now on. If the old hooks had an "up" active they get
+ * "down" (reason "reload"), and once they finished the new ones get "up"
+ * (reason "reload"), so down undoes up in the old files and up runs in the
+ * new ones. The old hooks are freed when idle (or by np_peer_free); the
+ * caller keeps owning the new ones. */
+void np_peer_replace_hooks(struct np_peer *p, struct np_hooks *hooks);
+void np_peer_on_state(struct np_peer *p, void (*fn)(void *arg, const char *summary), void *arg);
 
 #endif

@@ -84,6 +84,7 @@ struct np_peer {
 	const struct np_config *cfg;
 	struct np_peer_keys keys;
 	struct np_hooks *hooks;
+	struct np_hooks *hooks_draining;     /* replaced by SIGHUP, running its on_down */
 	int secure;
 
 	/* addressing */
@@ -97,7 +98,13 @@ struct np_peer {
 
 	/* state */
 	enum np_peer_state st;
+	void (*state_fn)(void *arg, const char *summary);   /* np_peer_on_state */
+	void *state_arg;
 	uint64_t cycle_start_ms;
+	/* the last up (for natpunch status): time from the cycle start, the
+	 * attempt that made it; and how often the tunnel came up, went down */
+	uint64_t up_ms;
+	unsigned up_attempt, ups, downs;
 	unsigned attempts;
 	uint32_t round, reg_nonce;
 	int have_round;
@@ -193,6 +200,8 @@ void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from
 
 /* np_peer_status.c */
 size_t np_peer_status_report(void *arg, char *buf, size_t cap);
+/* One line for systemd's STATUS= ("waiting for peer", "up, direct via simple"). */
+void np_peer_status_summary(const struct np_peer *p, char *buf, size_t cap);
 
 static inline const char *np_astr(const np_addr_t *a, char *buf)
 {

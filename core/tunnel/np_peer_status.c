@@ -15,6 +15,31 @@
 		}                                                               \
 	} while (0)
 
+void np_peer_status_summary(const struct np_peer *p, char *buf, size_t cap)
+{
+	char a[NP_ADDR_STRLEN];
+
+	switch (p->st) {
+	case NP_ST_REGISTER:
+		snprintf(buf, cap, "registering with %s", np_astr(&p->server, a));
+		break;
+	case NP_ST_WAIT_PEER:
+		snprintf(buf, cap, "waiting for peer");
+		break;
+	case NP_ST_PUNCH:
+		snprintf(buf, cap, "punching via %s", np_punch_strategy_name(&p->punch));
+		break;
+	case NP_ST_HANDSHAKE:
+		snprintf(buf, cap, "handshake with %s", np_astr(&p->path_peer, a));
+		break;
+	case NP_ST_UP:
+		snprintf(buf, cap, "up, direct via %s, peer %s", np_punch_strategy_name(&p->punch), np_astr(&p->path_peer, a));
+		break;
+	default:
+		snprintf(buf, cap, "%s", np_peer_state_name(p->st));
+	}
+}
+
 size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 {
 	struct np_peer *p = arg;
@@ -41,6 +66,8 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 		REPORT("peer_endpoint: %s\n", np_astr(&p->path_peer, a));
 		REPORT("path: direct\n");
 		REPORT("up_seconds: %.0f\n", now - p->up_since);
+		REPORT("attempt: %u\n", p->up_attempt);
+		REPORT("time_to_up_ms: %llu\n", (unsigned long long)p->up_ms);
 		REPORT("last_handshake_seconds_ago: %.0f\n", now - p->last_handshake);
 		REPORT("last_packet_seconds_ago: %.1f\n", now - p->last_rx);
 		if (p->hs_rtt_ms > 0)
@@ -50,6 +77,8 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 		if (p->punch.fail_reason[0])
 			REPORT("last_failure: %s\n", p->punch.fail_reason);
 	}
+	REPORT("tunnel_ups: %u\n", p->ups);
+	REPORT("tunnel_downs: %u\n", p->downs);
 	REPORT("data_path: %s\n", p->dp.path ? p->dp.path : "unknown");
 	REPORT("tx_packets: %llu\n", (unsigned long long)p->stats.tx_packets);
 	REPORT("tx_bytes: %llu\n", (unsigned long long)p->stats.tx_bytes);

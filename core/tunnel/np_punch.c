@@ -296,6 +296,7 @@ static int select_strategy(struct np_punch *pu)
 	}
 	name = np_autoselect(&pu->a.self_nat, &pu->a.peer_nat, pu->a.attempt, why, sizeof(why));
 	if (!name) {
+		snprintf(pu->fail_reason, sizeof(pu->fail_reason), "%s", why); /* for natpunch status */
 		pu->up->no_path(pu->ctx, why);
 		return -EHOSTUNREACH;
 	}

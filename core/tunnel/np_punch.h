@@ -115,7 +115,7 @@ struct np_punch {
 	uint8_t nonce_salt[32];      /* keys the nonces of our probes */
 	uint8_t sock_open[NP_HOST_MAX_SOCKETS + 1]; /* sockets the strategy may use */
 	unsigned probes_this_attempt;
-	char fail_reason[160];       /* the last failure, for the status report */
+	char fail_reason[200];       /* the last failure, for the status report */
 	struct np_punch_stats stats;
 };
 

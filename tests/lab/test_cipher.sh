@@ -14,7 +14,7 @@ lab_start_peer A "$LAB_PORT1" 10.10.0.1 10.10.0.2 --cipher chacha20-poly1305
 lab_start_peer B "$LAB_PORT2" 10.10.0.2 10.10.0.1
 lab_wait_tunnel A B 30 || lab_fail "tunnel not up with --cipher chacha20-poly1305 on A"
 for n in A B; do
-	c=$(lab_tunnel_field "$n" cipher)
+	c=$(lab_status "$n" cipher)
 	[ "$c" = ChaChaPoly ] || lab_fail "$n uses cipher '$c', want ChaChaPoly (A asked for it)"
 done
 lab_ping_both A B || lab_fail "ping failed over ChaCha20-Poly1305"
@@ -28,7 +28,7 @@ lab_start_peer A "$LAB_PORT1" 10.10.0.1 10.10.0.2
 lab_start_peer B "$LAB_PORT2" 10.10.0.2 10.10.0.1
 lab_wait_tunnel A B 30 || lab_fail "tunnel not up with default ciphers"
 for n in A B; do
-	c=$(lab_tunnel_field "$n" cipher)
+	c=$(lab_status "$n" cipher)
 	[ "$c" = "$want" ] || lab_fail "$n uses cipher '$c' by default, want $want"
 done
 lab_ping_both A B || lab_fail "ping failed with the default cipher"

@@ -40,6 +40,6 @@ lab_pair A B
 lab_start_server
 lab_start_pair A B 10.10.0 --strategy="$so"
 lab_wait_tunnel A B 20 || lab_fail "no tunnel with the custom strategy"
-[ "$(lab_tunnel_field A strategy)" = lanfirst ] || lab_fail "A did not use lanfirst: $(lab_tunnel_field A strategy)"
+[ "$(lab_status A strategy)" = lanfirst ] || lab_fail "A did not use lanfirst: $(lab_status A strategy)"
 lab_ping_both A B || lab_fail "ping through the tunnel failed"
 lab_pass "installed tree complete; out-of-tree strategy builds with pkg-config and carries a tunnel"

@@ -43,7 +43,7 @@ done
 lab_ping_both A B || lab_fail "ping through the tunnel failed with failing hooks loaded"
 
 for n in A B; do
-	log=$(_lab_var "LAB_LOG_$n")
+	log=$(lab_get LOG "$n")
 	raise=$(grep -F "hook $H/raise-on-up.lua: on_up failed:" "$log" | head -n 1) ||
 		lab_fail "$n: no 'hook $H/raise-on-up.lua: on_up failed:' line in the daemon log"
 	echo "$n: $raise"
@@ -62,14 +62,14 @@ for n in A B; do
 	grep -qF "hook $H/slow-exec.lua: on_up timed out after 2.0 s; killing its children" "$log" ||
 		lab_fail "$n: no 'slow-exec.lua: on_up timed out after 2.0 s; killing its children' in the log"
 	! grep -q "np-test: slow-exec was not abandoned" "$log" || lab_fail "$n: slow-exec.lua went on after its timeout"
-	kids=$(ps -o pid=,args= --ppid "$(_lab_var "LAB_PID_$n")" | grep "sleep 300" || true)
+	kids=$(ps -o pid=,args= --ppid "$(lab_get PID "$n")" | grep "sleep 300" || true)
 	[ -z "$kids" ] || lab_fail "$n: the timed-out hook's child still runs: $kids"
 done
 
 lab_stop A 10
 lab_stop B 10
 for n in A B; do
-	st=$(lab_exit_status "$(_lab_var "LAB_PID_$n")" 5) || true
+	st=$(lab_exit_status "$(lab_get PID "$n")" 5) || true
 	[ "$st" = 0 ] || lab_fail "daemon $n exited with status $st after SIGTERM"
 	marker_has "$n" "down shutdown" || lab_fail "$n: marker.lua did not record 'down shutdown'"
 	[ "$(cat "$LAB_DIR/marker.$n")" = $'up handshake complete\ndown shutdown' ] ||

@@ -56,7 +56,7 @@ if ! out=$(lab_exec A timeout 20 iperf3 -c "$tunip_B" -p "$ALLOWED" -t 1 --conne
 	lab_fail "allowed port $ALLOWED on B not reachable from A through the tunnel"
 fi
 grep -E 'sender|receiver' <<<"$out" || true
-lab_wait 10 _lab_ended "$srv1" || lab_fail "iperf3 -s -1 on $ALLOWED did not finish after the client run"
+lab_wait 10 lab_ended "$srv1" || lab_fail "iperf3 -s -1 on $ALLOWED did not finish after the client run"
 
 rc=0
 lab_exec A timeout 3 bash -c "exec 3<>/dev/tcp/$tunip_B/$BLOCKED" 2>"$LAB_DIR/blocked.err" || rc=$?
@@ -76,9 +76,9 @@ st=$(lab_exit_status "$LAB_PID_A" 5) || true
 [ "$st" = 0 ] || lab_fail "A exited with status $st after SIGTERM"
 no_table A || lab_fail "A: table inet $TABLE still there after the daemon stopped (SIGTERM)"
 grep -q "firewall down on $LAB_TUN_DEV (shutdown)" "$LAB_LOG_A" || lab_fail "A: on_down (shutdown) did not log"
-t0=$(_lab_now_ms)
+t0=$(lab_now_ms)
 lab_wait $((DEAD + 10)) no_table B || lab_fail "B: table inet $TABLE still there $((DEAD + 10)) s after its peer stopped"
-echo "ok: B's table gone $(($(_lab_now_ms) - t0)) ms after A stopped"
+echo "ok: B's table gone $(($(lab_now_ms) - t0)) ms after A stopped"
 grep -q "firewall down on $LAB_TUN_DEV (no packet from the peer for $DEAD s)" "$LAB_LOG_B" ||
 	lab_fail "B: on_down did not log reason 'no packet from the peer for $DEAD s'"
 lab_assert_alive B

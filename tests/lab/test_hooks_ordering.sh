@@ -49,7 +49,7 @@ lab_ping_both A B || lab_fail "ping failed after the re-handshake"
 lab_stop A 10
 lab_stop B 10
 for n in A B; do
-	st=$(lab_exit_status "$(_lab_var "LAB_PID_$n")" 5) || true
+	st=$(lab_exit_status "$(lab_get PID "$n")" 5) || true
 	[ "$st" = 0 ] || lab_fail "daemon $n exited with status $st after SIGTERM"
 done
 for n in A B; do

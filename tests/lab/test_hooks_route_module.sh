@@ -1,81 +1,57 @@
 #!/bin/bash
 # test_hooks_route_module: the shipped natpunch.route Lua module against real
-# iproute2, inside a network namespace of our own.
+# iproute2, in a bare lab namespace (no tunnel, no NAT).
 #
-#   np_hooktest_$$ :  lo + np-v0 (veth, plays the tun; its peer stays inside)
-#   np_hookrun --hook rt.lua --ifname np-v0 up     -> routes via np-v0
-#   np_hookrun --hook rt.lua --ifname np-v0 down   -> routes gone
+#   H :  lo + np-v0 (veth, plays the tun; its peer np-p0 stays inside H)
+#   lab_hookrun H --hook rt.lua --ifname np-v0 up     -> routes via np-v0
+#   lab_hookrun H --hook rt.lua --ifname np-v0 down   -> routes gone
 #   a hook passing "10.1.0.0/16 via 6.6.6.6" fails and adds nothing
-#
-# Needs root (exit 77 = skipped otherwise).
-set -u
+set -eu -o pipefail
+NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=nplab.sh
+source "$NP_SOURCE_DIR/tests/lab/nplab.sh"
 
-NS=np_hooktest_$$
-SRC=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BUILD=${NP_BUILD_DIR:-$SRC/build}
-RUN=$BUILD/tests/lab/np_hookrun
+lab_init
+lab_netns H
+lab_link H np-v0 "" H np-p0 ""
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: needs root"
-	exit 77
-fi
-[ -x "$RUN" ] || { echo "FAIL: $RUN not built"; exit 1; }
-
-cleanup() {
-	ip netns del "$NS" 2>/dev/null
-	[ -n "${TMP:-}" ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
-TMP=$(mktemp -d /tmp/np_hooktest.XXXXXX)
-
-failures=0
-pass() { echo "PASS: $*"; }
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-run() { echo "+ $*"; "$@"; }
-
-run ip netns add "$NS" || exit 1
-run ip -n "$NS" link add np-v0 type veth peer name np-p0 || exit 1
-run ip -n "$NS" link set np-v0 up
-run ip -n "$NS" link set np-p0 up
-run ip -n "$NS" link set lo up
-
-cat >"$TMP/rt.lua" <<'LUA'
+RT=$LAB_DIR/rt.lua
+cat >"$RT" <<'LUA'
 local route = require "natpunch.route"
 local nets = { "192.168.50.0/24", "10.60.0.0/16", "fd00:50::/64" }
 function on_up(t) assert(route.up(t, nets)) end
 function on_down(t) assert(route.down(t, nets)) end
 LUA
-cat >"$TMP/evil.lua" <<'LUA'
+EVIL=$LAB_DIR/evil.lua
+cat >"$EVIL" <<'LUA'
 local route = require "natpunch.route"
 function on_up(t) assert(route.up(t, { "10.70.0.0/16", "10.1.0.0/16 via 6.6.6.6" })) end
 LUA
 
-hookrun() {
-	run ip netns exec "$NS" "$RUN" --lua-path "$SRC/hooks/lua" --ifname np-v0 "$@"
-}
-routes() { ip -n "$NS" route show dev np-v0; ip -n "$NS" -6 route show dev np-v0; }
+hookrun() { lab_hookrun H --ifname np-v0 "$@"; }
+routes() { lab_exec H ip route show dev np-v0; lab_exec H ip -6 route show dev np-v0; }
 
-if hookrun --hook "$TMP/rt.lua" up; then pass "up"; else fail "up"; fi
+absent() { ! grep -q "^$1 " <<<"$2"; } # PREFIX ROUTES
+
+lab_check "up" hookrun --hook "$RT" up
 r=$(routes)
 echo "$r"
 for p in 192.168.50.0/24 10.60.0.0/16 fd00:50::/64; do
-	echo "$r" | grep -q "^$p " && pass "route $p" || fail "route $p missing"
+	lab_check "route $p added" grep -q "^$p " <<<"$r"
 done
-if hookrun --hook "$TMP/rt.lua" up; then pass "up again (replace)"; else fail "up again"; fi
-if hookrun --hook "$TMP/rt.lua" up down; then pass "up down"; else fail "up down"; fi
+lab_check "up again (replace)" hookrun --hook "$RT" up
+lab_check "up down" hookrun --hook "$RT" up down
 r=$(routes)
 for p in 192.168.50.0/24 10.60.0.0/16 fd00:50::/64; do
-	echo "$r" | grep -q "^$p " && fail "route $p still there" || pass "route $p removed"
+	lab_check "route $p removed" absent "$p" "$r"
 done
 # down when the routes are already gone is fine
-if hookrun --hook "$TMP/rt.lua" up:x down:again >/dev/null && hookrun --hook "$TMP/rt.lua" up down; then
-	pass "down is idempotent"
-else
-	fail "down twice"
-fi
+twice_down() { hookrun --hook "$RT" up:x down:again >/dev/null && hookrun --hook "$RT" up down; }
+lab_check "down is idempotent" twice_down
 
-if hookrun --hook "$TMP/evil.lua" up; then fail "bad prefix accepted"; else pass "bad prefix refused"; fi
-ip -n "$NS" route show | grep -q 10.70.0.0 && fail "route added despite a bad prefix" || pass "nothing added"
+refused() { ! hookrun --hook "$EVIL" up; }
+lab_check "a bad prefix is refused" refused
+r=$(lab_exec H ip route show)
+lab_check "nothing added despite the bad prefix" absent 10.70.0.0/16 "$r"
 
-[ $failures = 0 ] && echo "OK" || echo "$failures failure(s)"
-[ $failures = 0 ]
+lab_finish "natpunch.route adds and removes the routes of a tun, refuses a bad prefix"

@@ -17,8 +17,8 @@ lab_host X
 lab_two_peers_up
 
 # Public endpoints, as each side saw the other.
-ep_b=$(lab_tunnel_field A peer) || lab_fail "A's 'tunnel up' line has no peer="
-ep_a=$(lab_tunnel_field B peer) || lab_fail "B's 'tunnel up' line has no peer="
+ep_b=$(lab_status A peer_endpoint) || lab_fail "A's status has no peer_endpoint"
+ep_a=$(lab_status B peer_endpoint) || lab_fail "B's status has no peer_endpoint"
 echo "public endpoints: A $ep_a, B $ep_b"
 
 junk() { # seed [--spoof SRC] DST_IP DST_PORT

@@ -58,10 +58,10 @@ check_independent() { # NAME WANT_IP WANT_PORT|any|not:PORT
 	local name=$1 ip=$2 want=$3 out n uniq port
 	out=$(observed "$name")
 	n=$(wc -l <<<"$out")
-	[ -n "$out" ] && [ "$n" = 4 ] || lab_fail "$name ($(_lab_var "LAB_KIND_$name")): $n of 4 echoes: '$out'"
+	[ -n "$out" ] && [ "$n" = 4 ] || lab_fail "$name ($(lab_get KIND "$name")): $n of 4 echoes: '$out'"
 	uniq=$(sort -u <<<"$out")
-	[ "$(wc -l <<<"$uniq")" = 1 ] || lab_fail "$name ($(_lab_var "LAB_KIND_$name")): mapping depends on the destination: $(echo $out)"
-	expect_eq "$name ($(_lab_var "LAB_KIND_$name")) public address" "${uniq%:*}" "$ip"
+	[ "$(wc -l <<<"$uniq")" = 1 ] || lab_fail "$name ($(lab_get KIND "$name")): mapping depends on the destination: $(echo $out)"
+	expect_eq "$name ($(lab_get KIND "$name")) public address" "${uniq%:*}" "$ip"
 	port=${uniq##*:}
 	case $want in
 	not:*) [ "$port" != "${want#not:}" ] || lab_fail "$name: port $port was kept, want it rewritten"
@@ -102,7 +102,7 @@ echo "ok: D (symmetric-random) ports ${ports[*]}"
 
 # The routed hop: TTL = depth + 1 dies at the router, depth + 2 reaches the server.
 for n in A E F; do
-	depth=$(_lab_var "LAB_NAT_DEPTH_$n")
+	depth=$(lab_get NAT_DEPTH "$n")
 	if [ "$depth" -gt 0 ]; then
 		if lab_exec "$n" "$LAB_UDP" send --ttl $((depth + 1)) --wait-ms 300 "$SERVER_IP" 3478 >/dev/null; then
 			lab_fail "$n (depth $depth): a TTL $((depth + 1)) datagram reached the server: no routed hop?"
@@ -129,7 +129,7 @@ a_log=$LAB_DIR/logs/filter-A.log
 a_pid=$(lab_bg A "$a_log" "$LAB_UDP" send --sport 4001 --wait-ms 1000 --linger-ms 1500 "$SERVER_IP" 3478)
 lab_wait 3 grep -q "$LAB_PUB_IP_A:4001" "$a_log" || lab_fail "cone: no echo reached A's socket 4001"
 lab_exec X "$LAB_UDP" send --data intruder --count 3 --wait-ms 100 "$LAB_PUB_IP_A" 4001 >/dev/null || true
-lab_wait 5 _lab_ended "$a_pid" || lab_fail "np_labudp in A did not finish"
+lab_wait 5 lab_ended "$a_pid" || lab_fail "np_labudp in A did not finish"
 if grep -q intruder "$a_log"; then lab_fail "cone: an unsolicited datagram from the internet passed NAT A"; fi
 echo "ok: cone admits the server's answers and filters unsolicited inbound datagrams"
 

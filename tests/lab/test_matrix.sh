@@ -12,13 +12,15 @@
 # lab_site: new NAT namespaces, so no conntrack state survives from one cell to
 # the next) and its own --session name (so no registration of an earlier cell
 # can pair with this one).
-#   tunnel cell: "tunnel up" in both logs and a ping each way within the
+# Every verdict reads `natpunch status --json` (lab_status), not the logs.
+#   tunnel cell: both report state UP and a ping works each way within the
 #     bound, measured from starting the daemons (the bound includes NAT
 #     discovery), then 3 pings each way more.
-#   clean failure: both daemons log "no direct path possible" within 10 s,
-#     neither logs "tunnel up", and both still run.
+#   clean failure: both report last_failure "no direct path possible ..."
+#     within 10 s, neither ever had a tunnel up (tunnel_ups 0), both still run.
 # Then --strategy=simple between cone and symmetric-random must fail cleanly:
-# no tunnel within 15 s, "punch failed (...): REASON" in both logs, both alive.
+# no tunnel within 15 s, both report strategy simple and a last_failure (the
+# reason the attempt failed), both alive.
 #
 # Prints one line per cell and a table. NP_MATRIX_CELLS="ROW:COL ..." runs
 # only those cells (for debugging; ROW and COL are kinds as above).
@@ -84,7 +86,7 @@ DEAD=""
 cell_ready() {
 	local n
 	for n in A B; do
-		if ! lab_alive "$(_lab_var "LAB_PID_$n")"; then
+		if ! lab_alive "$(lab_get PID "$n")"; then
 			DEAD=$n
 			return 0
 		fi
@@ -92,17 +94,16 @@ cell_ready() {
 	lab_tunnel_is_up A && lab_tunnel_is_up B && lab_ping A B && lab_ping B A
 }
 
-both_no_path() {
-	grep -q "no direct path possible" "$LAB_LOG_A" && grep -q "no direct path possible" "$LAB_LOG_B"
-}
+no_path() { [[ $(lab_status "$1" last_failure 2>/dev/null) == "no direct path possible"* ]]; }
+both_no_path() { no_path A && no_path B; }
 
-either_up() { lab_tunnel_is_up A || lab_tunnel_is_up B; }
+either_up() { lab_tunnel_was_up A || lab_tunnel_was_up B; }
 
 cell_logs() {
 	local n
 	for n in A B; do
-		echo "----- $n ($(_lab_var "LAB_KIND_$n")): $(_lab_var "LAB_LOG_$n") (last 40 lines) -----"
-		tail -n 40 "$(_lab_var "LAB_LOG_$n")" || true
+		echo "----- $n ($(lab_get KIND "$n")): $(lab_get LOG "$n") (last 40 lines) -----"
+		tail -n 40 "$(lab_get LOG "$n")" || true
 	done
 	echo "----- server (last 20 lines) -----"
 	tail -n 20 "$LAB_LOG_server" || true
@@ -118,8 +119,8 @@ cell_fail() {
 
 max_time_ms() {
 	local a b
-	a=$(lab_tunnel_field A time_ms || echo 0)
-	b=$(lab_tunnel_field B time_ms || echo 0)
+	a=$(lab_status A time_to_up_ms || echo 0)
+	b=$(lab_status B time_to_up_ms || echo 0)
 	[ "$a" -ge "$b" ] && echo "$a" || echo "$b"
 }
 
@@ -130,19 +131,19 @@ run_cell() {
 	NCELL=$((NCELL + 1))
 	fresh_sites "$row" "$col"
 	DEAD=""
-	t0=$(_lab_now_ms)
+	t0=$(lab_now_ms)
 	lab_start_pair A B 10.10.0 --session "mx$NCELL"
 	if [ "$b" = fail ]; then
 		want="clean failure in 10 s"
 		if ! lab_wait 10 both_no_path; then
-			cell_fail "$row" "$col" "no 'no direct path possible' in both logs within 10 s"
+			cell_fail "$row" "$col" "no 'no direct path possible' as last_failure in both statuses within 10 s"
 			RESULT[$row,$col]="FAIL"
 			return 0
 		fi
-		wall=$(($(_lab_now_ms) - t0))
+		wall=$(($(lab_now_ms) - t0))
 		sleep 0.5 # anything that would still come up in error would say so now
 		if either_up; then
-			cell_fail "$row" "$col" "'tunnel up' logged although no direct path is possible"
+			cell_fail "$row" "$col" "a tunnel came up (status tunnel_ups) although no direct path is possible"
 			RESULT[$row,$col]="FAIL"
 			return 0
 		fi
@@ -159,7 +160,7 @@ run_cell() {
 	want="tunnel + ping both ways in $b s"
 	if ! lab_wait "$b" cell_ready || [ -n "$DEAD" ]; then
 		if [ -n "$DEAD" ]; then
-			cell_fail "$row" "$col" "daemon $DEAD exited (status $(lab_exit_status "$(_lab_var "LAB_PID_$DEAD")" 2 || true))"
+			cell_fail "$row" "$col" "daemon $DEAD exited (status $(lab_exit_status "$(lab_get PID "$DEAD")" 2 || true))"
 		else
 			local st=""
 			for n in A B; do lab_tunnel_is_up "$n" && st="$st $n:up" || st="$st $n:no-tunnel-up"; done
@@ -168,8 +169,8 @@ run_cell() {
 		RESULT[$row,$col]="FAIL"
 		return 0
 	fi
-	wall=$(($(_lab_now_ms) - t0))
-	strat=$(lab_tunnel_field A strategy || echo "?")
+	wall=$(($(lab_now_ms) - t0))
+	strat=$(lab_status A strategy || echo "?")
 	tms=$(max_time_ms)
 	if [ "$wall" -gt $((b * 1000)) ]; then
 		cell_fail "$row" "$col" "tunnel and pings took $wall ms, over the $b s bound"
@@ -188,7 +189,7 @@ run_cell() {
 	RESULT[$row,$col]="$strat ${tms}ms"
 }
 
-started=$(_lab_now_ms)
+started=$(lab_now_ms)
 for row in "${ROWS[@]}"; do
 	for col in "${COLS[@]}"; do
 		if [ -n "${NP_MATRIX_CELLS:-}" ] && [[ " $NP_MATRIX_CELLS " != *" $row:$col "* ]]; then
@@ -201,24 +202,25 @@ done
 
 # --strategy=simple against a symmetric NAT: a clean failure that says why.
 simple_check() {
-	local n line reason
+	local n json strat reason
 	fresh_sites cone symmetric-random
 	lab_start_pair A B 10.10.0 --session mx-simple --strategy=simple
 	if lab_wait 15 either_up; then
-		cell_fail cone symmetric-random "--strategy=simple: 'tunnel up' logged against symmetric-random"
+		cell_fail cone symmetric-random "--strategy=simple: a tunnel came up against symmetric-random"
 		return 0
 	fi
 	for n in A B; do
-		line=$(grep -m1 "punch failed" "$(_lab_var "LAB_LOG_$n")" || true)
-		reason=${line#*): }
-		if [ -z "$line" ] || [[ $line != *"strategy simple): "* ]] || [ -z "$reason" ] || [ "$reason" = "$line" ]; then
-			cell_fail cone symmetric-random "--strategy=simple: $n logged no 'punch failed (..., strategy simple): REASON' within 15 s"
+		lab_alive "$(lab_get PID "$n")" ||
+			{ cell_fail cone symmetric-random "--strategy=simple: daemon $n exited"; return 0; }
+		json=$(lab_status_json "$n") || { cell_fail cone symmetric-random "--strategy=simple: $n: no status"; return 0; }
+		strat=$(lab_json_field "$json" strategy) || strat=""
+		reason=$(lab_json_field "$json" last_failure) || reason=""
+		if [ "$strat" != simple ] || [ -z "$reason" ]; then
+			cell_fail cone symmetric-random "--strategy=simple: $n reports no failed attempt within 15 s (strategy '$strat', last_failure '$reason')"
 			return 0
 		fi
-		lab_alive "$(_lab_var "LAB_PID_$n")" ||
-			{ cell_fail cone symmetric-random "--strategy=simple: daemon $n exited"; return 0; }
 	done
-	echo "simple cone x symmetric-random: result=ok (no tunnel in 15 s, both alive; A: ${line#*natpunch })"
+	echo "simple cone x symmetric-random: result=ok (no tunnel in 15 s, both alive; A: $(lab_json_field "$json" attempts || echo ?) attempt(s), last_failure: $reason)"
 }
 if [ -z "${NP_MATRIX_CELLS:-}" ] || [[ " $NP_MATRIX_CELLS " == *" simple "* ]]; then
 	simple_check
@@ -238,7 +240,7 @@ for row in "${ROWS[@]}"; do
 	for col in "${COLS[@]}"; do printf '| %-16s ' "${RESULT[$row,$col]}"; done
 	echo '|'
 done
-echo "($NCELL cells in $((($(_lab_now_ms) - started) / 1000)) s)"
+echo "($NCELL cells in $((($(lab_now_ms) - started) / 1000)) s)"
 
 if [ "$NFAIL" -gt 0 ]; then
 	LAB_LOGS_DUMPED=1 # the failing cells' logs are above

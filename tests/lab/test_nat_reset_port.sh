@@ -24,9 +24,9 @@ reset_and_wait() { # WHAT
 	lab_conntrack_flush A
 	lab_conntrack_flush B
 	local t0
-	t0=$(_lab_now_ms)
+	t0=$(lab_now_ms)
 	lab_wait 20 both_ways || lab_fail "$1: no ping both ways within 20 s of flushing both NATs"
-	echo "ok: $1: pings again $(($(_lab_now_ms) - t0)) ms after the flush"
+	echo "ok: $1: pings again $(($(lab_now_ms) - t0)) ms after the flush"
 	lab_ping_both A B || lab_fail "$1: ping failed after the recovery"
 }
 

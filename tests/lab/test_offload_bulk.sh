@@ -40,7 +40,7 @@ lab_start_peer D "$LAB_PORT2" fd00::2 fd00::1 --session s6 "${extra[@]}"
 lab_wait_tunnel A B 30 || lab_fail "tunnel A-B not up within 30 s"
 lab_wait_tunnel C D 30 || lab_fail "tunnel C-D (IPv6 inside) not up within 30 s"
 for n in A B C D; do
-	grep -q "$want_path" "$(_lab_var "LAB_LOG_$n")" || lab_fail "$n did not log '$want_path'"
+	grep -q "$want_path" "$(lab_get LOG "$n")" || lab_fail "$n did not log '$want_path'"
 done
 echo "$want_path (all four peers)"
 
@@ -50,10 +50,10 @@ bulk() {
 	rlog=$LAB_DIR/logs/labtcp.$to.$port.log
 	pid=$(lab_bg "$to" "$rlog" "$LAB_TCP" recv --max-seconds 200 "$port")
 	lab_wait 5 grep -q listening "$rlog" || lab_fail "np_labtcp recv did not start in $to"
-	t0=$(_lab_now_ms)
+	t0=$(lab_now_ms)
 	sent=$(lab_exec "$from" "$LAB_TCP" send --max-seconds 180 --seed "$port" \
-		"$(_lab_var "LAB_TUN_IP_$to")" "$port" "$bytes") || lab_fail "np_labtcp send $from -> $to failed"
-	t1=$(_lab_now_ms)
+		"$(lab_get TUN_IP "$to")" "$port" "$bytes") || lab_fail "np_labtcp send $from -> $to failed"
+	t1=$(lab_now_ms)
 	lab_wait 20 grep -q sha256 "$rlog" || lab_fail "receiver in $to printed no checksum"
 	got=$(grep sha256 "$rlog")
 	[ "$sent" = "$got" ] || lab_fail "$from -> $to: sent '$sent', received '$got'"

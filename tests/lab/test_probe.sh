@@ -101,8 +101,8 @@ check_site() {
 	local site=$1 port=$2 alt=$3 kind want_kind want_map want_map_long want_filt want_filt_long
 	local want_alloc want_alloc_text want_depth want_step=0 pub_ip lan_ip pub loc n0=$NFAIL
 	kind=${SITE_KIND[$site]}
-	pub_ip=$(_lab_var "LAB_PUB_IP_$site")
-	lan_ip=$(_lab_var "LAB_LAN_IP_$site")
+	pub_ip=$(lab_get PUB_IP "$site")
+	lan_ip=$(lab_get LAN_IP "$site")
 	want_filt=APDF want_filt_long="address-and-port-dependent (APDF)"
 	if [ "$alt" = yes ]; then
 		want_map=EIM want_map_long="endpoint-independent (EIM)"

@@ -29,8 +29,8 @@ lab_two_sites
 lab_host X
 lab_two_peers_up
 
-ep_b=$(lab_tunnel_field A peer) || lab_fail "A's 'tunnel up' line has no peer="
-ep_a=$(lab_tunnel_field B peer) || lab_fail "B's 'tunnel up' line has no peer="
+ep_b=$(lab_status A peer_endpoint) || lab_fail "A's status has no peer_endpoint"
+ep_a=$(lab_status B peer_endpoint) || lab_fail "B's status has no peer_endpoint"
 echo "public endpoints: A $ep_a, B $ep_b"
 
 hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
@@ -114,7 +114,7 @@ bad_after=$(grep -c "bad MAC" "$LAB_LOG_B" || true)
 [ "$bad_after" -gt "$bad_before" ] || lab_fail "B logged no 'bad MAC' for the forged probes"
 ! grep -q "peer moved" "$LAB_LOG_B" || lab_fail "a forged packet moved B's endpoint for A: $(grep "peer moved" "$LAB_LOG_B")"
 ! grep -q "tunnel down" "$LAB_LOG_A" "$LAB_LOG_B" || lab_fail "the tunnel went down during the attack"
-[ "$(lab_tunnel_field B peer)" = "$ep_a" ] || lab_fail "B re-paired with $(lab_tunnel_field B peer)"
+[ "$(lab_status B peer_endpoint)" = "$ep_a" ] || lab_fail "B re-paired with $(lab_status B peer_endpoint)"
 
 lab_ping_both A B || lab_fail "ping failed after the attack"
 lab_assert_alive server A B

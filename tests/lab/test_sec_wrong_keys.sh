@@ -30,12 +30,12 @@ lab_start_peer D "$LAB_PORT2" 10.20.0.2 10.20.0.1 --session wk2 --psk "$LAB_DIR/
 no_tunnel() {
 	local n
 	for n in A B C D; do
-		! lab_tunnel_is_up "$n" || lab_fail "$n logged 'tunnel up' despite mismatched keys: $(grep 'tunnel up' "$(_lab_var "LAB_LOG_$n")")"
+		! lab_tunnel_was_up "$n" || lab_fail "$n had a tunnel up despite mismatched keys: $(lab_status_json "$n")"
 	done
 	lab_assert_alive A B C D
 }
-end=$(($(_lab_now_ms) + 20000))
-while [ "$(_lab_now_ms)" -lt "$end" ]; do
+end=$(($(lab_now_ms) + 20000))
+while [ "$(lab_now_ms)" -lt "$end" ]; do
 	no_tunnel
 	sleep 1
 done
@@ -45,7 +45,7 @@ no_tunnel
 
 # Both sides of each pair punched (so the server paired them) and say why it failed.
 for n in A B C D; do
-	log=$(_lab_var "LAB_LOG_$n")
+	log=$(lab_get LOG "$n")
 	grep -q "peer found" "$log" || lab_fail "$n was never paired by the server: the test did not reach the key check"
 	line=$(grep -m 1 -E "$WHY" "$log") || lab_fail "$n does not log why the tunnel fails (want one of: $WHY)"
 	echo "$n: ${line#* * }"

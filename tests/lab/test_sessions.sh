@@ -19,9 +19,9 @@ lab_wait_tunnel C D 30 || lab_fail "session s2 (C-D): tunnel not up within 30 s"
 # Each peer must have been paired with its own partner's public address.
 for pair in "A B" "B A" "C D" "D C"; do
 	set -- $pair
-	ep=$(lab_tunnel_field "$1" peer) || lab_fail "$1: no peer= in its 'tunnel up' line"
-	[ "${ep%:*}" = "$(_lab_var "LAB_PUB_IP_$2")" ] ||
-		lab_fail "$1 is paired with $ep, want $2's public address $(_lab_var "LAB_PUB_IP_$2")"
+	ep=$(lab_status "$1" peer_endpoint) || lab_fail "$1: its status has no peer_endpoint"
+	[ "${ep%:*}" = "$(lab_get PUB_IP "$2")" ] ||
+		lab_fail "$1 is paired with $ep, want $2's public address $(lab_get PUB_IP "$2")"
 done
 lab_ping_both A B || lab_fail "session s1 (A-B): ping failed"
 lab_ping_both C D || lab_fail "session s2 (C-D): ping failed"

@@ -18,7 +18,7 @@ echo "$out"
 for want in "interface: np0" "state: UP" "strategy: simple" "path: direct" "security: Noise IK" "nat_self: cone"; do
 	grep -qxF "$want" <<<"$out" || lab_fail "status lacks '$want'"
 done
-peer=$(lab_tunnel_field A peer)
+peer=$(lab_status A peer_endpoint)
 grep -qxF "peer_endpoint: $peer" <<<"$out" || lab_fail "status peer_endpoint is not $peer"
 grep -qE '^cipher: (ChaChaPoly|AESGCM)$' <<<"$out" || lab_fail "status shows no cipher"
 grep -qE '^data_path: .+' <<<"$out" || lab_fail "status shows no data path"

@@ -23,12 +23,12 @@ one_round() {
 	lab_site A "$2"
 	lab_site B "$3"
 	lab_start_server
-	t0=$(_lab_now_ms)
+	t0=$(lab_now_ms)
 	lab_start_pair A B 10.10.0
 	lab_wait_tunnel A B "$UP_TIMEOUT" || lab_fail "$label ($2 <-> $3): tunnel not up within ${UP_TIMEOUT}s"
-	ms=$(($(_lab_now_ms) - t0))
+	ms=$(($(lab_now_ms) - t0))
 	lab_ping_both A B || lab_fail "$label ($2 <-> $3): tunnel up but ping failed"
-	echo "ok: $label $2 <-> $3 up in ${ms} ms, strategy $(lab_tunnel_field A strategy || echo '?')/$(lab_tunnel_field B strategy || echo '?')"
+	echo "ok: $label $2 <-> $3 up in ${ms} ms, strategy $(lab_status A strategy || echo '?')/$(lab_status B strategy || echo '?')"
 	lab_stop server
 	lab_site_del A
 	lab_site_del B

@@ -23,7 +23,7 @@ lab_ping_both A B || lab_fail "ping failed under valgrind"
 
 status=()
 for n in A B server; do
-	pid=$(_lab_var "LAB_PID_$n")
+	pid=$(lab_get PID "$n")
 	lab_kill "$pid" 30
 	rc=$(lab_exit_status "$pid" 10) || lab_fail "$n: no exit status"
 	status+=("$n=$rc")

@@ -6,6 +6,7 @@
 
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 NP_PACKAGES="build-essential cmake pkg-config libev-dev liblua5.4-dev libsodium-dev libcmocka-dev
+ libinih-dev libsystemd-dev scdoc systemd
  nftables iproute2 conntrack iputils-ping tcpdump iperf3 clang libclang-rt-14-dev procps
  libssl-dev zlib1g-dev coturn openssl iptables libnetfilter-queue-dev"
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -30,6 +31,7 @@ static int parse_v(const char *first, va_list ap)
 		argv[argc++] = (char *)w;
 	argv[argc] = NULL;
 	err[0] = '\0';
+	np_config_free(&cfg);
 	return np_config_parse(argc, argv, &cfg, err, sizeof(err));
 }
 
@@ -112,7 +114,17 @@ static void test_help_version(void **state)
 	assert_int_equal(parse("-h", NULL), 1);
 	assert_int_equal(parse("--version", NULL), 2);
 	assert_int_equal(parse("-V", NULL), 2);
-	assert_non_null(strstr(np_config_usage, "genkey"));
+	{
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+
+		np_config_usage(f);
+		fclose(f);
+		assert_non_null(strstr(text, "genkey"));
+		assert_non_null(strstr(text, "  --keepalive SEC       send a keepalive after SEC idle seconds (default 5)\n"));
+		free(text);
+	}
 }
 
 static void test_bad_port(void **state)
