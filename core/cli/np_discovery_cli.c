@@ -1,6 +1,7 @@
 /* np_discovery_cli: runs np_discovery once on a private libev loop and
  * prints the classification as text or JSON. */
 #include "np_discovery_cli.h"
+#include "np_auth.h"
 #include "np_discovery.h"
 #include "np_log.h"
 #include "np_natclass.h"
@@ -62,7 +63,8 @@ int np_discovery_cli(int argc, char **argv)
 	np_addr_t server = { 0 };
 	const char *host = NULL, *port_s = NULL;
 	char err[256], a[NP_ADDR_STRLEN], b[NP_ADDR_STRLEN], kind[32], json[512];
-	int want_json = 0, sl, rc;
+	uint8_t token_key[32];
+	int want_json = 0, have_token = 0, sl, rc;
 
 	if (np_relay_cli_wanted(argc, argv))
 		return np_relay_cli(argc, argv);
@@ -70,10 +72,21 @@ int np_discovery_cli(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			want_json = 1;
+		else if (strcmp(argv[i], "--server-token") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "natpunch: probe: --server-token needs a FILE\n");
+				return 2;
+			}
+			if (np_auth_token_key_from_file(argv[++i], token_key, err, sizeof(err)) < 0) {
+				fprintf(stderr, "natpunch: probe: %s\n", err);
+				return 2;
+			}
+			have_token = 1;
+		}
 		else if (strcmp(argv[i], "-v") == 0)
 			np_log_set_level(NP_LOG_DEBUG);
 		else if (argv[i][0] == '-') {
-			fprintf(stderr, "natpunch: probe: unknown option '%.64s' (usage: natpunch probe SERVER PORT [--json])\n",
+			fprintf(stderr, "natpunch: probe: unknown option '%.64s' (usage: natpunch probe SERVER PORT [--json] [--server-token FILE])\n",
 				argv[i]);
 			return 2;
 		} else if (!host)
@@ -81,12 +94,12 @@ int np_discovery_cli(int argc, char **argv)
 		else if (!port_s)
 			port_s = argv[i];
 		else {
-			fprintf(stderr, "natpunch: probe: too many arguments (usage: natpunch probe SERVER PORT [--json])\n");
+			fprintf(stderr, "natpunch: probe: too many arguments (usage: natpunch probe SERVER PORT [--json] [--server-token FILE])\n");
 			return 2;
 		}
 	}
 	if (!host || !port_s) {
-		fprintf(stderr, "natpunch: probe: expected SERVER PORT (usage: natpunch probe SERVER PORT [--json])\n");
+		fprintf(stderr, "natpunch: probe: expected SERVER PORT (usage: natpunch probe SERVER PORT [--json] [--server-token FILE])\n");
 		return 2;
 	}
 	if (np_parse_port(port_s, 0, &server.port) < 0) {
@@ -103,7 +116,8 @@ int np_discovery_cli(int argc, char **argv)
 		fprintf(stderr, "natpunch: probe: cannot start the event loop\n");
 		return 1;
 	}
-	rc = np_discovery_start(loop, (struct sockaddr *)&ss, (socklen_t)sl, server.port, 0, on_result, &run, &d);
+	rc = np_discovery_start(loop, (struct sockaddr *)&ss, (socklen_t)sl, server.port, 0,
+				have_token ? token_key : NULL, on_result, &run, &d);
 	if (rc < 0) {
 		fprintf(stderr, "natpunch: probe: cannot start discovery: %s\n", strerror(-rc));
 		ev_loop_destroy(loop);

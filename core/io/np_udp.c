@@ -238,3 +238,39 @@ int np_route_source(const np_addr_t *to, np_addr_t *out)
 	close(fd);
 	return rc;
 }
+
+int np_route_mtu(const np_addr_t *to)
+{
+	struct sockaddr_storage ss;
+	np_addr_t t = *to;
+	int fd, rc, sl, mtu = 0;
+	socklen_t ml = sizeof(mtu);
+
+	if (!t.port)
+		t.port = 9;
+	sl = np_addr_to_sockaddr(&t, &ss);
+	if (sl < 0)
+		return sl;
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, (socklen_t)sl) < 0)
+		rc = -errno;
+	else if (getsockopt(fd, t.family == 6 ? IPPROTO_IPV6 : IPPROTO_IP, t.family == 6 ? IPV6_MTU : IP_MTU, &mtu,
+			    &ml) < 0)
+		rc = -errno;
+	else
+		rc = mtu > 0 ? mtu : -EINVAL;
+	close(fd);
+	return rc;
+}
+
+int np_udp_set_df_probe(int fd, int family)
+{
+	int v = family == 6 ? IPV6_PMTUDISC_PROBE : IP_PMTUDISC_PROBE;
+
+	if (setsockopt(fd, family == 6 ? IPPROTO_IPV6 : IPPROTO_IP, family == 6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER,
+		       &v, sizeof(v)) < 0)
+		return -errno;
+	return 0;
+}

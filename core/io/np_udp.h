@@ -30,5 +30,12 @@ int np_addr_parse(const char *s, np_addr_t *out);
 int np_resolve(const char *host, int family_hint, np_addr_t *out, char *err, size_t errlen);
 /* The local address the kernel would use to reach `to` (for the LAN endpoint). */
 int np_route_source(const np_addr_t *to, np_addr_t *out);
+/* The MTU of the route to `to` (the interface's, or a smaller cached path
+ * MTU), or -errno. */
+int np_route_mtu(const np_addr_t *to);
+/* Every datagram of fd leaves with DF (IPv6: unfragmented) and the kernel
+ * neither fragments nor refuses by a cached path MTU: the sender does its
+ * own path MTU discovery (IP_PMTUDISC_PROBE). family: 4 or 6. */
+int np_udp_set_df_probe(int fd, int family);
 
 #endif

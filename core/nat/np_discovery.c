@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <sodium.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "np_auth.h"
 #include "np_log.h"
 #include "np_udp.h"
 #include "np_wire.h"
@@ -63,6 +65,9 @@ struct np_discovery {
 	int last_err;
 	int ttl_started;
 	np_addr_t hops[NP_DISCOVERY_MAX_TTL];
+	int has_token;
+	uint8_t token_key[32];
+	unsigned rejected;          /* replies from elsewhere or without a valid MAC */
 };
 
 unsigned np_discovery_depth(const np_addr_t *hops, unsigned n)
@@ -80,7 +85,7 @@ unsigned np_discovery_depth(const np_addr_t *hops, unsigned n)
 static void disc_send(struct np_discovery *d, struct disc_q *q)
 {
 	struct np_msg_nat_probe m = { .flags = q->flags, .txid = q->txid };
-	uint8_t buf[32];
+	uint8_t buf[NP_NAT_PROBE_LEN];
 	int len = np_wire_encode_nat_probe(buf, sizeof(buf), &m), rc;
 
 	if (len < 0 || d->s[q->slot].fd < 0)
@@ -154,19 +159,27 @@ static void disc_reply(struct np_discovery *d, int slot, const struct np_msg_nat
 	if (!q->active || q->slot != slot || q->txid != r->txid || q->answered)
 		return;
 	switch (qi) {
-	case Q_F1: /* must really come from the other port */
-		if (!(r->answered & NP_NATP_F_CHANGE_PORT) || from->port != d->server2.port)
+	case Q_F1: /* must really come from the server's other port */
+		if (!(r->answered & NP_NATP_F_CHANGE_PORT) || from->port != d->server2.port ||
+		    !ip_equal(from, &d->server1)) {
+			d->rejected++;
 			return;
+		}
 		break;
-	case Q_F2: /* must really come from the other address */
-		if (!(r->answered & NP_NATP_F_CHANGE_IP) || ip_equal(from, &d->server1))
+	case Q_F2: /* must really come from the announced alternate address */
+		if (!(r->answered & NP_NATP_F_CHANGE_IP) || !d->alt.family || !ip_equal(from, &d->alt) ||
+		    (from->port != d->server1.port && from->port != d->server2.port)) {
+			d->rejected++;
 			return;
+		}
 		break;
 	default:
 		if (qi >= Q_TTL)
 			return; /* a TTL probe that reached the server: nothing to learn */
-		if (!ep_equal(from, &q->to))
+		if (!ep_equal(from, &q->to)) {
+			d->rejected++;
 			return;
+		}
 		break;
 	}
 	q->answered = 1;
@@ -201,6 +214,15 @@ static int disc_handle(struct np_discovery *d, int slot, const uint8_t *buf, siz
 		return 0;
 	if ((r.txid & 0xff) >= Q_COUNT || d->q[r.txid & 0xff].txid != r.txid)
 		return 0;
+	/* With a token only the server can answer: the MAC covers the port
+	 * the question went to. */
+	if (d->has_token && (!(r.flags & NP_NATP_F_MAC) ||
+			     np_auth_server_verify(d->token_key, d->q[r.txid & 0xff].to.port, buf, r.mac_offset,
+						   r.mac) < 0)) {
+		d->rejected++;
+		return 0;
+	}
+	r.flags &= (uint8_t)~NP_NATP_F_MAC;
 	disc_reply(d, slot, &r, from);
 	return 1;
 }
@@ -316,6 +338,7 @@ static void disc_free(struct np_discovery *d)
 {
 	int i;
 
+	sodium_memzero(d->token_key, sizeof(d->token_key));
 	ev_timer_stop(d->loop, &d->tick);
 	for (i = 0; i < S_COUNT; i++) {
 		if (d->s[i].fd >= 0) {
@@ -340,11 +363,16 @@ static void disc_finish(struct np_discovery *d)
 	res.local.port = d->s[S_MAIN].port;
 	if (!d->q[Q_P1].answered) {
 		res.error = d->last_err ? d->last_err : -ETIMEDOUT;
-		snprintf(res.message, sizeof(res.message),
-			 "NAT discovery: no answer from the rendezvous server %s within %.1f s%s%s; "
-			 "is natpunch-server running and reachable?",
-			 np_addr_str(&d->server1, sa, sizeof(sa)), DISC_TOTAL_MS / 1000.0,
-			 d->last_err ? ": " : "", d->last_err ? strerror(-d->last_err) : "");
+		if (d->rejected && d->has_token)
+			snprintf(res.message, sizeof(res.message),
+				 "NAT discovery: %u answers without a valid token MAC or from another address; "
+				 "does --server-token match the server's --token-file?", d->rejected);
+		else
+			snprintf(res.message, sizeof(res.message),
+				 "NAT discovery: no answer from the rendezvous server %s within %.1f s%s%s; "
+				 "is natpunch-server (wire version %d) running and reachable?",
+				 np_addr_str(&d->server1, sa, sizeof(sa)), DISC_TOTAL_MS / 1000.0,
+				 d->last_err ? ": " : "", d->last_err ? strerror(-d->last_err) : "", NP_WIRE_VERSION);
 		snprintf(res.kind, sizeof(res.kind), "unknown");
 		snprintf(res.text, sizeof(res.text), "nat=unknown");
 		goto out;
@@ -402,7 +430,7 @@ static int disc_open(struct np_discovery *d, int slot, int family, int recverr)
 }
 
 int np_discovery_start(struct ev_loop *loop, const struct sockaddr *server, socklen_t server_len,
-		       uint16_t port1, uint16_t port2, np_discovery_cb cb, void *arg,
+		       uint16_t port1, uint16_t port2, const uint8_t *token_key, np_discovery_cb cb, void *arg,
 		       struct np_discovery **out)
 {
 	struct np_discovery *d;
@@ -417,6 +445,10 @@ int np_discovery_start(struct ev_loop *loop, const struct sockaddr *server, sock
 	d->loop = loop;
 	d->cb = cb;
 	d->arg = arg;
+	if (token_key) {
+		memcpy(d->token_key, token_key, sizeof(d->token_key));
+		d->has_token = 1;
+	}
 	for (i = 0; i < S_COUNT; i++)
 		d->s[i].fd = -1;
 	rc = np_addr_from_sockaddr(&d->server1, server);

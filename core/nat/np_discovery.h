@@ -13,7 +13,13 @@
  * behind NAT; 1 when no hop answers; IPv6: 0 or 1 only). The observations
  * go through np_natclass. Every socket it opens it closes; it never uses the
  * caller's sockets, so the daemon can register from a fresh socket after it
- * (behind a sequential NAT the server then sees the newest mapping). */
+ * (behind a sequential NAT the server then sees the newest mapping).
+ *
+ * A reply counts only if it comes from where the question went (or, for the
+ * filtering questions, from the server's other port or its announced
+ * alternate address, on one of its two ports) and, with a server token,
+ * only if it carries the server's MAC; the alternate address and the other
+ * port are believed only from such a reply to the first question. */
 #ifndef NP_DISCOVERY_H
 #define NP_DISCOVERY_H
 
@@ -49,9 +55,10 @@ struct np_discovery;
  * callback returns: do not touch it from then on. */
 typedef void (*np_discovery_cb)(const struct np_discovery_result *res, void *arg);
 
-/* Start discovery. 0 and *out, or -errno (nothing started, cb never called). */
+/* Start discovery. token_key: the server token key (32 bytes) or NULL.
+ * 0 and *out, or -errno (nothing started, cb never called). */
 int np_discovery_start(struct ev_loop *loop, const struct sockaddr *server, socklen_t server_len,
-		       uint16_t port1, uint16_t port2, np_discovery_cb cb, void *arg,
+		       uint16_t port1, uint16_t port2, const uint8_t *token_key, np_discovery_cb cb, void *arg,
 		       struct np_discovery **out);
 
 /* Stop early and free; the callback is not called. */

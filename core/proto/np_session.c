@@ -51,7 +51,7 @@
 #include "np_log.h"
 #include "np_session.h"
 
-#define PROLOGUE "natpunch v1"
+#define PROLOGUE "natpunch v2"
 #define PROLOGUE_LEN (sizeof(PROLOGUE) - 1)
 #define INIT_HDR_LEN 8
 #define RESP_BIND_LEN 5
@@ -173,6 +173,7 @@ int np_session_init(struct np_session *sess, const uint8_t s_priv[NP_NOISE_KEY_L
 		memcpy(sess->psk, psk, NP_NOISE_KEY_LEN);
 		sess->has_psk = 1;
 	}
+	np_hscookie_init(&sess->hc, sess->s_pub, sess->peer_pub);
 	sess->cipher_offer = np_noise_cipher_available(NP_NOISE_AESGCM) ?
 			     NP_NOISE_AESGCM : NP_NOISE_CHACHAPOLY;
 	sess->wall_clock_ns = realtime_ns;
@@ -273,16 +274,50 @@ int np_session_create_init(struct np_session *sess, uint64_t now_ms,
 	put_be32(ts + 8, (uint32_t)(ns % 1000000000ull));
 
 	rc = np_noise_write_message(&sess->hs, ts, sizeof(ts), out + INIT_HDR_LEN,
-				    cap - INIT_HDR_LEN, &n);
+				    cap - INIT_HDR_LEN - NP_HS_MACS_LEN, &n);
 	if (rc < 0)
 		goto out;
 	sess->hs_pending = 1;
 	sess->hs_sent_ms = now_ms;
-	*out_len = INIT_HDR_LEN + n;
+	*out_len = INIT_HDR_LEN + n + NP_HS_MACS_LEN;
+	np_hscookie_add_macs(&sess->hc, out, *out_len, now_ms);
 out:
 	if (rc < 0)
 		np_noise_wipe(&sess->hs);
 	return rc;
+}
+
+int np_session_init_precheck(const struct np_session *sess, const uint8_t *pkt, size_t len)
+{
+	if (!pkt || len != NP_SESSION_INIT_LEN || pkt[0] != NP_WIRE_VERSION ||
+	    pkt[1] != NP_MSG_HANDSHAKE_INIT || pkt[2] > NP_NOISE_AESGCM || pkt[3] != 0)
+		return -EBADMSG;
+	return np_hscookie_check_mac1(&sess->hc, pkt, len);
+}
+
+int np_session_check_mac2(struct np_session *sess, uint64_t now_ms, const uint8_t *pkt, size_t len,
+			  const np_addr_t *from)
+{
+	int rc = np_session_init_precheck(sess, pkt, len);
+
+	return rc < 0 ? rc : np_hscookie_check_mac2(&sess->hc, pkt, len, from, now_ms);
+}
+
+int np_session_cookie_reply(struct np_session *sess, uint64_t now_ms, const uint8_t *pkt, size_t len,
+			    const np_addr_t *from, uint8_t *out, size_t cap)
+{
+	int rc = np_session_init_precheck(sess, pkt, len);
+
+	if (rc < 0)
+		return rc;
+	return np_hscookie_make_reply(&sess->hc, pkt, len, get_be32(pkt + 4), from, now_ms, out, cap);
+}
+
+int np_session_handle_cookie(struct np_session *sess, uint64_t now_ms, const uint8_t *pkt, size_t len)
+{
+	if (!sess->initiator || !sess->hs_pending)
+		return -ENOKEY;
+	return np_hscookie_take_reply(&sess->hc, pkt, len, sess->hs_index, now_ms);
 }
 
 int np_session_handle_init(struct np_session *sess, uint64_t now_ms,
@@ -300,9 +335,9 @@ int np_session_handle_init(struct np_session *sess, uint64_t now_ms,
 	memset(&hs, 0, sizeof(hs));
 	memset(&cs_send, 0, sizeof(cs_send));
 	memset(&cs_recv, 0, sizeof(cs_recv));
-	if (!pkt || len != NP_SESSION_INIT_LEN || pkt[0] != NP_WIRE_VERSION ||
-	    pkt[1] != NP_MSG_HANDSHAKE_INIT || pkt[2] > NP_NOISE_AESGCM || pkt[3] != 0)
-		return -EBADMSG;
+	rc = np_session_init_precheck(sess, pkt, len);
+	if (rc < 0)
+		return rc;
 	/* Both sides derive the roles from the same two keys: an init reaching
 	 * the initiator means the peer is configured with another key pair. */
 	if (sess->initiator)
@@ -316,7 +351,7 @@ int np_session_handle_init(struct np_session *sess, uint64_t now_ms,
 			   sess->has_psk ? sess->psk : NULL, pro, sizeof(pro));
 	if (rc < 0)
 		goto out;
-	rc = np_noise_read_message(&hs, pkt + INIT_HDR_LEN, len - INIT_HDR_LEN, ts, sizeof(ts), &n);
+	rc = np_noise_read_message(&hs, pkt + INIT_HDR_LEN, len - INIT_HDR_LEN - NP_HS_MACS_LEN, ts, sizeof(ts), &n);
 	if (rc < 0 || n != TS_LEN) {
 		rc = -EKEYREJECTED;
 		goto out;
@@ -349,7 +384,7 @@ int np_session_handle_init(struct np_session *sess, uint64_t now_ms,
 	memcpy(resp_bind, resp_out + 2, 1);
 	memcpy(resp_bind + 1, resp_out + 4, 4);
 	rc = np_noise_write_message(&hs, resp_bind, sizeof(resp_bind), resp_out + RESP_HDR_LEN,
-				    cap - RESP_HDR_LEN, &n);
+				    cap - RESP_HDR_LEN - NP_HS_MACS_LEN, &n);
 	if (rc < 0)
 		goto out;
 	rc = np_noise_split(&hs, cipher, &cs_send, &cs_recv);
@@ -358,7 +393,8 @@ int np_session_handle_init(struct np_session *sess, uint64_t now_ms,
 	kp_install(&sess->next, cipher, &cs_send, &cs_recv, local, remote, now_ms);
 	memcpy(sess->ts_seen, ts, TS_LEN);
 	sess->have_ts = 1;
-	*resp_len = RESP_HDR_LEN + n;
+	*resp_len = RESP_HDR_LEN + n + NP_HS_MACS_LEN;
+	np_hscookie_add_macs(&sess->hc, resp_out, *resp_len, now_ms);
 	np_debug("handshake init accepted, %s, waiting for confirmation",
 		 np_noise_cipher_str(cipher));
 out:
@@ -389,13 +425,16 @@ int np_session_handle_resp(struct np_session *sess, uint64_t now_ms,
 	cipher = pkt[2];
 	if (!sess->initiator || !sess->hs_pending || get_be32(pkt + 8) != sess->hs_index)
 		return -ENOKEY;
+	if (np_hscookie_check_mac1(&sess->hc, pkt, len) < 0)
+		return -EACCES;
 	if (cipher == NP_NOISE_AESGCM && sess->hs_pref != NP_NOISE_AESGCM)
 		return -EBADMSG;
 	expire(sess, now_ms);
 
 	/* Work on a copy: a forged response must not spoil the real one. */
 	memcpy(&hs, &sess->hs, sizeof(hs));
-	rc = np_noise_read_message(&hs, pkt + RESP_HDR_LEN, len - RESP_HDR_LEN, resp_bind, sizeof(resp_bind), &n);
+	rc = np_noise_read_message(&hs, pkt + RESP_HDR_LEN, len - RESP_HDR_LEN - NP_HS_MACS_LEN, resp_bind,
+				   sizeof(resp_bind), &n);
 	if (rc < 0 || n != sizeof(resp_bind) || resp_bind[0] != pkt[2] || memcmp(resp_bind + 1, pkt + 4, 4) != 0) {
 		rc = -EKEYREJECTED;
 		goto out;

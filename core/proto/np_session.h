@@ -11,10 +11,12 @@
  * start at the same time still converge on one handshake.
  *
  * Wire framing (big-endian integers):
- *   HANDSHAKE_INIT  [1][0x20][cipher_pref][0] sender_index(4) noise_msg1(96+12)
+ *   HANDSHAKE_INIT  [2][0x20][cipher_pref][0] sender_index(4) noise_msg1(96+12) mac1(16) mac2(16)
  *                   noise payload: 12-byte TAI64N timestamp of the initiator
- *   HANDSHAKE_RESP  [1][0x21][cipher][0] sender_index(4) receiver_index(4) noise_msg2(48)
- *   TRANSPORT       [1][0x40][0][0] receiver_index(4) counter(8) ciphertext tag(16)
+ *   HANDSHAKE_RESP  [2][0x21][cipher][0] sender_index(4) receiver_index(4) noise_msg2(48+5) mac1 mac2
+ *   HANDSHAKE_COOKIE [2][0x22][0][0] receiver_index(4) nonce(24) sealed cookie(32)
+ *   TRANSPORT       [2][0x40][0][0] receiver_index(4) counter(8) ciphertext tag(16)
+ * mac1/mac2 and the cookie reply are np_hscookie's (WireGuard's scheme).
  *                   AAD = the 16-byte header, nonce = counter; empty = keepalive
  *
  * Typical use:
@@ -32,6 +34,7 @@
  *   -EALREADY      replay: an old handshake timestamp or a counter already seen
  *   -ENOKEY        no session: no usable key for this index or direction, or
  *                  no handshake pending that matches a response
+ *   -EACCES        mac1 does not verify (not made with our public key)
  *   -EPERM         create_init called on the responder
  *   -ENOSPC        output buffer too small */
 #ifndef NP_SESSION_H
@@ -40,12 +43,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "np_hscookie.h"
 #include "np_noise.h"
 #include "np_replay.h"
 #include "np_wire.h"
 
-#define NP_SESSION_INIT_LEN (8 + 96 + 12)     /* HANDSHAKE_INIT on the wire */
-#define NP_SESSION_RESP_LEN (12 + 48 + 5)     /* HANDSHAKE_RESP on the wire (payload: cipher, index) */
+#define NP_SESSION_INIT_LEN (8 + 96 + 12 + NP_HS_MACS_LEN) /* HANDSHAKE_INIT on the wire */
+#define NP_SESSION_RESP_LEN (12 + 48 + 5 + NP_HS_MACS_LEN) /* HANDSHAKE_RESP (payload: cipher, index) */
 #define NP_SESSION_OVERHEAD (NP_TRANSPORT_HDR_LEN + NP_TRANSPORT_TAG_LEN)
 
 #define NP_SESSION_REKEY_AFTER_MS 120000ull   /* initiator re-handshakes */
@@ -85,6 +89,8 @@ struct np_session {
 	/* Responder: the greatest TAI64N accepted from the peer. */
 	uint8_t ts_seen[12];
 	int have_ts;
+
+	struct np_hscookie hc;       /* mac1/mac2 keys and cookies */
 
 	uint64_t (*wall_clock_ns)(void *ctx);
 	void *wall_clock_ctx;
@@ -126,6 +132,19 @@ int np_session_create_init(struct np_session *sess, uint64_t now_ms,
 int np_session_handle_init(struct np_session *sess, uint64_t now_ms,
 			   const uint8_t *pkt, size_t len,
 			   uint8_t *resp_out, size_t cap, size_t *resp_len);
+/* The cheap checks of a HANDSHAKE_INIT, before any rate accounting: exact
+ * length and header (-EBADMSG), then mac1 (-EACCES). 0 if it may go on. */
+int np_session_init_precheck(const struct np_session *sess, const uint8_t *pkt, size_t len);
+/* Responder under load: 0 if the init's mac2 proves `from` received our cookie. */
+int np_session_check_mac2(struct np_session *sess, uint64_t now_ms, const uint8_t *pkt, size_t len,
+			  const np_addr_t *from);
+/* Responder under load: the HANDSHAKE_COOKIE for an init that passed the
+ * precheck (NP_HS_COOKIE_MSG_LEN bytes into out); returns its length. */
+int np_session_cookie_reply(struct np_session *sess, uint64_t now_ms, const uint8_t *pkt, size_t len,
+			    const np_addr_t *from, uint8_t *out, size_t cap);
+/* Initiator: a HANDSHAKE_COOKIE for the init in flight; on 0 resend the
+ * init (np_session_create_init), which now carries mac2. */
+int np_session_handle_cookie(struct np_session *sess, uint64_t now_ms, const uint8_t *pkt, size_t len);
 /* Initiator: consume a HANDSHAKE_RESP; on 0, send a keepalive right away. */
 int np_session_handle_resp(struct np_session *sess, uint64_t now_ms,
 			   const uint8_t *pkt, size_t len);

@@ -244,6 +244,8 @@ int np_wire_encode_register(uint8_t *out, size_t cap, const struct np_msg_regist
 	wr_bytes(&w, m->session, slen);
 	wr_addr(&w, &m->local);
 	wr_nat(&w, &m->nat);
+	if (m->flags & NP_REG_F_COOKIE)
+		wr_bytes(&w, m->cookie, NP_COOKIE_LEN);
 	if (m->flags & NP_REG_F_MAC)
 		wr_bytes(&w, m->mac, NP_MAC_LEN);
 	return wr_done(&w);
@@ -268,7 +270,7 @@ int np_wire_parse_register(const uint8_t *in, size_t len, struct np_msg_register
 	rc = rd_hdr(&r, NP_MSG_REGISTER, &m->flags, &slen);
 	if (rc < 0)
 		return rc;
-	if (slen == 0 || slen > NP_SESSION_MAX || (m->flags & ~NP_REG_F_MAC))
+	if (slen == 0 || slen > NP_SESSION_MAX || (m->flags & ~(NP_REG_F_MAC | NP_REG_F_COOKIE)))
 		return -EBADMSG;
 	m->nonce = rd_u32(&r);
 	m->timestamp_ms = rd_u64(&r);
@@ -276,6 +278,8 @@ int np_wire_parse_register(const uint8_t *in, size_t len, struct np_msg_register
 	m->session[slen] = '\0';
 	rd_addr(&r, &m->local);
 	rd_nat(&r, &m->nat);
+	if (m->flags & NP_REG_F_COOKIE)
+		rd_bytes(&r, m->cookie, NP_COOKIE_LEN);
 	m->mac_offset = r.off;
 	if (m->flags & NP_REG_F_MAC)
 		rd_bytes(&r, m->mac, NP_MAC_LEN);
@@ -316,6 +320,38 @@ int np_wire_parse_register_ack(const uint8_t *in, size_t len, struct np_msg_regi
 	return rd_done(&r);
 }
 
+int np_wire_encode_register_cookie(uint8_t *out, size_t cap, const struct np_msg_register_cookie *m)
+{
+	struct wr w = { out, cap, 0, 0 };
+
+	wr_hdr(&w, NP_MSG_REGISTER_COOKIE, m->flags, 0);
+	wr_u32(&w, m->nonce);
+	wr_bytes(&w, m->cookie, NP_COOKIE_LEN);
+	if (m->flags & NP_REG_F_MAC)
+		wr_bytes(&w, m->mac, NP_MAC_LEN);
+	return wr_done(&w);
+}
+
+int np_wire_parse_register_cookie(const uint8_t *in, size_t len, struct np_msg_register_cookie *m)
+{
+	struct rd r = { in, len, 0, 0 };
+	uint8_t b3;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	rc = rd_hdr(&r, NP_MSG_REGISTER_COOKIE, &m->flags, &b3);
+	if (rc < 0)
+		return rc;
+	if ((m->flags & ~NP_REG_F_MAC) || b3)
+		return -EBADMSG;
+	m->nonce = rd_u32(&r);
+	rd_bytes(&r, m->cookie, NP_COOKIE_LEN);
+	m->mac_offset = r.off;
+	if (m->flags & NP_REG_F_MAC)
+		rd_bytes(&r, m->mac, NP_MAC_LEN);
+	return rd_done(&r);
+}
+
 int np_wire_encode_peer_info(uint8_t *out, size_t cap, const struct np_msg_peer_info *m)
 {
 	struct wr w = { out, cap, 0, 0 };
@@ -324,6 +360,7 @@ int np_wire_encode_peer_info(uint8_t *out, size_t cap, const struct np_msg_peer_
 	wr_u32(&w, m->nonce);
 	wr_u32(&w, m->round);
 	wr_u16(&w, m->start_in_ms);
+	wr_bytes(&w, m->pairing, NP_PAIRING_LEN);
 	wr_addr(&w, &m->observed);
 	wr_addr(&w, &m->peer_public);
 	wr_addr(&w, &m->peer_local);
@@ -347,6 +384,7 @@ int np_wire_parse_peer_info(const uint8_t *in, size_t len, struct np_msg_peer_in
 	m->nonce = rd_u32(&r);
 	m->round = rd_u32(&r);
 	m->start_in_ms = rd_u16(&r);
+	rd_bytes(&r, m->pairing, NP_PAIRING_LEN);
 	rd_addr(&r, &m->observed);
 	rd_addr(&r, &m->peer_public);
 	rd_addr(&r, &m->peer_local);
@@ -365,6 +403,9 @@ int np_wire_encode_nat_probe(uint8_t *out, size_t cap, const struct np_msg_nat_p
 
 	wr_hdr(&w, NP_MSG_NAT_PROBE, m->flags, 0);
 	wr_u32(&w, m->txid);
+	/* Zero padding: the reply is never larger than the request. */
+	while (!w.bad && w.off < NP_NAT_PROBE_LEN)
+		wr_u8(&w, 0);
 	return wr_done(&w);
 }
 
@@ -378,9 +419,12 @@ int np_wire_parse_nat_probe(const uint8_t *in, size_t len, struct np_msg_nat_pro
 	rc = rd_hdr(&r, NP_MSG_NAT_PROBE, &m->flags, &b3);
 	if (rc < 0)
 		return rc;
-	if ((m->flags & ~(NP_NATP_F_CHANGE_PORT | NP_NATP_F_CHANGE_IP)) || b3)
+	if ((m->flags & ~(NP_NATP_F_CHANGE_PORT | NP_NATP_F_CHANGE_IP)) || b3 || len != NP_NAT_PROBE_LEN)
 		return -EBADMSG;
 	m->txid = rd_u32(&r);
+	while (!r.bad && r.off < len)
+		if (rd_u8(&r) != 0)
+			return -EBADMSG;
 	return rd_done(&r);
 }
 
@@ -393,6 +437,8 @@ int np_wire_encode_nat_probe_reply(uint8_t *out, size_t cap, const struct np_msg
 	wr_addr(&w, &m->observed);
 	wr_addr(&w, &m->alt);
 	wr_u16(&w, m->other_port);
+	if (m->flags & NP_NATP_F_MAC)
+		wr_bytes(&w, m->mac, NP_MAC_LEN);
 	return wr_done(&w);
 }
 
@@ -406,12 +452,15 @@ int np_wire_parse_nat_probe_reply(const uint8_t *in, size_t len, struct np_msg_n
 	rc = rd_hdr(&r, NP_MSG_NAT_PROBE_REPLY, &m->flags, &m->answered);
 	if (rc < 0)
 		return rc;
-	if ((m->flags & ~known) || (m->answered & ~known))
+	if ((m->flags & ~(known | NP_NATP_F_MAC)) || (m->answered & ~known))
 		return -EBADMSG;
 	m->txid = rd_u32(&r);
 	rd_addr(&r, &m->observed);
 	rd_addr(&r, &m->alt);
 	m->other_port = rd_u16(&r);
+	m->mac_offset = r.off;
+	if (m->flags & NP_NATP_F_MAC)
+		rd_bytes(&r, m->mac, NP_MAC_LEN);
 	if (rd_done(&r) < 0 || m->observed.family == 0)
 		return -EBADMSG;
 	return 0;
@@ -516,6 +565,26 @@ int np_addr_to_sockaddr(const np_addr_t *a, struct sockaddr_storage *ss)
 		return (int)sizeof(*s6);
 	}
 	return -EAFNOSUPPORT;
+}
+
+int np_addr_same_ip(const np_addr_t *a, const np_addr_t *b)
+{
+	return a->family == b->family && (a->family == 4 || a->family == 6) &&
+	       memcmp(a->ip, b->ip, a->family == 4 ? 4 : 16) == 0;
+}
+
+int np_wire_other_version(const uint8_t *buf, size_t len)
+{
+	if (!buf || len < 2 || buf[0] == NP_WIRE_VERSION || buf[0] == 0 || buf[0] > 8)
+		return 0;
+	/* A known type byte of the old format: it is natpunch, not junk. */
+	switch (buf[1]) {
+	case 0x01: case 0x02: case 0x03: case 0x04: case 0x05:
+	case 0x10: case 0x11: case 0x20: case 0x21: case 0x30: case 0x31: case 0x40:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 int np_addr_is_private(const np_addr_t *a)

@@ -1,6 +1,13 @@
-/* np_server: session table, pairing, NAT probe answers, token checks and
- * per-source rate limiting for natpunch-server. Sockets and timers are libev
- * watchers embedded in struct np_server. */
+/* np_server: session table, pairing, NAT probe answers, registration
+ * cookies, token checks and per-source rate limiting for natpunch-server.
+ * Sockets and timers are libev watchers embedded in struct np_server.
+ *
+ * Nothing is stored and nothing larger than the request is sent for an
+ * address that has not proved it receives what is sent to it: a first
+ * REGISTER is answered with a stateless cookie (REGISTER_COOKIE, smaller
+ * than any REGISTER), and only a REGISTER that echoes a valid cookie for its
+ * source address and port is registered and paired. NAT probes are padded to
+ * the size of the largest reply. */
 #include "np_server.h"
 #include "np_auth.h"
 #define NP_LOG_COMPONENT "server"
@@ -19,11 +26,17 @@
 #include <unistd.h>
 
 #define TOKEN_WINDOW_MS (300u * 1000u)
+/* A (session, role) remembers its newest timestamp this long after its last
+ * registration, so a capture stays refused for as long as its timestamp
+ * could pass the window check. */
+#define REPLAY_MEMORY_MS (2u * TOKEN_WINDOW_MS + 60u * 1000u)
+#define COOKIE_SLOT_MS 30000u       /* a cookie is valid for 30 to 60 s */
+#define LOG_LINES_PER_S 10.0        /* info lines about registrations */
 
 struct srv_reg {
 	np_addr_t pub, local, via;
 	np_nat_info_t nat;
-	uint64_t seen_ms, ts;
+	uint64_t seen_ms;
 	uint32_t nonce;
 	uint8_t present;
 };
@@ -31,8 +44,11 @@ struct srv_reg {
 struct srv_sess {
 	struct srv_sess *next;
 	uint32_t round;
+	uint8_t pairing[NP_PAIRING_LEN];
 	np_addr_t pushed[2];
 	struct srv_reg r[2];
+	uint64_t last_ts[2];         /* token: newest timestamp accepted per role */
+	uint64_t last_ts_at[2];      /* when (monotonic ms) */
 	char name[]; /* NUL-terminated, at most NP_SESSION_MAX bytes */
 };
 
@@ -50,8 +66,36 @@ struct np_server {
 	struct srv_sess **buckets;
 	size_t nbuckets, count;
 	uint8_t hash_key[crypto_shorthash_KEYBYTES];
+	uint8_t cookie_secret[32];
+	uint32_t next_round;
+	double log_tokens;
+	uint64_t log_at_ms, log_suppressed;
+	uint64_t other_version_logged_ms;
 	struct np_server_stats st;
 };
+
+/* At most LOG_LINES_PER_S info lines about registrations: a spoofed flood
+ * must not flood the journal. Returns 1 if a line may be written. */
+static int log_allowed(struct np_server *s)
+{
+	uint64_t now = np_mono_ms();
+
+	s->log_tokens += (double)(now - s->log_at_ms) * LOG_LINES_PER_S / 1000.0;
+	if (s->log_tokens > LOG_LINES_PER_S)
+		s->log_tokens = LOG_LINES_PER_S;
+	s->log_at_ms = now;
+	if (s->log_tokens < 1.0) {
+		s->log_suppressed++;
+		return 0;
+	}
+	s->log_tokens -= 1.0;
+	if (s->log_suppressed) {
+		np_info("%llu registration log lines suppressed (rate limit)",
+			(unsigned long long)s->log_suppressed);
+		s->log_suppressed = 0;
+	}
+	return 1;
+}
 
 static size_t bucket_of(struct np_server *s, const char *name)
 {
@@ -130,13 +174,53 @@ static void reply(struct np_server *s, int port_idx, const np_addr_t *to, const 
 	}
 }
 
-/* Appends the token MAC when the server has a token; returns the new length. */
-static int seal(struct np_server *s, uint8_t *buf, int len)
+/* Fills in the token MAC (over the server port of `role` and the message)
+ * when the server has a token; returns the length. */
+static int seal(struct np_server *s, int role, uint8_t *buf, int len)
 {
 	if (len < 0 || !s->cfg.has_token)
 		return len;
-	np_auth_mac(s->cfg.token_key, buf, (size_t)len - NP_MAC_LEN, buf + len - NP_MAC_LEN);
+	np_auth_server_mac(s->cfg.token_key, s->cfg.port[role], buf, (size_t)len - NP_MAC_LEN,
+			   buf + len - NP_MAC_LEN);
 	return len;
+}
+
+static uint64_t cookie_slot(void)
+{
+	return np_mono_ms() / COOKIE_SLOT_MS;
+}
+
+/* A cookie made for this source and port in this slot or the one before. */
+static int cookie_ok(struct np_server *s, int role, const np_addr_t *from, const uint8_t *cookie)
+{
+	uint8_t want[NP_COOKIE_LEN];
+	uint64_t slot = cookie_slot();
+	int ok = 0;
+
+	for (int back = 0; back < 2 && !ok && slot >= (uint64_t)back; back++) {
+		np_auth_cookie(s->cookie_secret, from, role, slot - (uint64_t)back, want);
+		ok = sodium_memcmp(want, cookie, NP_COOKIE_LEN) == 0;
+	}
+	return ok;
+}
+
+/* The stateless answer to a REGISTER without a valid cookie. It is never
+ * larger than the REGISTER it answers (checked, not assumed). */
+static void send_cookie(struct np_server *s, int role, const struct np_msg_register *m, size_t req_len,
+			const np_addr_t *from, const np_addr_t *to)
+{
+	struct np_msg_register_cookie c = { 0 };
+	uint8_t out[64];
+	int n;
+
+	c.flags = s->cfg.has_token ? NP_REG_F_MAC : 0;
+	c.nonce = m->nonce;
+	np_auth_cookie(s->cookie_secret, from, role, cookie_slot(), c.cookie);
+	n = seal(s, role, out, np_wire_encode_register_cookie(out, sizeof(out), &c));
+	if (n < 0 || (size_t)n > req_len)
+		return;
+	s->st.cookies++;
+	reply(s, role, from, to, out, n);
 }
 
 static void push_peer_info(struct np_server *s, struct srv_sess *e, int role)
@@ -150,11 +234,12 @@ static void push_peer_info(struct np_server *s, struct srv_sess *e, int role)
 	pi.nonce = me->nonce;
 	pi.round = e->round;
 	pi.start_in_ms = 0;
+	memcpy(pi.pairing, e->pairing, NP_PAIRING_LEN);
 	pi.observed = me->pub;
 	pi.peer_public = other->pub;
 	pi.peer_local = other->local;
 	pi.peer_nat = other->nat;
-	reply(s, role, &me->pub, &me->via, buf, seal(s, buf, np_wire_encode_peer_info(buf, sizeof(buf), &pi)));
+	reply(s, role, &me->pub, &me->via, buf, seal(s, role, buf, np_wire_encode_peer_info(buf, sizeof(buf), &pi)));
 }
 
 static void handle_register(struct np_server *s, int role, const uint8_t *buf, size_t len, const np_addr_t *from,
@@ -175,7 +260,7 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 	if (s->cfg.has_token) {
 		wall = np_wall_ms();
 		if (!(m.flags & NP_REG_F_MAC) ||
-		    np_auth_verify(s->cfg.token_key, buf, m.mac_offset, m.mac) < 0 ||
+		    np_auth_server_verify(s->cfg.token_key, s->cfg.port[role], buf, m.mac_offset, m.mac) < 0 ||
 		    m.timestamp_ms + TOKEN_WINDOW_MS < wall || m.timestamp_ms > wall + TOKEN_WINDOW_MS) {
 			s->st.unauth++;
 			np_debug("unauthenticated REGISTER from %s dropped (%llu so far)",
@@ -183,21 +268,33 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 			return;
 		}
 	}
+	/* Return routability: nothing is stored, and nothing but a cookie no
+	 * larger than the request is sent, before the source echoes a cookie. */
+	if (!(m.flags & NP_REG_F_COOKIE) || !cookie_ok(s, role, from, m.cookie)) {
+		if (m.flags & NP_REG_F_COOKIE)
+			s->st.bad_cookie++;
+		send_cookie(s, role, &m, len, from, to);
+		return;
+	}
 	e = session_get(s, m.session, 1);
 	if (!e) {
-		np_warn("session table full (%zu), REGISTER from %s dropped", s->count,
-			np_addr_str(from, a, sizeof(a)));
+		if (log_allowed(s))
+			np_warn("session table full (%zu), REGISTER from %s dropped", s->count,
+				np_addr_str(from, a, sizeof(a)));
 		return;
 	}
 	me = &e->r[role];
 	other = &e->r[1 - role];
-	/* A captured registration replayed, from anywhere, is never newer. */
-	if (s->cfg.has_token && me->present && m.timestamp_ms <= me->ts) {
+	/* A captured registration replayed, from anywhere and even after the
+	 * registration expired, is never newer than the last one of its
+	 * (session, role). */
+	if (s->cfg.has_token && e->last_ts_at[role] && m.timestamp_ms <= e->last_ts[role]) {
 		s->st.unauth++;
+		s->st.replays++;
 		np_debug("replayed REGISTER from %s dropped", np_addr_str(from, a, sizeof(a)));
 		return;
 	}
-	if (!me->present || !np_addr_equal(&me->pub, from))
+	if ((!me->present || !np_addr_equal(&me->pub, from)) && log_allowed(s))
 		np_info("session '%s' port %u: peer %s registered (lan %s)", e->name, s->cfg.port[role],
 			np_addr_str(from, a, sizeof(a)), np_addr_str(&m.local, b, sizeof(b)));
 	s->st.registers++;
@@ -207,16 +304,21 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 	me->via = *to;
 	me->nat = m.nat;
 	me->nonce = m.nonce;
-	me->ts = m.timestamp_ms;
 	me->seen_ms = now;
+	e->last_ts[role] = m.timestamp_ms;
+	e->last_ts_at[role] = now;
 
 	if (other->present) {
 		if (!np_addr_equal(&e->pushed[role], &me->pub) || !np_addr_equal(&e->pushed[1 - role], &other->pub)) {
-			e->round++;
+			/* A new pairing: a round number that only grows, and a
+			 * fresh random identifier the peers key their probes with. */
+			e->round = s->next_round++;
+			randombytes_buf(e->pairing, sizeof(e->pairing));
 			e->pushed[role] = me->pub;
 			e->pushed[1 - role] = other->pub;
 			s->st.pairs++;
-			np_info("session '%s' paired %s <-> %s (round %u)", e->name,
+			if (log_allowed(s))
+				np_info("session '%s' paired %s <-> %s (round %u)", e->name,
 				np_addr_str(&e->r[0].pub, a, sizeof(a)), np_addr_str(&e->r[1].pub, b, sizeof(b)),
 				e->round);
 			push_peer_info(s, e, 1 - role);
@@ -231,7 +333,7 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 		ack.flags = s->cfg.has_token ? NP_REG_F_MAC : 0;
 		ack.nonce = m.nonce;
 		ack.observed = *from;
-		reply(s, role, from, to, out, seal(s, out, np_wire_encode_register_ack(out, sizeof(out), &ack)));
+		reply(s, role, from, to, out, seal(s, role, out, np_wire_encode_register_ack(out, sizeof(out), &ack)));
 	}
 }
 
@@ -241,7 +343,7 @@ static void handle_nat_probe(struct np_server *s, int port_idx, const uint8_t *b
 	struct np_msg_nat_probe m;
 	struct np_msg_nat_probe_reply r = { 0 };
 	uint8_t out[128];
-	int via_port = port_idx;
+	int via_port = port_idx, n;
 	np_addr_t via = *to;
 
 	if (np_wire_parse_nat_probe(buf, len, &m) < 0) {
@@ -273,7 +375,13 @@ static void handle_nat_probe(struct np_server *s, int port_idx, const uint8_t *b
 			r.answered |= NP_NATP_F_CHANGE_IP;
 		}
 	}
-	reply(s, via_port, from, &via, out, np_wire_encode_nat_probe_reply(out, sizeof(out), &r));
+	if (s->cfg.has_token)
+		r.flags |= NP_NATP_F_MAC;
+	n = seal(s, port_idx, out, np_wire_encode_nat_probe_reply(out, sizeof(out), &r));
+	/* The source is unproven: never answer with more than it sent. */
+	if (n < 0 || (size_t)n > len)
+		return;
+	reply(s, via_port, from, &via, out, n);
 }
 
 void np_server_handle(struct np_server *s, int port_idx, const uint8_t *buf, size_t len, const np_addr_t *from,
@@ -283,6 +391,18 @@ void np_server_handle(struct np_server *s, int port_idx, const uint8_t *buf, siz
 	char a[NP_ADDR_STRLEN];
 
 	s->st.rx++;
+	if (type == -EPROTONOSUPPORT && np_wire_other_version(buf, len)) {
+		s->st.bad++;
+		s->st.other_version++;
+		if (np_mono_ms() - s->other_version_logged_ms >= 10000 || !s->other_version_logged_ms) {
+			s->other_version_logged_ms = np_mono_ms();
+			np_warn("%s speaks natpunch wire version %u, this server speaks version %u: "
+				"upgrade natpunch there (%llu such datagrams so far)",
+				np_addr_str(from, a, sizeof(a)), buf[0], NP_WIRE_VERSION,
+				(unsigned long long)s->st.other_version);
+		}
+		return;
+	}
 	if (type != NP_MSG_REGISTER && type != NP_MSG_NAT_PROBE) {
 		s->st.bad++;
 		np_debug("ignored datagram type %d (%zu bytes) from %s (%llu bad so far)", type, len,
@@ -290,7 +410,7 @@ void np_server_handle(struct np_server *s, int port_idx, const uint8_t *buf, siz
 		return;
 	}
 	if (!np_ratelimit_allow(&s->rl, from, np_mono_ms())) {
-		if (s->st.limited++ % 1000 == 0)
+		if (s->st.limited++ % 1000 == 0 && log_allowed(s))
 			np_warn("rate limit hit by %s (%llu dropped so far)", np_addr_str(from, a, sizeof(a)),
 				(unsigned long long)s->st.limited);
 		return;
@@ -316,7 +436,9 @@ void np_server_sweep(struct np_server *s)
 						 np_addr_str(&e->r[r].pub, a, sizeof(a)));
 					memset(&e->r[r], 0, sizeof(e->r[r]));
 				}
-			if (!e->r[0].present && !e->r[1].present) {
+			if (!e->r[0].present && !e->r[1].present &&
+			    (!s->cfg.has_token || (e->last_ts_at[0] + REPLAY_MEMORY_MS < now &&
+						   e->last_ts_at[1] + REPLAY_MEMORY_MS < now))) {
 				*pp = e->next;
 				free(e);
 				s->count--;
@@ -373,6 +495,10 @@ int np_server_new(struct ev_loop *loop, const struct np_server_config *cfg, stru
 	if (!s->cfg.max_sessions)
 		s->cfg.max_sessions = 1000000;
 	crypto_shorthash_keygen(s->hash_key);
+	randombytes_buf(s->cookie_secret, sizeof(s->cookie_secret));
+	s->next_round = randombytes_random();
+	s->log_tokens = LOG_LINES_PER_S;
+	s->log_at_ms = np_mono_ms();
 	s->nbuckets = 1024;
 	s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
 	rc = s->buckets ? np_ratelimit_init(&s->rl, cfg->rate, cfg->burst) : -ENOMEM;
@@ -429,5 +555,6 @@ void np_server_free(struct np_server *s)
 	}
 	free(s->buckets);
 	np_ratelimit_free(&s->rl);
+	sodium_memzero(s->cookie_secret, sizeof(s->cookie_secret));
 	free(s);
 }

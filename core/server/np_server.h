@@ -4,7 +4,9 @@
  * PORT1 and PORT2 registrations of one session and pushes PEER_INFO to both
  * the moment the pair is complete (and again whenever either side's endpoint
  * changes). It answers NAT probes with the observed endpoint, from the other
- * port or the alternate address on request. It never sees tunnel keys. */
+ * port or the alternate address on request. It never sees tunnel keys.
+ * A REGISTER counts only once its source echoed a cookie (return
+ * routability); until then the answer is a cookie no larger than the request. */
 #ifndef NP_SERVER_H
 #define NP_SERVER_H
 
@@ -29,6 +31,10 @@ struct np_server_config {
 
 struct np_server_stats {
 	uint64_t rx, bad, unauth, limited, registers, pairs, nat_probes, sessions;
+	uint64_t cookies;        /* REGISTER_COOKIE sent (first contact, or a stale cookie) */
+	uint64_t bad_cookie;     /* REGISTERs echoing a cookie that is wrong or too old */
+	uint64_t replays;        /* token: REGISTERs not newer than their (session, role) */
+	uint64_t other_version;  /* datagrams of another natpunch wire version */
 };
 
 int np_server_new(struct ev_loop *loop, const struct np_server_config *cfg, struct np_server **out,

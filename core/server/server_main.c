@@ -232,10 +232,13 @@ int main(int argc, char **argv)
 			 so.sc.has_token ? ", token required" : "");
 	ev_run(loop, 0);
 	np_server_get_stats(srv, &st);
-	np_info("stats rx=%llu bad=%llu unauthenticated=%llu rate_limited=%llu registers=%llu pairs=%llu nat_probes=%llu",
+	np_info("stats rx=%llu bad=%llu unauthenticated=%llu rate_limited=%llu registers=%llu pairs=%llu "
+		"nat_probes=%llu cookies=%llu bad_cookies=%llu replays=%llu other_version=%llu",
 		(unsigned long long)st.rx, (unsigned long long)st.bad, (unsigned long long)st.unauth,
 		(unsigned long long)st.limited, (unsigned long long)st.registers, (unsigned long long)st.pairs,
-		(unsigned long long)st.nat_probes);
+		(unsigned long long)st.nat_probes, (unsigned long long)st.cookies,
+		(unsigned long long)st.bad_cookie, (unsigned long long)st.replays,
+		(unsigned long long)st.other_version);
 	np_server_free(srv);
 	ev_signal_stop(loop, &sigint);
 	ev_signal_stop(loop, &sigterm);

@@ -54,6 +54,14 @@ static int set_cipher(void *c, const struct np_opt *o, const char *key, const ch
 	return 0;
 }
 
+static int set_allowed(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
+{
+	if (np_allowedips_parse(val, &CFG(c)->allowed, err, errlen) < 0)
+		return -EINVAL;
+	CFG(c)->allowed_set = 1;
+	return 0;
+}
+
 static int set_control(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
 {
 	if (!*val || strlen(val) > 100) {
@@ -149,6 +157,7 @@ static const struct np_opt options[] = {
 	{ .name = "keepalive", .arg = "SEC", .def = "5", .help = "send a keepalive after SEC idle seconds", .set = np_opt_num, .off = F(keepalive_s), .lo = 0.1, .hi = 3600 },
 	{ .name = "dead-after", .arg = "SEC", .def = "15", .help = "re-handshake after SEC seconds without a packet", .set = np_opt_num, .off = F(dead_after_s), .lo = 0.5, .hi = 86400 },
 	{ .name = "no-offload", .help = "do not use tun/UDP segmentation offloads", .set = set_no_offload },
+	{ .name = "allowed-ips", .arg = "LIST", .help = "inner source addresses the peer may send from, CIDR[,CIDR...]\n(default REMOTE_IP/32 or /128); others are dropped and counted", .set = set_allowed },
 	{ .name = "rekey-after", .arg = "SEC", .help = "rekey interval (default 120; for tests)", .set = np_opt_num, .off = F(rekey_after_s), .lo = 1, .hi = 120 },
 	HEADING("hooks:"),
 	{ .name = "hook", .arg = "FILE", .flags = NP_OPT_REPEAT | NP_OPT_RELOAD, .help = "Lua hook file, repeatable, run in order", .set = set_hook },
@@ -171,7 +180,7 @@ void np_config_usage(FILE *f)
 	      "       natpunch --config FILE [options]\n"
 	      "       natpunch --check-config FILE\n"
 	      "       natpunch genkey | pubkey | genpsk\n"
-	      "       natpunch probe SERVER PORT [--json]\n"
+	      "       natpunch probe SERVER PORT [--json] [--server-token FILE]\n"
 	      "       natpunch status [TUN] [--json]\n"
 	      "       natpunch check-strategy NAME|PATH [DIR]\n"
 	      "       natpunch --check-hooks --hook FILE... [--hook-dir DIR]\n"
@@ -236,14 +245,21 @@ static int finish(struct np_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%sLOCAL_IP and REMOTE_IP must differ", at);
 		return -EINVAL;
 	}
+	if (!cfg->allowed_set) {
+		memset(&cfg->allowed, 0, sizeof(cfg->allowed));
+		np_allowedips_add_host(&cfg->allowed, &cfg->remote_ip);
+	}
 	if (cfg->local_ip.family == 6 && cfg->mtu < 1280) {
 		snprintf(err, errlen, "%sinvalid MTU %d (IPv6 needs an integer 1280..65000)",
 			 np_config_where(cfg, "mtu", at, sizeof(at)), cfg->mtu);
 		return -EINVAL;
 	}
 	if (cfg->dead_after_s <= cfg->keepalive_s) {
-		snprintf(err, errlen, "%s--dead-after (%g) must be longer than --keepalive (%g)",
-			 np_config_where(cfg, "dead-after", at, sizeof(at)), cfg->dead_after_s, cfg->keepalive_s);
+		/* Name the file line of whichever of the two the file set. */
+		if (!*np_config_where(cfg, "dead-after", at, sizeof(at)))
+			np_config_where(cfg, "keepalive", at, sizeof(at));
+		snprintf(err, errlen, "%s--dead-after (%g) must be longer than --keepalive (%g)", at, cfg->dead_after_s,
+			 cfg->keepalive_s);
 		return -EINVAL;
 	}
 	if (cfg->insecure && (cfg->key_file || cfg->peer_key_b64 || cfg->psk_file || cfg->cipher >= 0)) {

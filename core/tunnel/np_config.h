@@ -15,6 +15,7 @@
 
 #include <natpunch/strategy.h>
 
+#include "np_allowedips.h"
 #include "np_opts.h"
 
 #define NP_MAX_HOOKS 32
@@ -42,6 +43,8 @@ struct np_config {
 	double rekey_after_s;       /* 0: the default (120 s); tests shorten it */
 	int cipher;                 /* -1: the best both peers have; else enum np_noise_cipher */
 	const char *control_path;   /* NULL: /run/natpunch/IFNAME.sock; "none": no control socket */
+	struct np_allowedips allowed; /* inner source addresses the peer may use (default REMOTE_IP) */
+	int allowed_set;            /* --allowed-ips given */
 	int log_level;
 	int syslog;                 /* --syslog: log to syslog instead of stderr */
 	struct np_opts opts;        /* owns the strings above; where each came from */

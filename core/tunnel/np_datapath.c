@@ -19,6 +19,7 @@
 #include "np_peer_int.h"
 
 #define NP_LOG_COMPONENT "dp"
+#include "np_icmp.h"
 #include "np_log.h"
 #include "np_time.h"
 #include "np_offload.h"
@@ -112,7 +113,9 @@ int np_dp_init(struct np_peer *p)
 	rx_bytes = dp->rx_len * (size_t)dp->rx_msgs;
 	dp->tx = aligned_alloc(64, NP_DP_TX_SLOTS * slot);
 	dp->rx = aligned_alloc(64, rx_bytes);
-	if (!dp->tx || !dp->rx)
+	dp->scratch = aligned_alloc(64, slot);
+	dp->inner_max = SIZE_MAX;
+	if (!dp->tx || !dp->rx || !dp->scratch)
 		goto fail;
 	if (dp->vnet) {
 		dp->tunbuf_len = VNET_LEN + 65536;
@@ -152,7 +155,8 @@ void np_dp_free(struct np_peer *p)
 	free(dp->tx);
 	free(dp->rx);
 	free(dp->tunbuf);
-	dp->tx = dp->rx = dp->tunbuf = NULL;
+	free(dp->scratch);
+	dp->tx = dp->rx = dp->tunbuf = dp->scratch = NULL;
 	dp->gr = NULL;
 }
 
@@ -259,6 +263,8 @@ static void flush_tx(struct np_peer *p)
 	dp->ntx = 0;
 }
 
+static void too_big(struct np_peer *p, uint64_t now, size_t len);
+
 /* Seals the IP packet at tx_slot(ntx) + SLOT_HEAD (len bytes) and queues it. */
 static void queue_tx(struct np_peer *p, uint64_t now, size_t len)
 {
@@ -266,6 +272,10 @@ static void queue_tx(struct np_peer *p, uint64_t now, size_t len)
 	uint8_t *slot = tx_slot(dp, dp->ntx);
 	size_t out_len;
 
+	if (len > dp->inner_max) {
+		too_big(p, now, len);
+		return;
+	}
 	if (p->secure) {
 		if (np_session_encrypt(&p->sess, now, slot, len, dp->slot, &out_len) < 0) {
 			p->stats.not_up++;
@@ -283,6 +293,63 @@ static void queue_tx(struct np_peer *p, uint64_t now, size_t len)
 	}
 	if (++dp->ntx == NP_DP_TX_SLOTS)
 		flush_tx(p);
+}
+
+static int tun_write(struct np_peer *p, const uint8_t *pkt, size_t len);
+
+/* At most ICMP_RATE answers per second (burst ICMP_RATE), as a router would. */
+#define ICMP_RATE 200.0
+
+static int icmp_allowed(struct np_peer *p)
+{
+	struct np_dp *dp = &p->dp;
+	double now = ev_now(p->loop);
+
+	dp->icmp_tokens += (now - dp->icmp_at) * ICMP_RATE;
+	if (dp->icmp_tokens > ICMP_RATE)
+		dp->icmp_tokens = ICMP_RATE;
+	dp->icmp_at = now;
+	if (dp->icmp_tokens < 1.0)
+		return 0;
+	dp->icmp_tokens -= 1.0;
+	return 1;
+}
+
+/* The inner packet at tx_slot(ntx) + SLOT_HEAD is longer than the path
+ * carries (dp->inner_max): IPv4 with DF and IPv6 get an ICMP "too big"
+ * written back into the tun, IPv4 without DF goes out in fragments. */
+static void too_big(struct np_peer *p, uint64_t now, size_t len)
+{
+	struct np_dp *dp = &p->dp;
+	uint8_t *pkt = tx_slot(dp, dp->ntx) + SLOT_HEAD;
+	int action = np_too_big_action(pkt, len), rc;
+
+	if (action == NP_TOO_BIG_FRAGMENT) {
+		size_t room = dp->slot - SLOT_HEAD - NP_TRANSPORT_TAG_LEN;
+		struct np_frag4 f;
+
+		/* The fragments are written into the slots the packet is in. */
+		memcpy(dp->scratch, pkt, len);
+		if (np_frag4_start(&f, dp->scratch, len, (unsigned)dp->inner_max) == 0) {
+			dp->too_big_frag++;
+			while ((rc = np_frag4_next(&f, tx_slot(dp, dp->ntx) + SLOT_HEAD, room)) > 0)
+				queue_tx(p, now, (size_t)rc);
+			return;
+		}
+	} else if (action == NP_TOO_BIG_ICMP && icmp_allowed(p)) {
+		uint8_t ans[NP_TUN_VNET_HDR_LEN + NP_ICMP_MAX_LEN];
+		size_t hl = dp->vnet ? VNET_LEN : 0;
+
+		rc = np_icmp_too_big(pkt, len, (unsigned)dp->inner_max, ans + hl, sizeof(ans) - hl);
+		if (rc > 0) {
+			memset(ans, 0, hl);
+			if (tun_write(p, ans, hl + (size_t)rc) == 0) {
+				dp->too_big_icmp++;
+				return;
+			}
+		}
+	}
+	dp->too_big_drop++;
 }
 
 /* One vnet tun read: segment it straight into the slots. */
@@ -398,6 +465,13 @@ static void to_tun(struct np_peer *p, const uint8_t *pkt, size_t len)
 	struct np_dp *dp = &p->dp;
 	int rc;
 
+	/* --allowed-ips: the peer may only send from its own addresses. */
+	if (!np_allowedips_match_packet(&p->cfg->allowed, pkt, len)) {
+		p->stats.inner_src++;
+		if (np_log_get_level() >= NP_LOG_DEBUG)
+			np_debug("dropped a packet from the peer whose inner source is outside --allowed-ips");
+		return;
+	}
 	p->stats.rx_packets++;
 	p->stats.rx_bytes += len;
 	if (!dp->gr) {
@@ -438,8 +512,12 @@ static int handle_datagram(struct np_peer *p, struct np_sock *s, uint8_t *buf, s
 			return 0;
 		}
 		np_peer_authenticated_rx(p, s, from);
-		if (plen && p->st == NP_ST_UP)
+		if (plen && np_pmtu_is_msg(buf + off, plen)) {
+			if (p->st == NP_ST_UP)
+				np_pmtud_rx(p, buf + off, plen);
+		} else if (plen && p->st == NP_ST_UP) {
 			to_tun(p, buf + off, plen);
+		}
 		return 0;
 	}
 	if ((type == NP_MSG_DATA || type == NP_MSG_KEEPALIVE) && !p->secure) {
@@ -448,8 +526,14 @@ static int handle_datagram(struct np_peer *p, struct np_sock *s, uint8_t *buf, s
 			return 0;
 		}
 		p->last_rx = ev_now(p->loop);
-		if (type == NP_MSG_DATA && len > NP_DATA_HDR_LEN)
+		if (type == NP_MSG_DATA && np_pmtu_is_msg(buf + NP_DATA_HDR_LEN, len - NP_DATA_HDR_LEN))
+			np_pmtud_rx(p, buf + NP_DATA_HDR_LEN, len - NP_DATA_HDR_LEN);
+		else if (type == NP_MSG_DATA && len > NP_DATA_HDR_LEN)
 			to_tun(p, buf + NP_DATA_HDR_LEN, len - NP_DATA_HDR_LEN);
+		return 0;
+	}
+	if (type == -EPROTONOSUPPORT) {
+		np_peer_other_version(p, buf, len, from);
 		return 0;
 	}
 	if (type < 0 || type == NP_MSG_TRANSPORT || type == NP_MSG_DATA || type == NP_MSG_KEEPALIVE) {

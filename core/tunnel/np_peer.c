@@ -29,7 +29,6 @@
 #define REGISTER_INTERVAL 1.0
 #define PUNCH_REFRESH_INTERVAL 2.0
 #define HANDSHAKE_TIMEOUT 10.0
-#define HS_INIT_RATE 50.0
 
 static void start_discovery(struct np_peer *p);
 static void update_local_endpoint(struct np_peer *p);
@@ -161,6 +160,10 @@ static void send_register(struct np_peer *p)
 	int len;
 
 	m.flags = p->keys.has_token ? NP_REG_F_MAC : 0;
+	if (p->have_reg_cookie) {
+		m.flags |= NP_REG_F_COOKIE;
+		memcpy(m.cookie, p->reg_cookie, NP_COOKIE_LEN);
+	}
 	m.nonce = p->reg_nonce;
 	m.timestamp_ms = np_wall_ms();
 	snprintf(m.session, sizeof(m.session), "%s", p->cfg->session);
@@ -171,7 +174,8 @@ static void send_register(struct np_peer *p)
 	if (len < 0)
 		return;
 	if (p->keys.has_token)
-		np_auth_mac(p->keys.token_key, buf, (size_t)len - NP_MAC_LEN, buf + len - NP_MAC_LEN);
+		np_auth_server_mac(p->keys.token_key, p->server.port, buf, (size_t)len - NP_MAC_LEN,
+				   buf + len - NP_MAC_LEN);
 	np_sock_send(p, 0, &p->server, buf, (size_t)len, 0);
 }
 
@@ -204,6 +208,8 @@ static void update_local_endpoint(struct np_peer *p)
 {
 	np_addr_t local;
 
+	/* A cookie belongs to the socket's source address and port. */
+	p->have_reg_cookie = 0;
 	memset(&p->self_local, 0, sizeof(p->self_local));
 	if (np_udp_local(p->socks[0]->fd, &local) == 0 && np_route_source(&p->server, &p->self_local) == 0)
 		p->self_local.port = local.port;
@@ -217,6 +223,7 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	ev_timer_stop(p->loop, &p->keepalive);
 	ev_timer_stop(p->loop, &p->dead);
 	ev_timer_stop(p->loop, &p->housekeeping);
+	np_pmtud_stop(p);
 	np_recover_stop(p);
 	np_punch_reset(&p->punch);
 	if (p->secure)
@@ -284,7 +291,7 @@ static void start_discovery(struct np_peer *p)
 		p->disc = NULL;
 	}
 	rc = sl < 0 ? sl : np_discovery_start(p->loop, (struct sockaddr *)&ss, (socklen_t)sl, p->server.port, 0,
-					      on_discovery, p, &p->disc);
+					      p->keys.has_token ? p->keys.token_key : NULL, on_discovery, p, &p->disc);
 	if (rc < 0) {
 		np_warn_e(rc, "NAT discovery could not start, registering without it");
 		p->disc = NULL;
@@ -324,8 +331,8 @@ static int server_msg_ok(struct np_peer *p, const uint8_t *buf, size_t mac_off, 
 		np_debug("stale server message (nonce mismatch): ignored");
 		return 0;
 	}
-	if (p->keys.has_token &&
-	    (!(flags & NP_REG_F_MAC) || np_auth_verify(p->keys.token_key, buf, mac_off, mac) < 0)) {
+	if (p->keys.has_token && (!(flags & NP_REG_F_MAC) ||
+				  np_auth_server_verify(p->keys.token_key, p->server.port, buf, mac_off, mac) < 0)) {
 		p->stats.bad_mac++;
 		np_debug("server message without a valid token MAC: ignored");
 		return 0;
@@ -353,6 +360,26 @@ static void handle_register_ack(struct np_peer *p, const uint8_t *buf, size_t le
 	}
 }
 
+/* The server wants proof that we receive at our address: echo its cookie
+ * at once. Only a new cookie triggers a send, so replays cost nothing. */
+static void handle_register_cookie(struct np_peer *p, const uint8_t *buf, size_t len, const np_addr_t *from)
+{
+	struct np_msg_register_cookie m;
+
+	if (np_wire_parse_register_cookie(buf, len, &m) < 0) {
+		p->stats.bad++;
+		return;
+	}
+	if (!server_msg_ok(p, buf, m.mac_offset, m.mac, m.flags, m.nonce, from))
+		return;
+	if (p->have_reg_cookie && sodium_memcmp(p->reg_cookie, m.cookie, NP_COOKIE_LEN) == 0)
+		return;
+	memcpy(p->reg_cookie, m.cookie, NP_COOKIE_LEN);
+	p->have_reg_cookie = 1;
+	if (p->socks[0] && p->st != NP_ST_UP)
+		send_register(p);
+}
+
 static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, const np_addr_t *from)
 {
 	struct np_msg_peer_info m;
@@ -370,8 +397,12 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 		break;
 	case NP_ST_PUNCH:
 	case NP_ST_HANDSHAKE:
-		if (!p->have_round || m.round != p->round)
+		/* Only a newer pairing restarts the punch: a captured PEER_INFO
+		 * of this registration (same nonce) is never newer. */
+		if (!p->have_round || (int32_t)(m.round - p->round) > 0)
 			start_punch(p, &m);
+		else if (m.round != p->round)
+			p->stats.other_pairing++;
 		break;
 	case NP_ST_UP:
 		break;
@@ -390,6 +421,9 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	memset(&p->path_peer, 0, sizeof(p->path_peer));
 	p->round = pi->round;
 	p->have_round = 1;
+	memcpy(p->pairing, pi->pairing, NP_PAIRING_LEN);
+	/* Probes of this pairing only: a capture of another one fails its MAC. */
+	np_auth_probe_key(p->probe_base, p->pairing, p->probe_key);
 	p->role = pi->role;
 	p->self_public = pi->observed;
 	p->peer_public = pi->peer_public;
@@ -411,6 +445,7 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	a.self_nat = p->self_nat;
 	a.peer_nat = p->peer_nat;
 	a.start_in_ms = pi->start_in_ms;
+	memcpy(a.probe_key, p->probe_key, sizeof(a.probe_key));
 	if (np_punch_start(&p->punch, &a) < 0 || p->st != NP_ST_PUNCH)
 		return;
 	ev_timer_set(&p->reg_timer, PUNCH_REFRESH_INTERVAL, PUNCH_REFRESH_INTERVAL);
@@ -479,6 +514,7 @@ static void np_peer_enter_up(struct np_peer *p)
 		/* The responder's keys are confirmed by this first packet. */
 		np_dp_send_keepalive(p);
 	}
+	np_pmtud_start(p, "tunnel up");
 	np_peer_fire_hook(p, "up", p->secure ? "handshake complete" : "punch complete (insecure)");
 	p->attempts = 0;
 	p->fresh_port = 0;
@@ -503,6 +539,7 @@ void np_peer_recovered(struct np_peer *p)
 	ev_timer_set(&p->dead, p->cfg->dead_after_s, 0.);
 	ev_timer_start(p->loop, &p->dead);
 	np_dp_send_keepalive(p);
+	np_pmtud_start(p, "path recovered");
 }
 
 /* Lazy timers ("be smart about timeouts"): the data path only stores times. */
@@ -598,19 +635,22 @@ void np_peer_auth_warn(struct np_peer *p, const char *what, const np_addr_t *fro
 	np_warn("%s from %s", what, np_astr(from, a));
 }
 
-/* A token bucket of HS_INIT_RATE initiations per second. */
-static int hs_init_allowed(struct np_peer *p)
+void np_peer_other_version(struct np_peer *p, const uint8_t *buf, size_t len, const np_addr_t *from)
 {
-	double now = ev_now(p->loop);
+	char a[NP_ADDR_STRLEN];
 
-	p->hs_tokens += (now - p->hs_tokens_at) * HS_INIT_RATE;
-	if (p->hs_tokens > HS_INIT_RATE)
-		p->hs_tokens = HS_INIT_RATE;
-	p->hs_tokens_at = now;
-	if (p->hs_tokens < 1.0)
-		return 0;
-	p->hs_tokens -= 1.0;
-	return 1;
+	p->stats.other_version++;
+	if (!np_wire_other_version(buf, len)) {
+		p->stats.bad++;
+		return;
+	}
+	if (p->last_version_warn && ev_now(p->loop) - p->last_version_warn < 10.0)
+		return;
+	p->last_version_warn = ev_now(p->loop);
+	np_warn("%s %s speaks natpunch wire version %u, we speak version %u: run the same natpunch version "
+		"on both peers and the server (%llu such datagrams so far)",
+		np_addr_equal(from, &p->server) ? "the server" : "peer", np_astr(from, a), buf[0], NP_WIRE_VERSION,
+		(unsigned long long)p->stats.other_version);
 }
 
 static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf, size_t len, const np_addr_t *from)
@@ -624,19 +664,39 @@ static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 		return;
 	if (s->id != 0 && p->st != NP_ST_PUNCH)
 		return;
-	/* Each initiation costs two X25519 operations before it can be judged:
-	 * while up, only the peer's own endpoint may start one (roaming moves
-	 * that endpoint first, on an authenticated packet), and at most
-	 * HS_INIT_RATE are looked at per second. */
+	/* Each initiation costs two X25519 operations before it can be judged.
+	 * While up, only the peer's own endpoint may start one (roaming moves
+	 * that endpoint first, on an authenticated packet). Then the gate:
+	 * exact length, mac1, and only then the rate; under load a cookie
+	 * round trip (mac2) instead of the global bucket (np_hsgate.h). */
 	if (p->st == NP_ST_UP && !np_addr_equal(from, &p->path_peer)) {
 		p->stats.bad++;
 		np_debug("handshake initiation from %s while up with another endpoint: ignored", np_astr(from, a));
 		return;
 	}
-	if (!hs_init_allowed(p)) {
+	switch (np_hsgate_check(&p->hsgate, &p->sess, buf, len, from, np_mono_ms())) {
+	case NP_HSG_BAD:
+		p->stats.bad++;
+		return;
+	case NP_HSG_BAD_MAC1:
+		p->stats.bad_mac++;
+		np_peer_auth_warn(p, "handshake initiation with a bad MAC (mac1): the peer's --peer-key is not our "
+				     "public key, or junk", from);
+		return;
+	case NP_HSG_COOKIE:
+		rc = np_session_cookie_reply(&p->sess, np_mono_ms(), buf, len, from, resp, sizeof(resp));
+		if (rc > 0) {
+			p->stats.hs_cookies++;
+			np_sock_send(p, s->id, from, resp, (size_t)rc, 0);
+		}
+		np_debug("handshake initiation from %s under load: cookie sent", np_astr(from, a));
+		return;
+	case NP_HSG_LIMITED:
 		p->stats.hs_limited++;
 		np_debug("handshake initiation from %s over the rate limit: ignored", np_astr(from, a));
 		return;
+	case NP_HSG_PROCESS:
+		break;
 	}
 	rc = np_session_handle_init(&p->sess, np_mono_ms(), buf, len, resp, sizeof(resp), &rlen);
 	if (rc < 0) {
@@ -667,6 +727,21 @@ static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 	np_sock_send(p, 0, from, resp, rlen, 0);
 }
 
+/* The responder is under load and wants mac2: resend the initiation with it. */
+static void handle_hs_cookie(struct np_peer *p, struct np_sock *s, const uint8_t *buf, size_t len,
+			     const np_addr_t *from)
+{
+	if (!p->secure || (p->st != NP_ST_HANDSHAKE && p->st != NP_ST_UP) || s->id != 0 ||
+	    !np_addr_equal(from, &p->path_peer))
+		return;
+	if (np_session_handle_cookie(&p->sess, np_mono_ms(), buf, len) < 0) {
+		p->stats.bad++;
+		return;
+	}
+	np_debug("the peer is under load: handshake cookie received, initiating again");
+	send_handshake_init(p);
+}
+
 static void handle_resp(struct np_peer *p, struct np_sock *s, const uint8_t *buf, size_t len, const np_addr_t *from)
 {
 	int rc;
@@ -677,6 +752,8 @@ static void handle_resp(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 	if (rc < 0) {
 		if (rc == -EKEYREJECTED)
 			np_peer_auth_warn(p, "handshake response rejected: the peer's key does not match --peer-key", from);
+		else if (rc == -EACCES)
+			p->stats.bad_mac++;
 		else
 			p->stats.bad++;
 		return;
@@ -709,6 +786,7 @@ void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_add
 	if (p->secure && !np_addr_equal(from, &p->path_peer)) {
 		np_info("peer moved from %s to %s", np_astr(&p->path_peer, a), np_astr(from, b));
 		p->path_peer = *from;
+		np_pmtud_start(p, "peer moved");
 		np_peer_fire_hook(p, "endpoint_change", "peer roamed");
 	}
 }
@@ -723,6 +801,12 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 		break;
 	case NP_MSG_PEER_INFO:
 		handle_peer_info(p, buf, len, from);
+		break;
+	case NP_MSG_REGISTER_COOKIE:
+		handle_register_cookie(p, buf, len, from);
+		break;
+	case NP_MSG_HANDSHAKE_COOKIE:
+		handle_hs_cookie(p, s, buf, len, from);
 		break;
 	case NP_MSG_PROBE:
 	case NP_MSG_PROBE_ACK:
@@ -761,6 +845,7 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	p->secure = !cfg->insecure;
 	p->tun_fd = -1;
 	p->nat_depth = cfg->nat_depth < 0 ? 1 : cfg->nat_depth;
+	np_pmtud_init(p);
 	np_recover_init(p);
 	ev_timer_init(&p->reg_timer, on_reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
 	ev_timer_init(&p->hs_timer, on_hs_timer, 1., 0.);
@@ -781,8 +866,10 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	if (p->secure) {
 		rc = np_session_init(&p->sess, keys->priv, keys->peer_pub, keys->has_psk ? keys->psk : NULL);
 		if (rc == 0)
-			rc = np_auth_probe_key(keys->priv, keys->peer_pub, keys->has_psk ? keys->psk : NULL,
-					       p->probe_key);
+			rc = np_auth_probe_base(keys->priv, keys->peer_pub, keys->has_psk ? keys->psk : NULL,
+						p->probe_base);
+		if (rc == 0)
+			rc = np_hsgate_init(&p->hsgate);
 		if (rc < 0) {
 			snprintf(err, errlen, "cannot set up the session: invalid --peer-key");
 			goto fail;
@@ -800,7 +887,7 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 			goto fail;
 		}
 	} else {
-		np_auth_insecure_probe_key(cfg->session, p->probe_key);
+		np_auth_insecure_probe_base(cfg->session, p->probe_base);
 	}
 	rc = np_peer_punch_init(p, err, errlen);
 	if (rc < 0)
@@ -867,6 +954,7 @@ void np_peer_free(struct np_peer *p)
 	if (!p)
 		return;
 	np_peer_punch_fini(p);
+	np_pmtud_stop(p);
 	np_recover_stop(p);
 	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_stop(p->loop, &p->hs_timer);
@@ -884,12 +972,15 @@ void np_peer_free(struct np_peer *p)
 	if (p->disc)
 		np_discovery_cancel(p->disc);
 	ev_timer_stop(p->loop, &p->retry_timer);
-	if (p->secure)
+	if (p->secure) {
 		np_session_destroy(&p->sess);
+		np_hsgate_free(&p->hsgate);
+	}
 	np_dp_free(p);
 	if (p->hooks_draining)
 		np_hooks_free(p->hooks_draining);
 	sodium_memzero(&p->keys, sizeof(p->keys));
 	sodium_memzero(p->probe_key, sizeof(p->probe_key));
+	sodium_memzero(p->probe_base, sizeof(p->probe_base));
 	free(p);
 }

@@ -7,7 +7,9 @@
 #define NP_PEER_INT_H
 
 #include "np_config.h"
+#include "np_hsgate.h"
 #include "np_peer.h"
+#include "np_pmtu.h"
 #include "np_punch.h"
 #include "np_session.h"
 #include "np_strategy_loader.h"
@@ -37,6 +39,10 @@ struct np_punch_timer {
 struct np_stats {
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
 	uint64_t bad, bad_mac, replay, not_up, send_errors, hs_limited; /* punch.stats: the probes' */
+	uint64_t other_pairing;      /* probes and acks of another pairing (old rounds, replays) */
+	uint64_t hs_cookies;         /* handshake cookie replies sent (under load) */
+	uint64_t inner_src;          /* authenticated packets whose inner source is not --allowed-ips */
+	uint64_t other_version;      /* datagrams of another natpunch wire version */
 };
 
 /* Data path buffers and offload state, allocated once by np_dp_init(). */
@@ -77,6 +83,11 @@ struct np_dp {
 	struct np_gro *gr;           /* coalescer for tun writes (vnet only) */
 	const char *path;            /* active path, for logs and status */
 	uint64_t gso_sends, gro_bufs, tso_packets;
+	/* path MTU (np_pmtud.c sets inner_max; SIZE_MAX: no limit) */
+	size_t inner_max;            /* largest inner packet that fits the path */
+	uint8_t *scratch;            /* one slot: a packet being fragmented, probes */
+	uint64_t too_big_icmp, too_big_frag, too_big_drop;
+	double icmp_tokens, icmp_at; /* ICMP answers we may still write */
 };
 
 struct np_peer {
@@ -108,6 +119,10 @@ struct np_peer {
 	unsigned attempts;
 	uint32_t round, reg_nonce;
 	int have_round;
+	uint8_t pairing[NP_PAIRING_LEN];  /* the server's id of the current pairing */
+	uint8_t reg_cookie[NP_COOKIE_LEN]; /* the server's cookie for our main socket */
+	int have_reg_cookie;
+	double last_version_warn;
 	np_addr_t self_local, self_public, peer_public, peer_local;
 	np_nat_info_t self_nat, peer_nat;
 	int role, high, nat_depth;
@@ -140,15 +155,22 @@ struct np_peer {
 	struct np_control *ctl;
 	unsigned hs_tries;
 	uint64_t last_init_ms;
-	double hs_tokens, hs_tokens_at;  /* handshake initiations we may still look at */
 
 	/* crypto */
 	struct np_session sess;
-	uint8_t probe_key[32];
+	struct np_hsgate hsgate;     /* which handshake initiations get looked at */
+	uint8_t probe_base[32];      /* static part of the probe key (DH, PSK) */
+	uint8_t probe_key[32];       /* this pairing's probe key (the punch gets a copy) */
 	double last_auth_warn;
 
 	struct np_dp dp;
 	struct np_stats stats;
+
+	/* path MTU search (np_pmtud.c) */
+	struct np_pmtu pmtu;
+	ev_timer pmtu_timer;
+	unsigned pmtu_reported;      /* last size logged */
+	uint64_t pmtu_probes_sent, pmtu_probes_acked;
 
 	/* shutdown */
 	int stopping;
@@ -175,6 +197,8 @@ void np_peer_path_found(struct np_peer *p);
 void np_peer_no_path(struct np_peer *p, const char *why);
 /* A warning at most every 5 s, debug lines in between. */
 void np_peer_auth_warn(struct np_peer *p, const char *what, const np_addr_t *from);
+/* A datagram of another natpunch wire version: counted, a warning at most every 10 s. */
+void np_peer_other_version(struct np_peer *p, const uint8_t *buf, size_t len, const np_addr_t *from);
 
 /* np_sock.c: the sockets of the tunnel. */
 int np_sock_open(struct np_peer *p, int id, uint16_t port);
@@ -186,6 +210,15 @@ int np_sock_send(struct np_peer *p, int sock_id, const np_addr_t *to, const void
 int np_peer_punch_init(struct np_peer *p, char *err, size_t errlen);
 void np_peer_punch_fini(struct np_peer *p);
 
+/* np_pmtud.c: the path MTU search of the tunnel (see np_pmtu.h). */
+void np_pmtud_init(struct np_peer *p);
+/* (Re)starts the search on the current path: at UP and after a path change. */
+void np_pmtud_start(struct np_peer *p, const char *why);
+void np_pmtud_stop(struct np_peer *p);
+/* An authenticated in-tunnel message (plaintext starting with a 0 nibble). */
+void np_pmtud_rx(struct np_peer *p, const uint8_t *msg, size_t len);
+/* Bytes the path adds to an inner packet: IP, UDP and natpunch headers. */
+unsigned np_pmtud_overhead(const struct np_peer *p);
 /* np_peer.c: recovery outcomes. */
 void np_peer_tunnel_down(struct np_peer *p, const char *reason);
 void np_peer_recovered(struct np_peer *p);

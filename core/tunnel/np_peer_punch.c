@@ -126,7 +126,6 @@ int np_peer_punch_init(struct np_peer *p, char *err, size_t errlen)
 	struct np_punch_cfg cfg = {
 		.strategy = p->cfg->strategy,
 		.strategy_path = p->cfg->strategy_path,
-		.probe_key = p->probe_key,
 		.secure = p->secure,
 	};
 

@@ -72,6 +72,12 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 		REPORT("last_packet_seconds_ago: %.1f\n", now - p->last_rx);
 		if (p->hs_rtt_ms > 0)
 			REPORT("handshake_rtt_ms: %.0f\n", p->hs_rtt_ms);
+		if (np_pmtu_current(&p->pmtu)) {
+			unsigned cur = np_pmtu_current(&p->pmtu), ovh = np_pmtud_overhead(p);
+			REPORT("path_mtu: %u\n", cur);
+			REPORT("path_mtu_state: %s\n", np_pmtu_state_name(&p->pmtu));
+			REPORT("tunnel_mtu: %u\n", cur > ovh ? cur - ovh : 0);
+		}
 	} else {
 		REPORT("attempts: %u\n", p->attempts);
 		if (p->punch.fail_reason[0])
@@ -89,6 +95,19 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	REPORT("dropped_replayed: %llu\n", (unsigned long long)p->stats.replay);
 	REPORT("dropped_not_up: %llu\n", (unsigned long long)p->stats.not_up);
 	REPORT("dropped_handshake_rate: %llu\n", (unsigned long long)p->stats.hs_limited);
+	REPORT("handshake_cookies_sent: %llu\n", (unsigned long long)p->stats.hs_cookies);
+	REPORT("dropped_other_pairing: %llu\n", (unsigned long long)p->stats.other_pairing);
+	REPORT("dropped_inner_source: %llu\n", (unsigned long long)p->stats.inner_src);
+	REPORT("dropped_other_version: %llu\n", (unsigned long long)p->stats.other_version);
+	{
+		char al[NP_ALLOWEDIPS_MAX * 48];
+		REPORT("allowed_ips: %s\n", np_allowedips_str(&p->cfg->allowed, al, sizeof(al)));
+	}
 	REPORT("probes_sent: %llu\n", (unsigned long long)p->punch.stats.probes_sent);
+	REPORT("pmtu_probes_sent: %llu\n", (unsigned long long)p->pmtu_probes_sent);
+	REPORT("pmtu_probes_acked: %llu\n", (unsigned long long)p->pmtu_probes_acked);
+	REPORT("too_big_icmp: %llu\n", (unsigned long long)p->dp.too_big_icmp);
+	REPORT("too_big_fragmented: %llu\n", (unsigned long long)p->dp.too_big_frag);
+	REPORT("too_big_dropped: %llu\n", (unsigned long long)p->dp.too_big_drop);
 	return n < cap ? n : cap - 1;
 }

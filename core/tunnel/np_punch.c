@@ -93,7 +93,7 @@ static int send_probe_msg(struct np_punch *pu, int sock_id, const np_addr_t *to,
 	len = np_wire_encode_probe(buf, sizeof(buf), &m);
 	if (len < 0)
 		return len;
-	np_auth_mac(pu->probe_key, buf, NP_PROBE_MAC_OFFSET, buf + NP_PROBE_MAC_OFFSET);
+	np_auth_mac(pu->a.probe_key, buf, NP_PROBE_MAC_OFFSET, buf + NP_PROBE_MAC_OFFSET);
 	return pu->up->send(pu->ctx, sock_id, to, buf, (size_t)len, ttl);
 }
 
@@ -251,7 +251,7 @@ void np_punch_handle_probe(struct np_punch *pu, int sock_id, const uint8_t *buf,
 		pu->stats.bad++;
 		return;
 	}
-	if (np_auth_verify(pu->probe_key, buf, NP_PROBE_MAC_OFFSET, m.mac) < 0) {
+	if (np_auth_verify(pu->a.probe_key, buf, NP_PROBE_MAC_OFFSET, m.mac) < 0) {
 		pu->stats.bad_mac++;
 		pu->up->auth_warn(pu->ctx,
 				  pu->secure ? "probe with a bad MAC (wrong --peer-key or --psk on one side, or a forgery)"
@@ -400,7 +400,6 @@ int np_punch_init(struct np_punch *pu, const struct np_punch_cfg *cfg, const str
 	pu->ctx = ctx;
 	pu->cfg_strategy = cfg->strategy;
 	pu->strategy_path = cfg->strategy_path;
-	memcpy(pu->probe_key, cfg->probe_key, sizeof(pu->probe_key));
 	pu->secure = cfg->secure;
 	pu->api = (np_host_api_t){
 		.size = sizeof(np_host_api_t),
@@ -433,5 +432,5 @@ void np_punch_fini(struct np_punch *pu)
 	for (int i = 0; i < pu->nmods; i++)
 		np_strategy_unload(&pu->mods[i]);
 	pu->nmods = 0;
-	sodium_memzero(pu->probe_key, sizeof(pu->probe_key));
+	sodium_memzero(pu->a.probe_key, sizeof(pu->a.probe_key));
 }

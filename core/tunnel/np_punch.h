@@ -75,7 +75,6 @@ struct np_punch_upcalls {
 struct np_punch_cfg {
 	const char *strategy;       /* a name, a path to a .so, or "auto" */
 	const char *strategy_path;  /* --strategy-path, or NULL */
-	const uint8_t *probe_key;   /* 32 bytes: the MAC key of probes and acks */
 	int secure;                 /* keys in use (only changes a warning's words) */
 };
 
@@ -89,6 +88,7 @@ struct np_punch_attempt {
 	np_addr_t self_local, self_public, peer_local, peer_public;
 	np_nat_info_t self_nat, peer_nat;
 	uint16_t start_in_ms;       /* both sides start probing this much later */
+	uint8_t probe_key[32];      /* the MAC key of this pairing's probes and acks */
 };
 
 struct np_punch_stats {
@@ -100,7 +100,6 @@ struct np_punch {
 	void *ctx;
 	np_host_api_t api;          /* what strategies call; host pointer is this struct */
 	const char *cfg_strategy, *strategy_path;
-	uint8_t probe_key[32];
 	int secure;
 
 	/* strategies: mods[0] is --strategy; with "auto" the chosen ones load on demand */
@@ -111,7 +110,7 @@ struct np_punch {
 	enum np_punch_state st;
 
 	/* the pairing of this attempt */
-	struct np_punch_attempt a;
+	struct np_punch_attempt a;  /* kept after a reset, like the key; wiped by np_punch_fini() */
 	uint8_t nonce_salt[32];      /* keys the nonces of our probes */
 	uint8_t sock_open[NP_HOST_MAX_SOCKETS + 1]; /* sockets the strategy may use */
 	unsigned probes_this_attempt;

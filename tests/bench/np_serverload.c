@@ -51,6 +51,10 @@ static int open_sock(void)
 	return fd;
 }
 
+/* The server's cookie for each side's socket (wire version 2). */
+static uint8_t cookie[2][NP_COOKIE_LEN];
+static int have_cookie[2];
+
 /* REGISTER for session i, side r (0: PORT1, 1: PORT2). */
 static int send_register(int fd, const struct sockaddr_in *srv, uint32_t i, int r)
 {
@@ -58,6 +62,10 @@ static int send_register(int fd, const struct sockaddr_in *srv, uint32_t i, int 
 	uint8_t buf[256];
 	int len;
 
+	if (have_cookie[r]) {
+		m.flags = NP_REG_F_COOKIE;
+		memcpy(m.cookie, cookie[r], NP_COOKIE_LEN);
+	}
 	m.nonce = i * 2u + (uint32_t)r;
 	m.timestamp_ms = now_ms(1);
 	snprintf(m.session, sizeof(m.session), "b%u", i);
@@ -144,11 +152,21 @@ int main(int argc, char **argv)
 			for (int burst = 0; burst < 4096; burst++) {
 				uint8_t buf[512];
 				struct np_msg_peer_info pi;
+				struct np_msg_register_cookie ck;
 				ssize_t len = recv(fd[r], buf, sizeof(buf), 0);
 				uint32_t k;
 
 				if (len < 0)
 					break;
+				if (np_wire_parse_register_cookie(buf, (size_t)len, &ck) == 0) {
+					/* Echo the cookie at once, as a peer does. */
+					memcpy(cookie[r], ck.cookie, NP_COOKIE_LEN);
+					have_cookie[r] = 1;
+					k = ck.nonce / 2;
+					if (k < n && (int)(ck.nonce & 1) == r && send_register(fd[r], &srv[r], k, r) == 0)
+						sent++;
+					continue;
+				}
 				if (np_wire_type(buf, (size_t)len) != NP_MSG_PEER_INFO ||
 				    np_wire_parse_peer_info(buf, (size_t)len, &pi) < 0)
 					continue;

@@ -1,13 +1,21 @@
-/* fuzz_handshake: arbitrary bytes into np_session_handle_init (responder)
- * and np_session_handle_resp (initiator with a handshake in flight), with
- * fixed static keys. The first input byte picks the target; the rest is the
- * packet. Valid headers are common enough in the driver's inputs that the
- * Noise layer is reached. */
+/* fuzz_handshake: arbitrary bytes into np_session_handle_init (responder,
+ * through the np_hsgate admission order), np_session_handle_resp (initiator
+ * with a handshake in flight) and np_session_handle_cookie (HANDSHAKE_COOKIE
+ * for that handshake), with fixed static keys. The first input byte picks
+ * the target (bits 0-1) and whether mac1 is recomputed (bit 2: a random
+ * mac1 never verifies, so without it the Noise layer would not be reached).
+ * A verdict of NP_HSG_COOKIE produces a cookie reply, which is fed back to
+ * the initiator: it must be accepted only for the message it answers. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "np_hsgate.h"
 #include "np_session.h"
+
+static struct np_hsgate gate;
 
 static struct np_session resp_side, init_side;
 static int ready;
@@ -28,25 +36,56 @@ static void setup(void)
 		np_session_init(&init_side, k2, p1, NULL);
 		np_session_init(&resp_side, k1, p2, NULL);
 	}
+	if (np_hsgate_init(&gate) < 0)
+		abort();
 	ready = 1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	uint8_t pkt[NP_SESSION_INIT_LEN], out[NP_SESSION_RESP_LEN];
-	size_t n;
+	uint8_t pkt[NP_SESSION_INIT_LEN], out[NP_SESSION_RESP_LEN], msg[512], ck[NP_HS_COOKIE_MSG_LEN];
+	np_addr_t from = { .family = 4, .port = 1234, .ip = { 192, 0, 2, 1 } };
+	size_t n, len;
+	int rc;
 
 	if (!ready)
 		setup();
-	if (size < 1)
+	if (size < 1 || size - 1 > sizeof(msg))
 		return 0;
-	if (data[0] & 1) {
-		/* A handshake in flight, so the index may match. */
-		if (!init_side.hs_pending)
-			np_session_create_init(&init_side, 0, pkt, sizeof(pkt), &n);
-		np_session_handle_resp(&init_side, 0, data + 1, size - 1);
-	} else {
-		np_session_handle_init(&resp_side, 0, data + 1, size - 1, out, sizeof(out), &n);
+	len = size - 1;
+	memcpy(msg, data + 1, len);
+	if (!init_side.hs_pending)
+		np_session_create_init(&init_side, 0, pkt, sizeof(pkt), &n);
+	switch (data[0] & 3) {
+	case 0:
+		if ((data[0] & 4) && len >= NP_HS_MACS_LEN + 4)
+			np_hscookie_add_macs(&init_side.hc, msg, len, 0);
+		switch (np_hsgate_check(&gate, &resp_side, msg, len, &from, 0)) {
+		case NP_HSG_PROCESS:
+			np_session_handle_init(&resp_side, 0, msg, len, out, sizeof(out), &n);
+			break;
+		case NP_HSG_COOKIE:
+			rc = np_session_cookie_reply(&resp_side, 0, msg, len, &from, ck, sizeof(ck));
+			if (rc != NP_HS_COOKIE_MSG_LEN || (size_t)rc > len)
+				abort();
+			/* Our own init's mac1 is the associated data: it takes
+			 * it only if msg is that init. */
+			rc = np_session_handle_cookie(&init_side, 0, ck, sizeof(ck));
+			if (rc == 0 && (len != sizeof(pkt) || memcmp(msg, pkt, len - NP_HS_MAC_LEN) != 0))
+				abort();
+			break;
+		default:
+			break;
+		}
+		break;
+	case 1:
+		if ((data[0] & 4) && len >= NP_HS_MACS_LEN + 4)
+			np_hscookie_add_macs(&resp_side.hc, msg, len, 0);
+		np_session_handle_resp(&init_side, 0, msg, len);
+		break;
+	default:
+		np_session_handle_cookie(&init_side, 0, msg, len);
+		break;
 	}
 	return 0;
 }

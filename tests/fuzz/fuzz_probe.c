@@ -17,15 +17,17 @@ static int np_fuzz_ready;
 
 static void np_fuzz_setup(void)
 {
-	uint8_t a[32], b_pub[32], b[32];
+	uint8_t a[32], b_pub[32], b[32], base[32], pairing[16];
 
 	if (sodium_init() < 0)
 		abort();
 	memset(a, 0x5a, sizeof(a));
 	memset(b, 0xa5, sizeof(b));
 	crypto_scalarmult_base(b_pub, b);
-	if (np_auth_probe_key(a, b_pub, NULL, np_fuzz_key) < 0)
+	if (np_auth_probe_base(a, b_pub, NULL, base) < 0)
 		abort();
+	memset(pairing, 0x3c, sizeof(pairing));
+	np_auth_probe_key(base, pairing, np_fuzz_key);
 	np_fuzz_ready = 1;
 }
 

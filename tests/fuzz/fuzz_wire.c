@@ -63,6 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	NP_FUZZ_ROUND_TRIP(struct np_msg_nat_probe_reply, np_wire_parse_nat_probe_reply,
 			   np_wire_encode_nat_probe_reply, data, size);
 	NP_FUZZ_ROUND_TRIP(struct np_msg_probe, np_wire_parse_probe, np_wire_encode_probe, data, size);
+	NP_FUZZ_ROUND_TRIP(struct np_msg_register_cookie, np_wire_parse_register_cookie,
+			   np_wire_encode_register_cookie, data, size);
+	(void)np_wire_other_version(data, size);
 	np_fuzz_addr(data, size);
 	if (size > 4)
 		np_fuzz_addr(data + 4, size - 4);

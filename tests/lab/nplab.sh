@@ -76,6 +76,10 @@
 # NAT knobs
 #   lab_udp_timeout NAME S   nf_conntrack_udp_timeout(_stream) in NAME's NAT ns(es)
 #   lab_conntrack_flush NAME conntrack -F in NAME's NAT ns(es)
+#   lab_link_mtu NAME MTU    MTU of NAME's internet link (both ends: router
+#                            s-NAME and the site's wan), GSO/TSO off on both
+#   lab_drop_too_big NAME    the router and NAME's NATs drop ICMP "fragmentation
+#                            needed" / ICMPv6 "packet too big" (a PMTU black hole)
 #   lab_block_udp NAME / lab_unblock_udp NAME   drop / pass again the UDP that
 #                            NAME's peer sends out (at its inner NAT, before it
 #                            gets a mapping): lets the other side speak first
@@ -717,6 +721,46 @@ _lab_inner_nat() {
 	double) echo "${LAB_PREFIX}home-$1" ;;
 	*) lab_nat_ns "$1" ;;
 	esac
+}
+
+# The site's end of its internet link: NAME's outer NAT (wan), or NAME (eth0).
+_lab_wan_end() {
+	case $(_lab_var "LAB_KIND_$1") in
+	none) echo "$LAB_PREFIX$1 eth0" ;;
+	host) echo "$LAB_PREFIX$1 eth0" ;;
+	*) echo "$(lab_nat_ns "$1") wan" ;;
+	esac
+}
+
+lab_link_mtu() {
+	local name=$1 mtu=$2 r end ns dev
+	if [ "$(_lab_var "LAB_KIND_$name")" = host ]; then r=h-$name; else r=s-$name; fi
+	end=$(_lab_wan_end "$name") || return 1
+	read -r ns dev <<<"$end"
+	lab_run ip -n "${LAB_PREFIX}router" link set dev "$r" mtu "$mtu"
+	lab_run ip -n "$ns" link set dev "$dev" mtu "$mtu"
+	# veth hands GSO super-packets over whatever the MTU; one segment per
+	# skb makes the link behave like a real NIC (no ethtool needed).
+	ip -n "${LAB_PREFIX}router" link set dev "$r" gso_max_segs 1 gso_max_size 1 2>/dev/null || true
+	ip -n "$ns" link set dev "$dev" gso_max_segs 1 gso_max_size 1 2>/dev/null || true
+}
+
+lab_drop_too_big() {
+	local ns rules='table inet nplab_too_big {
+	chain output {
+		type filter hook output priority filter; policy accept;
+		icmp type destination-unreachable icmp code frag-needed drop
+		icmpv6 type packet-too-big drop
+	}
+	chain forward {
+		type filter hook forward priority filter - 5; policy accept;
+		icmp type destination-unreachable icmp code frag-needed drop
+		icmpv6 type packet-too-big drop
+	}
+}'
+	for ns in "${LAB_PREFIX}router" $(_lab_nat_list "$1" 2>/dev/null); do
+		lab_run ip netns exec "$ns" nft -f - <<<"$rules"
+	done
 }
 
 lab_block_udp() {

@@ -55,6 +55,7 @@ struct fake {
 	np_addr_t path_peer;
 	char reason[256];
 	uint8_t rng;
+	uint8_t key[32];             /* the probe key of its attempts */
 	struct np_punch pu;
 };
 
@@ -190,7 +191,6 @@ static struct fake *fake_new(const char *strategy, const uint8_t *key)
 	struct np_punch_cfg cfg = {
 		.strategy = strategy,
 		.strategy_path = NP_TEST_STRATEGY_DIR,
-		.probe_key = key ? key : key_ab,
 		.secure = 1,
 	};
 	struct fake *f = calloc(1, sizeof(*f));
@@ -202,6 +202,7 @@ static struct fake *fake_new(const char *strategy, const uint8_t *key)
 	f->sock_open[0] = 1;
 	f->now = 1000;
 	f->path_sock = -1;
+	memcpy(f->key, key ? key : key_ab, sizeof(f->key));
 	if (np_punch_init(&f->pu, &cfg, &fake_upcalls, f, err, sizeof(err)) < 0)
 		fail_msg("np_punch_init: %s", err);
 	return f;
@@ -217,9 +218,10 @@ static void fake_free(struct fake *f)
 }
 
 /* Self is 203.0.113.1:4000 (high) or .2:5000 (low); the peer the other. */
-static void attempt_for(struct np_punch_attempt *a, unsigned attempt, int high, int depth)
+static void attempt_for(const struct fake *f, struct np_punch_attempt *a, unsigned attempt, int high, int depth)
 {
 	memset(a, 0, sizeof(*a));
+	memcpy(a->probe_key, f->key, sizeof(a->probe_key));
 	a->attempt = attempt;
 	a->round = 7;
 	a->high = high;
@@ -236,7 +238,7 @@ static int start(struct fake *f, unsigned attempt, int high, int depth)
 {
 	struct np_punch_attempt a;
 
-	attempt_for(&a, attempt, high, depth);
+	attempt_for(f, &a, attempt, high, depth);
 	return np_punch_start(&f->pu, &a);
 }
 
@@ -410,7 +412,7 @@ static void test_ack_rules(void **state)
 	{
 		struct np_punch_attempt at;
 
-		attempt_for(&at, S_ANSWER, 0, 1);
+		attempt_for(b, &at, S_ANSWER, 0, 1);
 		at.round = 8;
 		b->nsent = 0;
 		run_until(b, b->now);
@@ -577,7 +579,7 @@ static void test_auto_no_path(void **state)
 	struct np_punch_attempt a;
 	np_nat_info_t rnd = { .known = 1, .mapping = NP_NAT_MAP_APDM, .allocation = NP_NAT_ALLOC_RANDOM, .depth = 1 };
 
-	attempt_for(&a, 1, 1, 1);
+	attempt_for(f, &a, 1, 1, 1);
 	a.self_nat = a.peer_nat = rnd;
 	assert_string_equal(np_punch_strategy_name(&f->pu), "auto");
 	assert_int_equal(np_punch_start(&f->pu, &a), -EHOSTUNREACH);
@@ -595,7 +597,6 @@ static void test_missing_strategy(void **state)
 	struct np_punch_cfg cfg = {
 		.strategy = "no-such-strategy",
 		.strategy_path = NP_TEST_STRATEGY_DIR,
-		.probe_key = key_ab,
 	};
 	struct np_punch pu;
 	char err[256] = "";

@@ -60,8 +60,8 @@ static np_nat_info_t nat_sample(void)
 
 /* ---- one sample of every message, encoded ------------------------------------ */
 
-enum { M_REGISTER, M_REGISTER_MAC, M_REGISTER6, M_ACK, M_ACK_MAC, M_PEER_INFO, M_PEER_INFO_MAC, M_NAT_PROBE,
-       M_NAT_PROBE_REPLY, M_PROBE, M_PROBE_ACK, M_COUNT };
+enum { M_REGISTER, M_REGISTER_MAC, M_REGISTER6, M_REGISTER_COOKIE, M_ACK, M_ACK_MAC, M_PEER_INFO, M_PEER_INFO_MAC,
+       M_NAT_PROBE, M_NAT_PROBE_REPLY, M_NAT_PROBE_REPLY_MAC, M_PROBE, M_PROBE_ACK, M_COOKIE, M_COOKIE_MAC, M_COUNT };
 
 static struct np_msg_register s_reg;
 static struct np_msg_register_ack s_ack;
@@ -69,11 +69,14 @@ static struct np_msg_peer_info s_pi;
 static struct np_msg_nat_probe s_np;
 static struct np_msg_nat_probe_reply s_npr;
 static struct np_msg_probe s_probe;
+static struct np_msg_register_cookie s_ck;
 
-static void fill_register(struct np_msg_register *m, int mac, int v6)
+static void fill_register(struct np_msg_register *m, int mac, int v6, int cookie)
 {
 	memset(m, 0, sizeof(*m));
-	m->flags = mac ? NP_REG_F_MAC : 0;
+	m->flags = (mac ? NP_REG_F_MAC : 0) | (cookie ? NP_REG_F_COOKIE : 0);
+	if (cookie)
+		memset(m->cookie, 0x5c, sizeof(m->cookie));
 	m->nonce = 0xdeadbeef;
 	m->timestamp_ms = 0x0123456789abcdefull;
 	strcpy(m->session, "lab-session_1");
@@ -89,8 +92,19 @@ static int encode_sample(int which, uint8_t *buf, size_t cap)
 	case M_REGISTER:
 	case M_REGISTER_MAC:
 	case M_REGISTER6:
-		fill_register(&s_reg, which == M_REGISTER_MAC, which == M_REGISTER6);
+	case M_REGISTER_COOKIE:
+		fill_register(&s_reg, which == M_REGISTER_MAC || which == M_REGISTER_COOKIE, which == M_REGISTER6,
+			      which == M_REGISTER_COOKIE);
 		return np_wire_encode_register(buf, cap, &s_reg);
+	case M_COOKIE:
+	case M_COOKIE_MAC:
+		memset(&s_ck, 0, sizeof(s_ck));
+		s_ck.flags = which == M_COOKIE_MAC ? NP_REG_F_MAC : 0;
+		s_ck.nonce = 0x01020304;
+		memset(s_ck.cookie, 0x77, sizeof(s_ck.cookie));
+		if (s_ck.flags)
+			memset(s_ck.mac, 0x99, sizeof(s_ck.mac));
+		return np_wire_encode_register_cookie(buf, cap, &s_ck);
 	case M_ACK:
 	case M_ACK_MAC:
 		memset(&s_ack, 0, sizeof(s_ack));
@@ -109,6 +123,8 @@ static int encode_sample(int which, uint8_t *buf, size_t cap)
 		s_pi.nonce = 0x11223344;
 		s_pi.round = 9;
 		s_pi.start_in_ms = 250;
+		for (int i = 0; i < NP_PAIRING_LEN; i++)
+			s_pi.pairing[i] = (uint8_t)(0xa0 + i);
 		s_pi.observed = addr4(198, 51, 100, 34, 2001);
 		s_pi.peer_public = addr6(1, 5555);
 		s_pi.peer_local = addr4(10, 0, 0, 2, 5556);
@@ -122,8 +138,12 @@ static int encode_sample(int which, uint8_t *buf, size_t cap)
 		s_np.txid = 0xcafef00d;
 		return np_wire_encode_nat_probe(buf, cap, &s_np);
 	case M_NAT_PROBE_REPLY:
+	case M_NAT_PROBE_REPLY_MAC:
 		memset(&s_npr, 0, sizeof(s_npr));
-		s_npr.flags = NP_NATP_F_CHANGE_IP;
+		s_npr.flags = NP_NATP_F_CHANGE_IP | (which == M_NAT_PROBE_REPLY_MAC ? NP_NATP_F_MAC : 0);
+		s_npr.other_port = 3479;
+		if (which == M_NAT_PROBE_REPLY_MAC)
+			memset(s_npr.mac, 0x31, sizeof(s_npr.mac));
 		s_npr.answered = NP_NATP_F_CHANGE_IP;
 		s_npr.txid = 5;
 		s_npr.observed = addr4(203, 0, 113, 7, 1234);
@@ -150,7 +170,8 @@ static int parse_sample(int which, const uint8_t *buf, size_t len, int compare)
 	switch (which) {
 	case M_REGISTER:
 	case M_REGISTER_MAC:
-	case M_REGISTER6: {
+	case M_REGISTER6:
+	case M_REGISTER_COOKIE: {
 		struct np_msg_register m;
 		rc = np_wire_parse_register(buf, len, &m);
 		if (rc == 0 && compare) {
@@ -186,11 +207,24 @@ static int parse_sample(int which, const uint8_t *buf, size_t len, int compare)
 			assert_memory_equal(&m, &s_np, sizeof(m));
 		return rc;
 	}
-	case M_NAT_PROBE_REPLY: {
+	case M_NAT_PROBE_REPLY:
+	case M_NAT_PROBE_REPLY_MAC: {
 		struct np_msg_nat_probe_reply m;
 		rc = np_wire_parse_nat_probe_reply(buf, len, &m);
-		if (rc == 0 && compare)
+		if (rc == 0 && compare) {
+			s_npr.mac_offset = m.mac_offset;
 			assert_memory_equal(&m, &s_npr, sizeof(m));
+		}
+		return rc;
+	}
+	case M_COOKIE:
+	case M_COOKIE_MAC: {
+		struct np_msg_register_cookie m;
+		rc = np_wire_parse_register_cookie(buf, len, &m);
+		if (rc == 0 && compare) {
+			s_ck.mac_offset = m.mac_offset;
+			assert_memory_equal(&m, &s_ck, sizeof(m));
+		}
 		return rc;
 	}
 	case M_PROBE:
@@ -269,7 +303,13 @@ static void test_bad_version(void **state)
 	(void)state;
 	for (int w = 0; w < M_COUNT; w++) {
 		int n = encode_sample(w, buf, sizeof(buf));
-		buf[0] = 2;
+		/* Version 1 (the previous format) is recognised as natpunch of
+		 * another version, for a clear message; 3 is refused too. */
+		buf[0] = 1;
+		assert_int_equal(parse_sample(w, buf, (size_t)n, 0), -EPROTONOSUPPORT);
+		if (buf[1] != NP_MSG_REGISTER_COOKIE)
+			assert_int_equal(np_wire_other_version(buf, (size_t)n), 1);
+		buf[0] = 3;
 		assert_int_equal(parse_sample(w, buf, (size_t)n, 0), -EPROTONOSUPPORT);
 		buf[0] = 0;
 		assert_int_equal(parse_sample(w, buf, (size_t)n, 0), -EPROTONOSUPPORT);
@@ -292,7 +332,9 @@ static void test_wrong_type(void **state)
 		int n = encode_sample(w, buf, sizeof(buf));
 		assert_int_equal(np_wire_type(buf, (size_t)n), buf[1]);
 		for (int p = 0; p < M_COUNT; p++) {
-			int same = p == w || (buf[1] == NP_MSG_REGISTER && p <= M_REGISTER6) ||
+			int same = p == w || (buf[1] == NP_MSG_REGISTER && p <= M_REGISTER_COOKIE) ||
+				   (buf[1] == NP_MSG_REGISTER_COOKIE && (p == M_COOKIE || p == M_COOKIE_MAC)) ||
+				   (buf[1] == NP_MSG_NAT_PROBE_REPLY && (p == M_NAT_PROBE_REPLY || p == M_NAT_PROBE_REPLY_MAC)) ||
 				   (buf[1] == NP_MSG_REGISTER_ACK && (p == M_ACK || p == M_ACK_MAC)) ||
 				   (buf[1] == NP_MSG_PEER_INFO && (p == M_PEER_INFO || p == M_PEER_INFO_MAC)) ||
 				   ((buf[1] == NP_MSG_PROBE || buf[1] == NP_MSG_PROBE_ACK) &&
@@ -312,7 +354,7 @@ static void test_bad_address_family(void **state)
 	} at[] = {
 		{ M_REGISTER, 4 + 4 + 8 + 13 }, /* after the session name "lab-session_1" */
 		{ M_ACK, 4 + 4 },
-		{ M_PEER_INFO, 4 + 4 + 4 + 2 },
+		{ M_PEER_INFO, 4 + 4 + 4 + 2 + NP_PAIRING_LEN },
 		{ M_NAT_PROBE_REPLY, 4 + 4 },
 	};
 	uint8_t buf[512];
@@ -369,7 +411,7 @@ static void test_session_names(void **state)
 
 	(void)state;
 	/* The longest name is fine; one more byte is refused by the encoder. */
-	fill_register(&m, 0, 0);
+	fill_register(&m, 0, 0, 0);
 	memset(m.session, 'x', NP_SESSION_MAX);
 	m.session[NP_SESSION_MAX] = '\0';
 	n = np_wire_encode_register(buf, sizeof(buf), &m);
@@ -389,7 +431,7 @@ static void test_session_names(void **state)
 	{
 		static const char bad[] = { ' ', '\t', '\n', 0x1b, 0x7f, (char)0x80, (char)0xff, '\0' };
 		for (size_t i = 0; i < sizeof(bad); i++) {
-			fill_register(&m, 0, 0);
+			fill_register(&m, 0, 0, 0);
 			n = np_wire_encode_register(buf, sizeof(buf), &m);
 			assert_true(n > 0);
 			buf[4 + 4 + 8 + 3] = (uint8_t)bad[i]; /* "lab-session_1"[3] */
@@ -486,11 +528,11 @@ static void test_reserved_and_ranges(void **state)
 	/* NAT info values out of range. */
 	{
 		struct np_msg_register m;
-		fill_register(&m, 0, 0);
+		fill_register(&m, 0, 0, 0);
 		m.nat.mapping = 16;
 		n = np_wire_encode_register(buf, sizeof(buf), &m);
 		assert_int_equal(np_wire_parse_register(buf, (size_t)n, &m), -EBADMSG);
-		fill_register(&m, 0, 0);
+		fill_register(&m, 0, 0, 0);
 		m.nat.depth = 9;
 		n = np_wire_encode_register(buf, sizeof(buf), &m);
 		assert_int_equal(np_wire_parse_register(buf, (size_t)n, &m), -EBADMSG);
@@ -500,6 +542,43 @@ static void test_reserved_and_ranges(void **state)
 		struct np_msg_probe m = { .type = NP_MSG_DATA };
 		assert_int_equal(np_wire_encode_probe(buf, sizeof(buf), &m), -EINVAL);
 	}
+}
+
+/* Answers to unproven sources are never larger than what asked for them:
+ * the smallest REGISTER against the largest REGISTER_COOKIE, and the padded
+ * NAT_PROBE against the largest NAT_PROBE_REPLY (IPv6 endpoints, MAC). */
+static void test_no_amplification(void **state)
+{
+	struct np_msg_register r = { 0 };
+	struct np_msg_register_cookie c = { 0 };
+	struct np_msg_nat_probe np = { 0 };
+	struct np_msg_nat_probe_reply rep = { 0 };
+	uint8_t buf[512];
+	int reg_min, reg_mac_min, cookie_max, cookie_mac, probe, reply_max;
+
+	(void)state;
+	strcpy(r.session, "x");
+	reg_min = np_wire_encode_register(buf, sizeof(buf), &r);
+	r.flags = NP_REG_F_MAC;
+	reg_mac_min = np_wire_encode_register(buf, sizeof(buf), &r);
+	cookie_max = np_wire_encode_register_cookie(buf, sizeof(buf), &c);
+	c.flags = NP_REG_F_MAC;
+	cookie_mac = np_wire_encode_register_cookie(buf, sizeof(buf), &c);
+	assert_true(reg_min > 0 && cookie_max > 0);
+	assert_true(cookie_max <= reg_min);
+	assert_true(cookie_mac <= reg_mac_min);
+	probe = np_wire_encode_nat_probe(buf, sizeof(buf), &np);
+	assert_int_equal(probe, NP_NAT_PROBE_LEN);
+	rep.flags = NP_NATP_F_MAC;
+	rep.observed = addr6(1, 1);
+	rep.alt = addr6(2, 0);
+	reply_max = np_wire_encode_nat_probe_reply(buf, sizeof(buf), &rep);
+	assert_true(reply_max > 0 && reply_max <= probe);
+	/* A short or non-zero padded NAT_PROBE is refused. */
+	probe = np_wire_encode_nat_probe(buf, sizeof(buf), &np);
+	assert_int_equal(np_wire_parse_nat_probe(buf, 8, &np), -EBADMSG);
+	buf[40] = 1;
+	assert_int_equal(np_wire_parse_nat_probe(buf, (size_t)probe, &np), -EBADMSG);
 }
 
 int main(void)
@@ -516,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_session_names),
 		cmocka_unit_test(test_mac_offset),
 		cmocka_unit_test(test_reserved_and_ranges),
+		cmocka_unit_test(test_no_amplification),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

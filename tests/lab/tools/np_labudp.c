@@ -296,14 +296,14 @@ static size_t make_junk(long i, uint8_t *buf, size_t cap)
 					       0x20, 0x21, 0x30, 0x31, 0x40 };
 	const long ntypes = (long)sizeof(known_types);
 	if (i < 256) { /* every type byte, valid version, garbage body */
-		buf[0] = 1;
+		buf[0] = 2; /* wire version 2 */
 		buf[1] = (uint8_t)i;
 		return 2 + fill_random(buf + 2, rng() % 200);
 	}
 	i -= 256;
 	if (i < ntypes * 64) { /* truncated headers of every length 0..63 */
 		size_t len = (size_t)(i % 64);
-		buf[0] = 1;
+		buf[0] = 2; /* wire version 2 */
 		buf[1] = known_types[i / 64];
 		memset(buf + 2, 0, 62);
 		if (len > 2 && (i / 64) % 2)
@@ -319,7 +319,7 @@ static size_t make_junk(long i, uint8_t *buf, size_t cap)
 	i -= 256;
 	switch (i % 4) {
 	case 0: /* big all-ones transport-looking datagram */
-		buf[0] = 1;
+		buf[0] = 2; /* wire version 2 */
 		buf[1] = 0x40;
 		memset(buf + 2, 0xff, 1398);
 		return 1400;

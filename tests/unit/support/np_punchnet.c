@@ -718,7 +718,6 @@ int np_punchnet_run(const struct np_punchnet_side_cfg *a, const struct np_punchn
 		struct np_punch_cfg pc = {
 			.strategy = run->strategy[i],
 			.strategy_path = getenv("NP_STRATEGY_BUILD_DIR"),
-			.probe_key = key[i],
 			.secure = 1,
 		};
 		struct np_sim_ep ep;
@@ -774,6 +773,8 @@ int np_punchnet_run(const struct np_punchnet_side_cfg *a, const struct np_punchn
 			.peer_nat = res->nat[!i],
 			.start_in_ms = (uint16_t)(NET_START_IN_MS + (i == 1 ? run->start_skew_ms : 0)),
 		};
+
+		memcpy(at.probe_key, key[i], sizeof(at.probe_key));
 
 		s->full_ttl_openers = run->full_ttl_openers;
 		np_punch_start(&s->punch, &at);
