@@ -9,7 +9,7 @@
 #include "np_control.h"
 #include "np_discovery.h"
 #include "np_natclass.h"
-#include "np_hooks.h"
+#include "np_hookd.h"
 #define NP_LOG_COMPONENT "peer"
 #include "np_log.h"
 #include "np_time.h"
@@ -41,7 +41,7 @@ const char *np_peer_state_name(enum np_peer_state st)
 	return (unsigned)st < 5 ? names[st] : "?";
 }
 
-static void np_peer_set_state(struct np_peer *p, enum np_peer_state st)
+void np_peer_set_state(struct np_peer *p, enum np_peer_state st)
 {
 	if (p->st != st)
 		np_debug("state %s -> %s", np_peer_state_name(p->st), np_peer_state_name(st));
@@ -99,7 +99,7 @@ void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason)
 	ev.strategy = np_punch_strategy_name(&p->punch);
 	ev.attempts = (int)p->attempts;
 	ev.session = p->cfg->session;
-	if (np_hooks_fire(p->hooks, &ev) < 0)
+	if (np_hookd_fire(p->hooks, &ev) < 0)
 		np_warn("cannot queue hook event %s", event);
 }
 
@@ -107,18 +107,18 @@ static void old_hooks_idle(void *arg)
 {
 	struct np_peer *p = arg;
 
-	np_hooks_free(p->hooks_draining);
+	np_hookd_free(p->hooks_draining);
 	p->hooks_draining = NULL;
-	if (p->hooks && p->st == NP_ST_UP && !p->stopping && !np_hooks_up_active(p->hooks))
+	if (p->hooks && p->st == NP_ST_UP && !p->stopping && !np_hookd_up_active(p->hooks))
 		np_peer_fire_hook(p, "up", "reload");
 }
 
-void np_peer_replace_hooks(struct np_peer *p, struct np_hooks *hooks)
+void np_peer_replace_hooks(struct np_peer *p, struct np_hookd *hooks)
 {
-	struct np_hooks *old = p->hooks;
+	struct np_hookd *old = p->hooks;
 
 	if (p->hooks_draining) {        /* a reload while the last one drains */
-		np_hooks_free(p->hooks_draining);
+		np_hookd_free(p->hooks_draining);
 		p->hooks_draining = NULL;
 	}
 	p->hooks = hooks;
@@ -127,13 +127,13 @@ void np_peer_replace_hooks(struct np_peer *p, struct np_hooks *hooks)
 			np_peer_fire_hook(p, "up", "reload");
 		return;
 	}
-	if (np_hooks_up_active(old)) {
+	if (np_hookd_up_active(old)) {
 		p->hooks = old;
 		np_peer_fire_hook(p, "down", "reload");
 		p->hooks = hooks;
 	}
 	p->hooks_draining = old;
-	np_hooks_on_idle(old, old_hooks_idle, p);
+	np_hookd_on_idle(old, old_hooks_idle, p);
 }
 
 static void send_handshake_init(struct np_peer *p)
@@ -170,6 +170,7 @@ static void send_register(struct np_peer *p)
 	m.local = p->self_local;
 	m.nat = p->self_nat;
 	m.nat.depth = (uint8_t)(p->nat_depth < 0 ? 0 : p->nat_depth);
+	m.relay = p->relay_self;
 	len = np_wire_encode_register(buf, sizeof(buf), &m);
 	if (len < 0)
 		return;
@@ -177,6 +178,11 @@ static void send_register(struct np_peer *p)
 		np_auth_server_mac(p->keys.token_key, p->server.port, buf, (size_t)len - NP_MAC_LEN,
 				   buf + len - NP_MAC_LEN);
 	np_sock_send(p, 0, &p->server, buf, (size_t)len, 0);
+}
+
+void np_peer_send_register(struct np_peer *p)
+{
+	send_register(p);
 }
 
 static uint16_t main_port(struct np_peer *p)
@@ -390,6 +396,7 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 	}
 	if (!server_msg_ok(p, buf, m.mac_offset, m.mac, m.flags, m.nonce, from))
 		return;
+	np_relay_peer_info(p, &m.peer_relay);
 	switch (p->st) {
 	case NP_ST_REGISTER:
 	case NP_ST_WAIT_PEER:
@@ -431,9 +438,6 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	p->peer_nat = pi->peer_nat;
 	learn_depth(p);
 	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
-	p->attempts++;
-	np_peer_set_state(p, NP_ST_PUNCH);
-	a.attempt = p->attempts;
 	a.round = p->round;
 	a.high = p->high;
 	a.nat_depth = p->nat_depth;
@@ -446,7 +450,15 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	a.peer_nat = p->peer_nat;
 	a.start_in_ms = pi->start_in_ms;
 	memcpy(a.probe_key, p->probe_key, sizeof(a.probe_key));
-	if (np_punch_start(&p->punch, &a) < 0 || p->st != NP_ST_PUNCH)
+	if (np_relay_instead_of_punch(p)) {
+		np_punch_pair(&p->punch, &a); /* no strategy; the peer's probes are still acked */
+	} else {
+		p->attempts++;
+		np_peer_set_state(p, NP_ST_PUNCH);
+		a.attempt = p->attempts;
+		np_punch_start(&p->punch, &a);
+	}
+	if (p->st != NP_ST_PUNCH)
 		return;
 	ev_timer_set(&p->reg_timer, PUNCH_REFRESH_INTERVAL, PUNCH_REFRESH_INTERVAL);
 	ev_timer_again(p->loop, &p->reg_timer);
@@ -474,6 +486,8 @@ void np_peer_path_found(struct np_peer *p)
 
 void np_peer_no_path(struct np_peer *p, const char *why)
 {
+	if (np_relay_fallback(p, why))
+		return;
 	np_warn("%s; retrying in 30 s", why);
 	np_peer_fire_hook(p, "punch_failed", why);
 	np_peer_enter_register(p, "no direct path");
@@ -501,8 +515,9 @@ static void np_peer_enter_up(struct np_peer *p)
 	p->up_ms = np_mono_ms() - p->cycle_start_ms;
 	p->up_attempt = p->attempts;
 	p->ups++;
-	np_info("tunnel up peer=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", np_astr(&p->path_peer, a),
-		np_punch_strategy_name(&p->punch), (unsigned long long)p->up_ms, p->attempts,
+	np_info("tunnel up peer=%s path=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", np_astr(&p->path_peer, a),
+		np_relay_on_path(p) ? "relayed" : "direct", np_punch_strategy_name(&p->punch),
+		(unsigned long long)p->up_ms, p->attempts,
 		p->secure ? np_session_cipher_name(&p->sess) : "none (insecure)");
 	ev_timer_set(&p->keepalive, p->cfg->keepalive_s, 0.);
 	ev_timer_start(p->loop, &p->keepalive);
@@ -514,6 +529,7 @@ static void np_peer_enter_up(struct np_peer *p)
 		/* The responder's keys are confirmed by this first packet. */
 		np_dp_send_keepalive(p);
 	}
+	np_relay_on_up(p);
 	np_pmtud_start(p, "tunnel up");
 	np_peer_fire_hook(p, "up", p->secure ? "handshake complete" : "punch complete (insecure)");
 	p->attempts = 0;
@@ -574,8 +590,9 @@ static void on_dead(struct ev_loop *loop, ev_timer *w, int revents)
 	if (p->recovering)
 		return;
 	/* First re-punch toward the last endpoints (np_recover.c). */
-	if (np_recover_start(p) == 0)
+	if (!np_relay_on_path(p) && np_recover_start(p) == 0)
 		return;
+	np_relay_on_dead(p);
 	snprintf(why, sizeof(why), "no packet from the peer for %.0f s", p->cfg->dead_after_s);
 	np_peer_tunnel_down(p, why);
 }
@@ -831,7 +848,7 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 /* ---- life cycle ------------------------------------------------------------------- */
 
 int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct np_peer_keys *keys,
-		struct np_hooks *hooks, struct np_peer **out, char *err, size_t errlen)
+		struct np_hookd *hooks, struct np_peer **out, char *err, size_t errlen)
 {
 	struct np_peer *p = calloc(1, sizeof(*p));
 	int rc;
@@ -904,6 +921,9 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 		snprintf(err, errlen, "out of memory for packet buffers");
 		goto fail;
 	}
+	rc = np_relay_init(p, err, errlen);
+	if (rc < 0)
+		goto fail;
 	if (!cfg->control_path || strcmp(cfg->control_path, "none") != 0) {
 		char cerr[256];
 		if (np_control_open(loop, cfg->control_path, p->ifname, np_peer_status_report, p, &p->ctl, cerr,
@@ -943,7 +963,7 @@ void np_peer_stop(struct np_peer *p, void (*done)(void *), void *arg)
 	if (p->hooks) {
 		if (p->st == NP_ST_UP)
 			np_peer_fire_hook(p, "down", "shutdown");
-		np_hooks_on_idle(p->hooks, stop_finished, p);
+		np_hookd_on_idle(p->hooks, stop_finished, p);
 		return;
 	}
 	stop_finished(p);
@@ -956,6 +976,7 @@ void np_peer_free(struct np_peer *p)
 	np_peer_punch_fini(p);
 	np_pmtud_stop(p);
 	np_recover_stop(p);
+	np_relay_free(p);
 	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_stop(p->loop, &p->hs_timer);
 	ev_timer_stop(p->loop, &p->keepalive);
@@ -978,7 +999,7 @@ void np_peer_free(struct np_peer *p)
 	}
 	np_dp_free(p);
 	if (p->hooks_draining)
-		np_hooks_free(p->hooks_draining);
+		np_hookd_free(p->hooks_draining);
 	sodium_memzero(&p->keys, sizeof(p->keys));
 	sodium_memzero(p->probe_key, sizeof(p->probe_key));
 	sodium_memzero(p->probe_base, sizeof(p->probe_base));

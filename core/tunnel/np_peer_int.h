@@ -90,12 +90,22 @@ struct np_dp {
 	double icmp_tokens, icmp_at; /* ICMP answers we may still write */
 };
 
+/* One switch between the direct and the relayed path, for status. */
+#define NP_PATH_HISTORY 8
+struct np_path_switch {
+	double at;                   /* ev_now() */
+	char to[8];                  /* "direct" or "relayed" */
+	char why[120];
+};
+
+struct np_turn;
+
 struct np_peer {
 	struct ev_loop *loop;
 	const struct np_config *cfg;
 	struct np_peer_keys keys;
-	struct np_hooks *hooks;
-	struct np_hooks *hooks_draining;     /* replaced by SIGHUP, running its on_down */
+	struct np_hookd *hooks;              /* the hook helper, or NULL */
+	struct np_hookd *hooks_draining;     /* replaced by SIGHUP, running its on_down */
 	int secure;
 
 	/* addressing */
@@ -166,6 +176,17 @@ struct np_peer {
 	struct np_dp dp;
 	struct np_stats stats;
 
+	/* TURN relay (np_relay_path.c); relay is NULL without --turn */
+	struct np_turn *relay;
+	int relay_transport;         /* enum np_turn_transport */
+	struct np_sock relay_sock;   /* what relayed packets arrive "on" (id 0, fd -1) */
+	np_addr_t relay_self;        /* our relayed address (family 0: none yet) */
+	np_addr_t relay_peer;        /* the peer's, from PEER_INFO */
+	int relay_wanted;            /* fallback chosen: relay as soon as both are known */
+	unsigned relay_wait_logged;
+	char relay_why[120];
+	unsigned path_switches;
+	struct np_path_switch path_hist[NP_PATH_HISTORY];
 	/* path MTU search (np_pmtud.c) */
 	struct np_pmtu pmtu;
 	ev_timer pmtu_timer;
@@ -188,7 +209,8 @@ int np_dp_send_keepalive(struct np_peer *p);
 void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t len, const np_addr_t *from);
 void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_addr_t *from);
 
-/* np_peer.c: state transitions the punch's upcalls trigger. */
+/* np_peer.c: state transitions the punch's upcalls (and the relay) trigger. */
+void np_peer_set_state(struct np_peer *p, enum np_peer_state st);
 void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason);
 void np_peer_enter_register(struct np_peer *p, const char *why);
 /* The punch found a path (p->path_peer on socket 0): handshake, or up. */
@@ -230,6 +252,25 @@ int np_recover_start(struct np_peer *p);    /* -1: cannot (no keys or path) */
 void np_recover_stop(struct np_peer *p);
 int np_recover_accepts(const struct np_peer *p, int sock_id);
 void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from);
+
+/* np_datapath.c: one datagram that did not come from a socket (the relay). */
+void np_dp_input(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t len, const np_addr_t *from);
+/* np_peer.c */
+void np_peer_send_register(struct np_peer *p);
+
+/* np_relay_path.c: the relayed path (see there). */
+int np_relay_init(struct np_peer *p, char *err, size_t errlen);
+void np_relay_free(struct np_peer *p);
+int np_relay_on_path(const struct np_peer *p);
+int np_relay_is_peer(const struct np_peer *p, const np_addr_t *to);
+int np_relay_send(struct np_peer *p, const void *buf, size_t len);
+void np_relay_flush(struct np_peer *p);
+void np_relay_peer_info(struct np_peer *p, const np_addr_t *peer_relay);
+int np_relay_instead_of_punch(struct np_peer *p);
+int np_relay_fallback(struct np_peer *p, const char *why);
+void np_relay_on_up(struct np_peer *p);
+void np_relay_on_dead(struct np_peer *p);
+size_t np_relay_status(struct np_peer *p, char *buf, size_t cap);
 
 /* np_peer_status.c */
 size_t np_peer_status_report(void *arg, char *buf, size_t cap);

@@ -30,6 +30,8 @@ static void up_failed(void *ctx, const char *reason)
 	struct np_peer *p = ctx;
 
 	np_peer_fire_hook(p, "punch_failed", reason);
+	if (np_relay_fallback(p, reason))
+		return;
 	/* With --port, the fixed socket's NAT entries may be what failed (the
 	 * conntrack clash, a stale sequential mapping): retry from a fresh port,
 	 * so the server sees the NAT's newest mapping. */

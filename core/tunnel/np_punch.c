@@ -322,6 +322,23 @@ static int select_strategy(struct np_punch *pu)
 	return 0;
 }
 
+void np_punch_stop(struct np_punch *pu)
+{
+	destroy_strategy(pu);
+	stop_timers(pu, NP_PUNCH_TIMER_ATTEMPT, NP_PUNCH_TIMER_REAP);
+}
+
+void np_punch_pair(struct np_punch *pu, const struct np_punch_attempt *a)
+{
+	np_punch_stop(pu);
+	pu->a = *a;
+	pu->st = NP_PUNCH_DONE; /* a pairing, no strategy */
+	pu->up->random(pu->ctx, pu->nonce_salt, sizeof(pu->nonce_salt));
+	pu->probes_this_attempt = 0;
+	memset(pu->sock_open, 0, sizeof(pu->sock_open));
+	pu->sock_open[0] = 1;
+}
+
 int np_punch_start(struct np_punch *pu, const struct np_punch_attempt *a)
 {
 	np_strategy_view_t v = { 0 };
@@ -329,14 +346,7 @@ int np_punch_start(struct np_punch *pu, const struct np_punch_attempt *a)
 	uint32_t timeout;
 	int rc;
 
-	destroy_strategy(pu);
-	stop_timers(pu, NP_PUNCH_TIMER_ATTEMPT, NP_PUNCH_TIMER_REAP);
-	pu->a = *a;
-	pu->st = NP_PUNCH_DONE; /* a pairing, no strategy yet */
-	pu->up->random(pu->ctx, pu->nonce_salt, sizeof(pu->nonce_salt));
-	pu->probes_this_attempt = 0;
-	memset(pu->sock_open, 0, sizeof(pu->sock_open));
-	pu->sock_open[0] = 1;
+	np_punch_pair(pu, a);
 	rc = select_strategy(pu);
 	if (rc < 0)
 		return rc;
@@ -384,8 +394,7 @@ void np_punch_end(struct np_punch *pu)
 
 void np_punch_reset(struct np_punch *pu)
 {
-	destroy_strategy(pu);
-	stop_timers(pu, NP_PUNCH_TIMER_ATTEMPT, NP_PUNCH_TIMER_REAP);
+	np_punch_stop(pu);
 	pu->st = NP_PUNCH_IDLE;
 	pu->mod = NULL;
 }

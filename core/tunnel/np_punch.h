@@ -16,6 +16,8 @@
  *    │                 ├──fail()──> FAILING ──reap──> upcall failed()
  *    │                 └──attempt timeout────────────> upcall failed()
  *    └───────────────── np_punch_reset() (from any state) ─────────┘
+ * np_punch_stop() goes to DONE from any state but IDLE; np_punch_pair()
+ * records a pairing without a strategy (DONE).
  *
  * The strategy's callbacks run only while RUNNING (np_punch_running()).
  * Ending from inside a strategy callback never destroys the instance under
@@ -132,6 +134,12 @@ int np_punch_start(struct np_punch *pu, const struct np_punch_attempt *a);
 /* The tunnel found the path itself (the peer's handshake arrived): the
  * attempt ends without a report. Safe from any state. */
 void np_punch_end(struct np_punch *pu);
+/* Records the pairing without a strategy (another path, the relay, takes
+ * over): DONE, so the peer's probes are still acked. */
+void np_punch_pair(struct np_punch *pu, const struct np_punch_attempt *a);
+/* Ends the attempt now without a report, keeping the pairing: destroys the
+ * strategy and stops the timers. Never from inside a strategy callback. */
+void np_punch_stop(struct np_punch *pu);
 /* Forgets the pairing: destroys the strategy, stops the timers, IDLE. */
 void np_punch_reset(struct np_punch *pu);
 

@@ -74,6 +74,8 @@ int np_sock_send(struct np_peer *p, int sock_id, const np_addr_t *to, const void
 {
 	int rc;
 
+	if (np_relay_is_peer(p, to)) /* the relayed path */
+		return np_relay_send(p, buf, len);
 	if (sock_id < 0 || sock_id > MAX_EXTRA_SOCKETS || !p->socks[sock_id])
 		return -EBADF;
 	rc = np_udp_send(p->socks[sock_id]->fd, to, buf, len, ttl, NULL);
