@@ -13,6 +13,7 @@
 #include "np_punch.h"
 #include "np_session.h"
 #include "np_strategy_loader.h"
+#include "np_wire.h"
 
 #include <ev.h>
 #include <net/if.h>
@@ -144,11 +145,18 @@ struct np_peer {
 
 	/* recovery after the peer went silent (np_recover.c); st stays UP */
 	int recovering, recover_fresh, recover_sock;
-	double recover_until, recover_old_at;
+	unsigned recoveries;         /* silences survived without a new handshake */
+	double recover_until, recover_old_at, recover_reg_at;
 	uint64_t recover_slot, recover_started_ms;
 	np_addr_t recover_peer;      /* the peer's address at its slot port */
 	ev_timer recover_timer;
 	int fresh_port;              /* register from an ephemeral port, not --port */
+	/* the peer endpoint of the attempt that failed: a PEER_INFO that still
+	 * names it is held for a while (the peer is probably re-registering) */
+	np_addr_t stale_peer;
+	struct np_msg_peer_info held;
+	int have_held;
+	ev_timer hold_timer;
 
 	/* the punch: strategy host, probes, attempt timeout (np_punch.h) */
 	struct np_punch punch;
@@ -244,6 +252,9 @@ unsigned np_pmtud_overhead(const struct np_peer *p);
 /* np_peer.c: recovery outcomes. */
 void np_peer_tunnel_down(struct np_peer *p, const char *reason);
 void np_peer_recovered(struct np_peer *p);
+/* One REGISTER from the main socket (the server answers with PEER_INFO,
+ * a new round if either side's endpoint changed). */
+void np_peer_send_register(struct np_peer *p);
 
 /* np_recover.c: re-punching toward the last endpoints when the peer goes
  * silent, before registering again (keys kept, no handshake). */
@@ -255,9 +266,6 @@ void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from
 
 /* np_datapath.c: one datagram that did not come from a socket (the relay). */
 void np_dp_input(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t len, const np_addr_t *from);
-/* np_peer.c */
-void np_peer_send_register(struct np_peer *p);
-
 /* np_relay_path.c: the relayed path (see there). */
 int np_relay_init(struct np_peer *p, char *err, size_t errlen);
 void np_relay_free(struct np_peer *p);
