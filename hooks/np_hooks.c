@@ -1,33 +1,75 @@
-/* np_hooks: loading hook files, the event queue with its up/down pairing
- * rule, and the runner that takes one handler at a time through its
- * coroutine under a timeout and an instruction watchdog. See np_hooks.h. */
-#include "np_hooks_int.h"
+/* np_hooks: loading hook files and the runner that takes one handler at a
+ * time through its coroutine under a timeout, an instruction watchdog and,
+ * in the hook helper, a stall alarm. It carries out the requests the Lua
+ * binding (np_hooks_lua.c) yields: natpunch.sleep with a timer,
+ * natpunch.exec through np_hooks_child.c. The queue and its rules are in
+ * np_hooks_queue.c. See np_hooks.h. */
+#include "np_hooks.h"
+#include "np_hooks_child.h"
+#include "np_hooks_lua.h"
+#include "np_hooks_queue.h"
 #define NP_LOG_COMPONENT "hooks"
 #include "np_log.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <ev.h>
 #include <lauxlib.h>
 #include <limits.h>
-#include <lualib.h>
+#include <lua.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
-static const char *const np_hook_events[] = { "up", "down", "endpoint_change", "punch_failed" };
+/* Lua 5.4.4 (Debian) names it lua_resetthread; 5.4.6 has lua_closethread. */
+#define np_lua_closethread(co, from) ((void)(from), lua_resetthread(co))
 
-static const size_t np_hook_str_fields[] = {
-	offsetof(np_hook_event_t, event), offsetof(np_hook_event_t, reason),
-	offsetof(np_hook_event_t, ifname), offsetof(np_hook_event_t, local_ip),
-	offsetof(np_hook_event_t, remote_ip), offsetof(np_hook_event_t, peer_ip),
-	offsetof(np_hook_event_t, public_ip), offsetof(np_hook_event_t, nat_self),
-	offsetof(np_hook_event_t, nat_peer), offsetof(np_hook_event_t, strategy),
-	offsetof(np_hook_event_t, session),
+#define np_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* Searched after the caller's dirs: the installed library, then the
+ * system's pure-Lua modules. Never the current directory. */
+#define NP_LUA_SYSTEM_DIRS NP_HOOK_LIBDIR ";/usr/local/share/lua/5.4;/usr/share/lua/5.4"
+
+struct np_hook_file {
+	char *path;
+	int env_ref;            /* the file's _ENV table in the registry */
 };
 
-#define NP_NFIELDS (sizeof(np_hook_str_fields) / sizeof(np_hook_str_fields[0]))
-#define NP_FIELD(ev, i) ((const char **)(void *)((char *)(ev) + np_hook_str_fields[i]))
+enum np_hook_wait { NP_WAIT_NONE = 0, NP_WAIT_SLEEP, NP_WAIT_EXEC };
+
+struct np_hooks {
+	struct ev_loop *loop;
+	lua_State *L;
+	struct np_hooks_lua_ctx ctx;            /* label and running handler, for the binding */
+	struct np_hook_file *files;
+	size_t nfiles;
+	double timeout_s;
+	int instr_limit;
+	int stall_alarm;
+
+	struct np_hookq q;
+	struct np_hookq_ev *cur;                /* event being dispatched */
+	size_t next_file;                       /* next handler of cur */
+
+	/* the one running handler */
+	int running;
+	lua_State *co;
+	int co_ref;
+	char handler[32];                       /* "on_up", ... */
+	enum np_hook_wait wait;
+	struct np_child *child;                 /* what an exec waits for */
+	ev_timer timeout_w;
+	ev_timer sleep_w;
+
+	struct np_child_set children;
+	ev_timer kick_w;
+	void (*idle_cb)(void *);
+	void *idle_arg;
+	struct np_hooks_stats st;
+	size_t mem_used, mem_limit;             /* Lua heap, bounded by np_lua_alloc */
+};
 
 static void np_pump(struct np_hooks *h);
 
@@ -57,23 +99,47 @@ static void np_oneline(char *dst, size_t len, const char *src)
 		dst[o < len ? o : len - 1] = '\0';
 }
 
+/* The stall alarm: one long C call (a backtracking string.find, say) never
+ * reaches the instruction watchdog. In the hook helper, SIGALRM keeps its
+ * default action, so such a call ends the helper's process, and its
+ * supervisor restarts it. */
+static void np_stall_alarm(struct np_hooks *h, int on)
+{
+	struct itimerval it = { 0 };
+
+	if (!h->stall_alarm)
+		return;
+	if (on) {
+		it.it_value.tv_sec = (time_t)h->timeout_s;
+		it.it_value.tv_usec = (suseconds_t)((h->timeout_s - (double)(time_t)h->timeout_s) * 1e6);
+		if (!it.it_value.tv_sec && !it.it_value.tv_usec)
+			it.it_value.tv_usec = 1000;
+	}
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
 /* Resume co (a function and nargs arguments, or a yielded thread and nargs
  * results) under the watchdog, with label naming the file for log lines.
- * Returns LUA_OK when it finished, LUA_YIELD when it waits, or an error
- * status with "message | traceback" in err. */
-static int np_resume(struct np_hooks *h, lua_State *co, int nargs, const char *label,
+ * Returns LUA_OK when it finished (results popped), LUA_YIELD with *nres
+ * values on co, or an error status with "message | traceback" in err. */
+static int np_resume(struct np_hooks *h, lua_State *co, int nargs, const char *label, int *nres,
 		     char *err, size_t errlen)
 {
 	const char *msg;
-	int st, nres = 0;
+	int st;
 
-	h->label = label;
+	*nres = 0;
+	h->ctx.label = label;
 	lua_sethook(co, np_watchdog, LUA_MASKCOUNT, h->instr_limit);
-	st = lua_resume(co, h->L, nargs, &nres);
-	if (st == LUA_OK || st == LUA_YIELD) {
-		lua_pop(co, nres);
-		return st;
+	np_stall_alarm(h, 1);
+	st = lua_resume(co, h->L, nargs, nres);
+	np_stall_alarm(h, 0);
+	if (st == LUA_OK) {
+		lua_pop(co, *nres);
+		*nres = 0;
 	}
+	if (st == LUA_OK || st == LUA_YIELD)
+		return st;
 	msg = lua_tostring(co, -1);
 	luaL_traceback(h->L, co, msg ? msg : "(error object is not a string)", 0);
 	np_oneline(err, errlen, lua_tostring(h->L, -1));
@@ -87,42 +153,117 @@ static void np_run_end(struct np_hooks *h)
 {
 	ev_timer_stop(h->loop, &h->timeout_w);
 	ev_timer_stop(h->loop, &h->sleep_w);
-	np_hooks_children_abandon(h);
+	if (h->child)
+		np_child_abandon(h->child);
+	h->child = NULL;
 	h->running = 0;
 	h->wait = NP_WAIT_NONE;
+	h->ctx.handler = NULL;
 	np_lua_closethread(h->co, h->L);
 	luaL_unref(h->L, LUA_REGISTRYINDEX, h->co_ref);
 	h->co = NULL;
 	h->co_ref = LUA_NOREF;
-	h->label = NULL;
+	h->ctx.label = NULL;
 }
 
-/* After a resume: finished, failed, or waiting (then it must wait on us). */
-static void np_run_after(struct np_hooks *h, int st, char *err)
+static void np_sleep_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void np_exec_done(void *arg, const struct np_child_result *r);
+
+/* Start what the handler asked for. 1 when it now waits; 0 when it was
+ * answered at once (results pushed: *nargs set); -1 when it was no request. */
+static int np_serve(struct np_hooks *h, int nres, int *nargs)
 {
-	if (st == LUA_YIELD && h->wait != NP_WAIT_NONE)
-		return;
-	if (st == LUA_YIELD) {
-		snprintf(err, 512, "%s yielded outside natpunch.exec/sleep", h->handler);
-		st = LUA_ERRRUN;
+	struct np_hooks_lua_req req;
+	char msg[300];
+	int ret;
+
+	np_hooks_lua_request(h->co, nres, &req);
+	switch (req.type) {
+	case NP_REQ_SLEEP:
+		lua_pop(h->co, nres);
+		ev_now_update(h->loop);
+		ev_timer_set(&h->sleep_w, (ev_tstamp)req.seconds, 0.);
+		ev_timer_start(h->loop, &h->sleep_w);
+		h->wait = NP_WAIT_SLEEP;
+		return 1;
+	case NP_REQ_EXEC:
+		ret = np_child_spawn(&h->children, req.argv, req.in, req.in_len, np_exec_done, h, &h->child);
+		if (ret == 0) {
+			np_debug("hook %s: exec %s (pid %ld)", h->ctx.label, req.argv[0],
+				 (long)np_child_pid(h->child));
+			lua_pop(h->co, nres);
+			h->wait = NP_WAIT_EXEC;
+			return 1;
+		}
+		snprintf(msg, sizeof(msg), "natpunch.exec: %.200s: %s\n", req.argv[0], strerror(-ret));
+		lua_pop(h->co, nres);
+		lua_pushinteger(h->co, 126);
+		lua_pushliteral(h->co, "");
+		lua_pushstring(h->co, msg);
+		*nargs = 3;
+		return 0;
+	default:
+		lua_pop(h->co, nres);
+		return -1;
+	}
+}
+
+/* Resume the handler with nargs values on h->co, serving its requests,
+ * until it waits, finishes or fails. */
+static void np_step(struct np_hooks *h, int nargs)
+{
+	char err[2048];
+	int st, nres, r;
+
+	for (;;) {
+		st = np_resume(h, h->co, nargs, h->files[h->next_file - 1].path, &nres, err, sizeof(err));
+		if (st != LUA_YIELD)
+			break;
+		r = np_serve(h, nres, &nargs);
+		if (r > 0)
+			return;
+		if (r < 0) {
+			snprintf(err, sizeof(err), "%s yielded outside natpunch.exec/sleep", h->handler);
+			st = LUA_ERRRUN;
+			break;
+		}
 	}
 	if (st != LUA_OK) {
 		h->st.errors++;
-		np_err("hook %s: %s failed: %s", h->label, h->handler, err);
+		np_err("hook %s: %s failed: %s", h->ctx.label, h->handler, err);
 	} else {
-		np_debug("hook %s: %s done", h->label, h->handler);
+		np_debug("hook %s: %s done", h->ctx.label, h->handler);
 	}
 	np_run_end(h);
 }
 
-void np_hooks_continue(struct np_hooks *h, int nargs)
+/* Wake the waiting handler with nargs values on h->co, then go on with the
+ * queue. May call the idle callback (which may free h). */
+static void np_continue(struct np_hooks *h, int nargs)
 {
-	char err[2048];
-	int st;
-
-	st = np_resume(h, h->co, nargs, h->files[h->next_file - 1].path, err, sizeof(err));
-	np_run_after(h, st, err);
+	h->wait = NP_WAIT_NONE;
+	np_step(h, nargs);
 	np_pump(h);
+}
+
+static void np_sleep_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	np_continue(np_container_of(w, struct np_hooks, sleep_w), 0);
+}
+
+static void np_exec_done(void *arg, const struct np_child_result *r)
+{
+	struct np_hooks *h = arg;
+
+	h->child = NULL;
+	if (r->truncated)
+		np_warn("hook %s: natpunch.exec output truncated to %d bytes", h->ctx.label, NP_CHILD_CAPTURE_MAX);
+	if (r->status == 127)
+		np_warn("hook %s: natpunch.exec: program not found (status 127)", h->ctx.label);
+	lua_pushinteger(h->co, r->status);
+	lua_pushlstring(h->co, r->out, r->out_len);
+	lua_pushlstring(h->co, r->err, r->err_len);
+	np_continue(h, 3);
 }
 
 static void np_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -131,7 +272,7 @@ static void np_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	h->st.timeouts++;
 	np_warn("hook %s: %s timed out after %.1f s; killing its children and abandoning it",
-		h->label, h->handler, h->timeout_s);
+		h->ctx.label, h->handler, h->timeout_s);
 	np_run_end(h);
 	np_pump(h);
 }
@@ -189,8 +330,7 @@ static void np_push_event(lua_State *L, const np_hook_event_t *ev)
 /* Start handler on_<event> of file i, if it has one. */
 static void np_run_start(struct np_hooks *h, size_t i)
 {
-	char name[32], err[2048];
-	int st;
+	char name[32];
 
 	snprintf(name, sizeof(name), "on_%s", h->cur->ev.event);
 	lua_rawgeti(h->L, LUA_REGISTRYINDEX, h->files[i].env_ref);
@@ -205,6 +345,7 @@ static void np_run_start(struct np_hooks *h, size_t i)
 	lua_pop(h->L, 1);               /* the env */
 	np_push_event(h->co, &h->cur->ev);
 	h->running = 1;
+	h->ctx.handler = h->co;
 	snprintf(h->handler, sizeof(h->handler), "%s", name);
 	h->wait = NP_WAIT_NONE;
 	h->st.handlers++;
@@ -214,17 +355,7 @@ static void np_run_start(struct np_hooks *h, size_t i)
 	ev_timer_set(&h->timeout_w, h->timeout_s, 0.);
 	ev_timer_start(h->loop, &h->timeout_w);
 	np_debug("hook %s: %s", h->files[i].path, name);
-	st = np_resume(h, h->co, 1, h->files[i].path, err, sizeof(err));
-	np_run_after(h, st, err);
-}
-
-static void np_qev_free(struct np_hook_qev *q)
-{
-	if (!q)
-		return;
-	for (size_t i = 0; i < NP_NFIELDS; i++)
-		free((char *)*NP_FIELD(&q->ev, i));
-	free(q);
+	np_step(h, 1);
 }
 
 /* Run handlers until one waits, or nothing is left (then call the idle
@@ -238,14 +369,10 @@ static void np_pump(struct np_hooks *h)
 			np_run_start(h, h->next_file++);
 			continue;
 		}
-		np_qev_free(h->cur);
-		h->cur = NULL;
-		if (!h->head)
+		np_hookq_ev_free(h->cur);
+		h->cur = np_hookq_pop(&h->q);
+		if (!h->cur)
 			break;
-		h->cur = h->head;
-		h->head = h->cur->next;
-		if (!h->head)
-			h->tail = NULL;
 		h->next_file = 0;
 		h->st.events++;
 		np_debug("event %s (%s)", h->cur->ev.event, h->cur->ev.reason ? h->cur->ev.reason : "-");
@@ -270,117 +397,30 @@ static void np_kick(struct np_hooks *h)
 	}
 }
 
-/* ---- queue --------------------------------------------------------------- */
-
-/* Copy ev; fill what it leaves out from base (may be NULL). */
-static struct np_hook_qev *np_qev_copy(const np_hook_event_t *ev, const np_hook_event_t *base)
-{
-	struct np_hook_qev *q = calloc(1, sizeof(*q));
-
-	if (!q)
-		return NULL;
-	q->ev = *ev;
-	if (base) {
-		if (q->ev.mtu <= 0)
-			q->ev.mtu = base->mtu;
-		if (q->ev.peer_port <= 0)
-			q->ev.peer_port = base->peer_port;
-		if (q->ev.public_port <= 0)
-			q->ev.public_port = base->public_port;
-	}
-	for (size_t i = 0; i < NP_NFIELDS; i++) {
-		const char *s = *NP_FIELD(ev, i);
-
-		if (!s && base)
-			s = *NP_FIELD(base, i);
-		*NP_FIELD(&q->ev, i) = NULL;
-		if (s && !(*NP_FIELD(&q->ev, i) = strdup(s))) {
-			np_qev_free(q);
-			return NULL;
-		}
-	}
-	return q;
-}
-
-static void np_enqueue(struct np_hooks *h, struct np_hook_qev *q)
-{
-	if (h->tail)
-		h->tail->next = q;
-	else
-		h->head = q;
-	h->tail = q;
-}
+/* ---- the public calls ---------------------------------------------------- */
 
 int np_hooks_fire(struct np_hooks *h, const np_hook_event_t *ev)
 {
-	struct np_hook_qev *q, *down = NULL;
-	np_hook_event_t tmp;
-	size_t i;
+	int ret = np_hookq_push(&h->q, ev);
 
-	if (!ev->event)
-		return -EINVAL;
-	for (i = 0; i < sizeof(np_hook_events) / sizeof(np_hook_events[0]); i++)
-		if (!strcmp(ev->event, np_hook_events[i]))
-			break;
-	if (i == sizeof(np_hook_events) / sizeof(np_hook_events[0]))
-		return -EINVAL;
-
-	if (!strcmp(ev->event, "down")) {
-		if (!h->up_active) {
-			h->st.dropped++;
-			np_debug("down (%s) without an active up: dropped", ev->reason ? ev->reason : "-");
-			return 0;
-		}
-		q = np_qev_copy(ev, &h->last_up->ev);
-		if (!q)
-			return -ENOMEM;
-		np_enqueue(h, q);
-		h->up_active = 0;
-		np_qev_free(h->last_up);
-		h->last_up = NULL;
+	if (ret == 0)
 		np_kick(h);
-		return 0;
-	}
+	return ret;
+}
 
-	q = np_qev_copy(ev, NULL);
-	if (!q)
-		return -ENOMEM;
-	if (!strcmp(ev->event, "up")) {
-		struct np_hook_qev *keep = np_qev_copy(ev, NULL);
-
-		if (!keep) {
-			np_qev_free(q);
-			return -ENOMEM;
-		}
-		if (h->up_active) {
-			memset(&tmp, 0, sizeof(tmp));
-			tmp.event = "down";
-			tmp.reason = "re-handshake";
-			down = np_qev_copy(&tmp, &h->last_up->ev);
-			if (!down) {
-				np_qev_free(q);
-				np_qev_free(keep);
-				return -ENOMEM;
-			}
-			np_enqueue(h, down);
-		}
-		np_qev_free(h->last_up);
-		h->last_up = keep;
-		h->up_active = 1;
-	}
-	np_enqueue(h, q);
-	np_kick(h);
-	return 0;
+int np_hooks_restore_up(struct np_hooks *h, const np_hook_event_t *up)
+{
+	return np_hookq_restore_up(&h->q, up);
 }
 
 int np_hooks_busy(const struct np_hooks *h)
 {
-	return h->running || h->head || h->cur;
+	return h->running || h->q.head || h->cur;
 }
 
 int np_hooks_up_active(const struct np_hooks *h)
 {
-	return h->up_active;
+	return h->q.up_active;
 }
 
 void np_hooks_on_idle(struct np_hooks *h, void (*cb)(void *), void *arg)
@@ -394,67 +434,20 @@ void np_hooks_on_idle(struct np_hooks *h, void (*cb)(void *), void *arg)
 void np_hooks_get_stats(const struct np_hooks *h, struct np_hooks_stats *st)
 {
 	*st = h->st;
+	st->dropped = h->q.dropped;
+	st->coalesced = h->q.coalesced;
+	st->overflow = h->q.overflow;
+	st->queued = h->q.len;
 }
 
 /* ---- loading ------------------------------------------------------------- */
-
-/* package.path = cfg dirs; installed dir; <exe>/../hooks/lua; source tree
- * hooks/lua (uninstalled builds); then Lua's default. */
-static void np_set_lua_path(lua_State *L, const char *extra)
-{
-	char exe[PATH_MAX], src[] = __FILE__;
-	ssize_t n;
-	luaL_Buffer b;
-	char *slash;
-
-	luaL_buffinit(L, &b);
-	while (extra && *extra) {
-		size_t len = strcspn(extra, ";");
-
-		if (len) {
-			luaL_addlstring(&b, extra, len);
-			luaL_addstring(&b, "/?.lua;");
-			luaL_addlstring(&b, extra, len);
-			luaL_addstring(&b, "/?/init.lua;");
-		}
-		extra += len;
-		if (*extra)
-			extra++;
-	}
-	luaL_addstring(&b, NP_HOOK_LIBDIR "/?.lua;");
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			luaL_addstring(&b, exe);
-			luaL_addstring(&b, "/../hooks/lua/?.lua;");
-		}
-	}
-	slash = strrchr(src, '/');
-	if (src[0] == '/' && slash) {
-		*slash = '\0';
-		luaL_addstring(&b, src);
-		luaL_addstring(&b, "/lua/?.lua;");
-	}
-	luaL_pushresult(&b);
-	lua_getglobal(L, "package");
-	lua_getfield(L, -1, "path");
-	lua_remove(L, -2);
-	lua_concat(L, 2);
-	lua_getglobal(L, "package");
-	lua_insert(L, -2);
-	lua_setfield(L, -2, "path");
-	lua_pop(L, 1);
-}
 
 /* Load one file into its own environment and run its body. */
 static int np_load_file(struct np_hooks *h, const char *path, char *err, size_t errlen)
 {
 	struct np_hook_file *f;
 	lua_State *co;
-	int st, ref;
+	int st, ref, nres;
 
 	f = realloc(h->files, (h->nfiles + 1) * sizeof(*f));
 	if (!f)
@@ -484,33 +477,14 @@ static int np_load_file(struct np_hooks *h, const char *path, char *err, size_t 
 	lua_pushvalue(co, -1);
 	f->env_ref = luaL_ref(co, LUA_REGISTRYINDEX);
 	lua_setupvalue(co, -2, 1);
-	st = np_resume(h, co, 0, f->path, err, errlen);
+	st = np_resume(h, co, 0, f->path, &nres, err, errlen);
 	if (st == LUA_YIELD) {
 		snprintf(err, errlen, "%s: yielded at load time", path);
 		st = LUA_ERRRUN;
 	}
-	h->label = NULL;
+	h->ctx.label = NULL;
 	luaL_unref(h->L, LUA_REGISTRYINDEX, ref);
 	return st == LUA_OK ? 0 : -EINVAL;
-}
-
-/* No shell and nothing that blocks the loop or ends the daemon: os.execute,
- * io.popen and os.exit are removed; print() logs like natpunch.log.info. */
-static void np_sandbox(lua_State *L)
-{
-	static const char *const gone[][2] = { { "os", "execute" }, { "os", "exit" }, { "io", "popen" } };
-
-	for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
-		lua_getglobal(L, gone[i][0]);
-		lua_pushnil(L);
-		lua_setfield(L, -2, gone[i][1]);
-		lua_pop(L, 1);
-	}
-	lua_getglobal(L, "natpunch");
-	lua_getfield(L, -1, "log");
-	lua_getfield(L, -1, "info");
-	lua_setglobal(L, "print");
-	lua_pop(L, 2);
 }
 
 static int np_cmp_str(const void *a, const void *b)
@@ -559,7 +533,7 @@ out:
 }
 
 /* The Lua allocator: realloc with a ceiling, so a runaway hook gets a Lua
- * "not enough memory" error instead of eating the daemon's memory. */
+ * "not enough memory" error instead of eating the host's memory. */
 static void *np_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
 	struct np_hooks *h = ud;
@@ -577,6 +551,19 @@ static void *np_lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	if (p)
 		h->mem_used = h->mem_used - old + nsize;
 	return p;
+}
+
+static int np_set_path(struct np_hooks *h, const char *extra)
+{
+	size_t len = (extra ? strlen(extra) : 0) + sizeof(NP_LUA_SYSTEM_DIRS) + 2;
+	char *dirs = malloc(len);
+
+	if (!dirs)
+		return -ENOMEM;
+	snprintf(dirs, len, "%s%s%s", extra ? extra : "", extra && *extra ? ";" : "", NP_LUA_SYSTEM_DIRS);
+	np_hooks_lua_set_path(h->L, dirs);
+	free(dirs);
+	return 0;
 }
 
 int np_hooks_new(struct ev_loop *loop, const struct np_hooks_config *cfg,
@@ -602,8 +589,10 @@ int np_hooks_new(struct ev_loop *loop, const struct np_hooks_config *cfg,
 	h->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : NP_HOOKS_TIMEOUT_DEFAULT;
 	h->instr_limit = cfg->instr_limit == 0 ? (int)NP_HOOKS_INSTR_DEFAULT
 			 : cfg->instr_limit > INT_MAX ? INT_MAX : (int)cfg->instr_limit;
+	h->stall_alarm = cfg->stall_alarm;
+	np_child_set_init(&h->children, loop);
 	ev_timer_init(&h->timeout_w, np_timeout_cb, 0., 0.);
-	ev_timer_init(&h->sleep_w, NULL, 0., 0.);
+	ev_timer_init(&h->sleep_w, np_sleep_cb, 0., 0.);
 	ev_timer_init(&h->kick_w, np_kick_cb, 0., 0.);
 	h->mem_limit = NP_HOOKS_MEM_LIMIT;
 	h->L = lua_newstate(np_lua_alloc, h);
@@ -612,16 +601,19 @@ int np_hooks_new(struct ev_loop *loop, const struct np_hooks_config *cfg,
 		ret = -ENOMEM;
 		goto out;
 	}
-	luaL_openlibs(h->L);
-	np_hooks_lua_set_context(h->L, h);
-	np_hooks_lua_open(h->L);
-	np_sandbox(h->L);
-	np_set_lua_path(h->L, cfg->lua_path);
+	np_hooks_lua_open(h->L, &h->ctx);
+	ret = np_set_path(h, cfg->lua_path);
 
-	for (size_t i = 0; i < cfg->nfiles && !ret; i++)
+	for (size_t i = 0; i < cfg->nfiles && !ret; i++) {
+		if (cfg->on_load)
+			cfg->on_load(cfg->on_load_arg, cfg->files[i]);
 		ret = np_load_file(h, cfg->files[i], err, errlen);
-	if (!ret && cfg->dir)
+	}
+	if (!ret && cfg->dir) {
+		if (cfg->on_load)
+			cfg->on_load(cfg->on_load_arg, cfg->dir);
 		ret = np_load_dir(h, cfg->dir, err, errlen);
+	}
 	if (!ret)
 		np_info("%zu file(s) loaded", h->nfiles);
 out:
@@ -635,26 +627,25 @@ out:
 	return 0;
 }
 
+size_t np_hooks_nfiles(const struct np_hooks *h)
+{
+	return h->nfiles;
+}
+
 void np_hooks_free(struct np_hooks *h)
 {
-	struct np_hook_qev *q;
-
 	if (!h)
 		return;
 	ev_timer_stop(h->loop, &h->timeout_w);
 	ev_timer_stop(h->loop, &h->sleep_w);
 	ev_timer_stop(h->loop, &h->kick_w);
 	if (h->running)
-		np_warn("hook %s: %s abandoned at shutdown", h->label, h->handler);
-	if (h->up_active)
+		np_warn("hook %s: %s abandoned at shutdown", h->ctx.label, h->handler);
+	if (h->q.up_active)
 		np_warn("freed while up is active; on_down will not run (fire \"down\" and wait for idle first)");
-	np_hooks_children_free(h);
-	while ((q = h->head)) {
-		h->head = q->next;
-		np_qev_free(q);
-	}
-	np_qev_free(h->cur);
-	np_qev_free(h->last_up);
+	np_child_set_free(&h->children);
+	np_hookq_clear(&h->q);
+	np_hookq_ev_free(h->cur);
 	if (h->L)
 		lua_close(h->L);
 	for (size_t i = 0; i < h->nfiles; i++)

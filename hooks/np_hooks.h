@@ -1,10 +1,17 @@
-/* np_hooks: the Lua 5.4 hook host of one tunnel.
+/* np_hooks: the Lua 5.4 hook runner of one tunnel.
  *
- * What belongs here: loading hook files (each in its own environment),
- * queueing tunnel events, running each handler in a coroutine on the libev
- * loop, the per-handler timeout and instruction watchdog, and the up/down
- * pairing rule. The `natpunch` Lua module (exec, sleep, log) lives in
- * np_hooks_lua.c; the Lua helper library shipped to users lives in hooks/lua/.
+ * What belongs here: loading hook files (each in its own environment) and
+ * running each handler in a coroutine on the libev loop, under the
+ * per-handler timeout, the instruction watchdog and (in the hook helper)
+ * the stall alarm. The other files of hooks/:
+ *   np_hooks_queue.c   the event queue: pairing rule, cap, coalescing
+ *   np_hooks_lua.c     the `natpunch` Lua module (exec, sleep, log), sandbox
+ *   np_hooks_child.c   the children of natpunch.exec (spawn, pipes, reap, kill)
+ *   np_hookmsg.c       the fixed-size messages between daemon and helper
+ *   np_hookd.c         the hook helper process and the daemon's side of it
+ *   lua/               the Lua helper library shipped to users
+ * The daemon never runs this in its own process: it talks to the hook
+ * helper (np_hookd.h), which runs it. Tests and np_hookrun use it directly.
  *
  * Hook files define any of the globals on_up(t), on_down(t),
  * on_endpoint_change(t), on_punch_failed(t). For one event the handlers of all
@@ -13,7 +20,7 @@
  * of one np_hooks never overlap: the next event starts only when every handler
  * of the previous one finished, failed or timed out.
  *
- * Pairing rule (enforced here, not by the daemon): every "up" that was queued
+ * Pairing rule (np_hooks_queue.c, not the daemon): every "up" that was queued
  * is followed by exactly one "down". A "down" fired while no "up" is active is
  * dropped; an "up" fired while an "up" is active first queues an implicit
  * "down" with reason "re-handshake". String fields a "down" leaves NULL are
@@ -40,8 +47,13 @@ struct np_hooks_config {
 	size_t nfiles;
 	const char *dir;        /* --hook-dir: its *.lua, lexical order; NULL = none */
 	double timeout_s;       /* per handler; <= 0 means NP_HOOKS_TIMEOUT_DEFAULT */
-	const char *lua_path;   /* extra ';'-separated dirs searched first for natpunch.* */
+	const char *lua_path;   /* ';'-separated dirs searched first by require; then
+				 * only the installed library and the system's Lua dirs */
 	uint64_t instr_limit;   /* watchdog budget per resume; 0 means the default */
+	int stall_alarm;        /* 1: SIGALRM (default action: the process ends) when
+				 * one resume of Lua takes longer than timeout_s */
+	void (*on_load)(void *arg, const char *path);   /* called before each file/dir */
+	void *on_load_arg;
 };
 
 /* An event as the daemon sees it. Strings may be NULL (left out of t); ints
@@ -66,6 +78,9 @@ typedef struct np_hook_event {
 struct np_hooks_stats {
 	uint64_t events;        /* events dispatched (including implicit downs) */
 	uint64_t dropped;       /* "down" without an active "up" */
+	uint64_t coalesced;     /* endpoint_change merged into a queued one */
+	uint64_t overflow;      /* events dropped or cancelled at the queue cap */
+	uint64_t queued;        /* events waiting now */
 	uint64_t handlers;      /* handler invocations started */
 	uint64_t errors;        /* handlers that raised an error (incl. watchdog) */
 	uint64_t timeouts;      /* handlers abandoned on timeout */
@@ -77,10 +92,17 @@ struct np_hooks_stats {
 int np_hooks_new(struct ev_loop *loop, const struct np_hooks_config *cfg,
 		 struct np_hooks **out, char *err, size_t errlen);
 
-/* Copy the event and queue it (applying the pairing rule). Never runs Lua
+/* Copy the event and queue it (applying the rules of np_hooks_queue.h: the
+ * pairing rule, the cap and coalescing). Never runs Lua
  * and never blocks: the handlers start from the loop. -EINVAL on an unknown
  * event name, -ENOMEM. */
 int np_hooks_fire(struct np_hooks *h, const np_hook_event_t *ev);
+
+/* Mark "up" active without running on_up (it ran in an earlier instance of
+ * the hook helper), so that the next "down" runs on_down. */
+int np_hooks_restore_up(struct np_hooks *h, const np_hook_event_t *up);
+
+size_t np_hooks_nfiles(const struct np_hooks *h);
 
 /* 1 while a handler runs or events are queued. */
 int np_hooks_busy(const struct np_hooks *h);

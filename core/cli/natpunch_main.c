@@ -7,12 +7,13 @@
 #include "np_config.h"
 #include "np_control.h"
 #include "np_discovery_cli.h"
-#include "np_hooks.h"
+#include "np_hookd.h"
 #include "np_keys.h"
 #define NP_LOG_COMPONENT "main"
 #include "np_log.h"
 #include "np_notify.h"
 #include "np_peer.h"
+#include "np_privdrop.h"
 #include "np_strategy_loader.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int usage_error(const char *msg)
@@ -167,22 +169,33 @@ static int cmd_check_strategy(int argc, char **argv)
 	return 0;
 }
 
-/* Build trees find the shipped Lua library beside the sources. */
-static void hook_lua_path(char *out, size_t cap)
+/* Where require looks in hooks, before np_hooks.c adds the installed library
+ * (NP_HOOK_LIBDIR) and the system's Lua dirs: --hook-lua-path, then the
+ * library installed beside this binary (PREFIX/share/natpunch/lua, for a
+ * relocated `cmake --install --prefix`). Never the build or source tree,
+ * unless this is a developer build (-DNP_DEV_PATHS=ON). */
+static void hook_lua_path(const char *first, char *out, size_t cap)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
+	char *slash = NULL;
+	size_t o = 0;
 
 	out[0] = '\0';
-	if (n <= 0)
-		return;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return;
-	*slash = '\0';
-	snprintf(out, cap, "%s/../hooks/lua;%s/../share/natpunch/lua;%s/hooks/lua", exe, exe, NP_SOURCE_DIR);
+	if (first)
+		o += (size_t)snprintf(out, cap, "%s;", first);
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+	}
+	if (slash && o < cap) {
+		*slash = '\0';
+		o += (size_t)snprintf(out + o, cap - o, "%s/../share/natpunch/lua;", exe);
+	}
+#ifdef NP_DEV_LUA_DIR
+	if (o < cap)
+		snprintf(out + o, cap - o, "%s", NP_DEV_LUA_DIR);
+#endif
 }
 
 struct daemon {
@@ -192,7 +205,8 @@ struct daemon {
 	struct np_config *applied;      /* the latest SIGHUP's (or cfg) */
 	struct np_config *reloads[16];  /* kept alive: hooks may point into them */
 	size_t nreloads;
-	struct np_hooks *hooks;
+	struct np_hookd *hooks;
+	int dropped;                    /* runs as --user: cannot start a new hook helper */
 	int argc;
 	char **argv;
 	ev_signal sigint, sigterm, sighup;
@@ -200,23 +214,28 @@ struct daemon {
 	int stopping;
 };
 
-/* Hooks of a configuration, or NULL if it names none. */
-static int make_hooks(struct ev_loop *loop, const struct np_config *cfg, struct np_hooks **out, char *err,
+/* The hook helper for a configuration's hooks (NULL if it names none),
+ * attached to loop (if not NULL). */
+static int make_hooks(struct ev_loop *loop, const struct np_config *cfg, struct np_hookd **out, char *err,
 		      size_t errlen)
 {
-	static char luapath[3 * PATH_MAX + 64];
+	static char luapath[3 * PATH_MAX + 1100];
 	struct np_hooks_config hc = { 0 };
+	int rc;
 
 	*out = NULL;
 	if (!cfg->nhooks && !cfg->hook_dir)
 		return 0;
-	hook_lua_path(luapath, sizeof(luapath));
+	hook_lua_path(cfg->hook_lua_path, luapath, sizeof(luapath));
 	hc.files = (const char **)cfg->hooks;
 	hc.nfiles = cfg->nhooks;
 	hc.dir = cfg->hook_dir;
 	hc.timeout_s = cfg->hook_timeout_s;
 	hc.lua_path = luapath;
-	return np_hooks_new(loop, &hc, out, err, errlen);
+	rc = np_hookd_start(&hc, out, err, errlen);
+	if (rc == 0 && loop)
+		np_hookd_attach(*out, loop);
+	return rc;
 }
 
 static void stop_now(void *arg)
@@ -276,7 +295,7 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = w->data;
 	struct np_config *nc;
-	struct np_hooks *nh = NULL;
+	struct np_hookd *nh = NULL;
 	struct reload_diff r = { 0 };
 	char err[512];
 
@@ -300,6 +319,13 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 	}
 	np_opts_diff(&d->cfg->opts, &nc->opts, note_restart, &r);
 	np_opts_diff(&d->applied->opts, &nc->opts, note_reloadable, &r);
+	if (r.hooks && d->dropped) {
+		/* Only root can start the privileged hook helper. */
+		np_warn("reload: the hooks changed, but natpunch runs as --user %s and cannot start a new "
+			"privileged hook helper; they take effect at the next restart", d->cfg->user);
+		r.hooks = 0;
+		r.restart = 1;
+	}
 	if (r.hooks && make_hooks(loop, nc, &nh, err, sizeof(err)) < 0) {
 		np_err("SIGHUP: %s; keeping the running hooks", err);
 		r.hooks = 0;
@@ -336,7 +362,8 @@ static int run_daemon(int argc, char **argv)
 	struct np_config cfg;
 	struct np_peer_keys keys;
 	struct daemon d = { 0 };
-	char err[512];
+	struct np_privdrop pd;
+	char err[512], info[200];
 	int rc;
 
 	rc = np_config_parse(argc, argv, &cfg, err, sizeof(err));
@@ -358,11 +385,15 @@ static int run_daemon(int argc, char **argv)
 		np_log_set_syslog(1);
 	np_log_set_level(cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
-	d.loop = ev_default_loop(EVFLAG_AUTO);
+	if (cfg.user && np_privdrop_resolve(cfg.user, cfg.group, &pd, err, sizeof(err)) < 0) {
+		rc = usage_error(err);
+		goto out;
+	}
 	d.cfg = d.applied = &cfg;
 	d.argc = argc;
 	d.argv = argv;
-	if (make_hooks(d.loop, &cfg, &d.hooks, err, sizeof(err)) < 0) {
+	/* The hook helper first: before the loop, the keys and anything opened. */
+	if (make_hooks(NULL, &cfg, &d.hooks, err, sizeof(err)) < 0) {
 		char at[320];
 
 		fprintf(stderr, "natpunch: %s%s\n", np_config_where(&cfg, cfg.nhooks ? "hook" : "hook-dir", at, sizeof(at)),
@@ -371,11 +402,20 @@ static int run_daemon(int argc, char **argv)
 		goto out;
 	}
 	if (cfg.check_hooks) {
-		printf("hooks OK: %zu file(s)%s%s\n", cfg.nhooks, cfg.hook_dir ? " plus " : "",
+		pid_t pid = np_hookd_pid(d.hooks);
+
+		printf("hooks OK: %zu file(s)%s%s\n", np_hookd_nfiles(d.hooks), cfg.hook_dir ? " including " : "",
 		       cfg.hook_dir ? cfg.hook_dir : "");
+		np_hookd_free(d.hooks);
+		d.hooks = NULL;
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
 		rc = 0;
 		goto out;
 	}
+	d.loop = ev_default_loop(EVFLAG_AUTO);
+	if (d.hooks)
+		np_hookd_attach(d.hooks, d.loop);
 	rc = load_keys(&cfg, &keys);
 	if (rc)
 		goto out;
@@ -391,6 +431,19 @@ static int run_daemon(int argc, char **argv)
 		fprintf(stderr, "natpunch: %s\n", err);
 		rc = 1;
 		goto out;
+	}
+	/* Everything privileged is open: the tun, the sockets, the control
+	 * socket; the hook helper keeps root for the hooks. */
+	if (cfg.user) {
+		if (np_privdrop_apply(&pd, info, sizeof(info), err, sizeof(err)) < 0) {
+			fprintf(stderr, "natpunch: %s\n", err);
+			np_peer_free(d.peer);
+			rc = 1;
+			goto out;
+		}
+		d.dropped = 1;
+		np_info("dropped privileges: now %s; hooks run as root in the hook helper%s", info,
+			d.hooks ? "" : " (none configured)");
 	}
 	/* The tun and the control socket exist now. */
 	np_peer_on_state(d.peer, on_state, &d);
@@ -412,8 +465,7 @@ static int run_daemon(int argc, char **argv)
 	np_info("stopped; tun removed");
 	rc = 0;
 out:
-	if (d.hooks)
-		np_hooks_free(d.hooks);
+	np_hookd_free(d.hooks);
 	for (size_t i = 0; i < d.nreloads; i++) {
 		np_config_free(d.reloads[i]);
 		free(d.reloads[i]);

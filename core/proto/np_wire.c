@@ -161,6 +161,54 @@ static void wr_nat(struct wr *w, const np_nat_info_t *n)
 	wr_u16(w, n->noise);
 }
 
+/* Optional trailing fields (TLVs) of REGISTER and PEER_INFO, before the MAC:
+ * type(1) len(1) value(len). Known types only, each at most once, in
+ * increasing order, so that an encoding is canonical. */
+#define TLV_RELAY 0x01  /* an endpoint: the sender's (REGISTER) or the peer's (PEER_INFO) TURN relayed address */
+
+static void wr_tlv_addr(struct wr *w, uint8_t type, const np_addr_t *a)
+{
+	size_t iplen = a->family == 4 ? 4 : a->family == 6 ? 16 : 0;
+
+	if (!iplen)
+		return;
+	wr_u8(w, type);
+	wr_u8(w, (uint8_t)(3 + iplen));
+	wr_addr(w, a);
+}
+
+/* Reads TLVs up to (not including) end. */
+static void rd_tlvs(struct rd *r, size_t end, np_addr_t *relay)
+{
+	int last = 0;
+
+	memset(relay, 0, sizeof(*relay));
+	if (r->bad || end < r->off || end > r->len) {
+		r->bad = 1;
+		return;
+	}
+	while (!r->bad && r->off < end) {
+		uint8_t type = rd_u8(r), l = rd_u8(r);
+		size_t start = r->off;
+
+		if (r->bad || type <= last || (size_t)l > end - r->off) {
+			r->bad = 1;
+			return;
+		}
+		last = type;
+		switch (type) {
+		case TLV_RELAY:
+			rd_addr(r, relay);
+			if (relay->family == 0 || r->off - start != l)
+				r->bad = 1;
+			break;
+		default:
+			r->bad = 1;
+			return;
+		}
+	}
+}
+
 static void rd_nat(struct rd *r, np_nat_info_t *n)
 {
 	memset(n, 0, sizeof(*n));
@@ -246,6 +294,7 @@ int np_wire_encode_register(uint8_t *out, size_t cap, const struct np_msg_regist
 	wr_nat(&w, &m->nat);
 	if (m->flags & NP_REG_F_COOKIE)
 		wr_bytes(&w, m->cookie, NP_COOKIE_LEN);
+	wr_tlv_addr(&w, TLV_RELAY, &m->relay);
 	if (m->flags & NP_REG_F_MAC)
 		wr_bytes(&w, m->mac, NP_MAC_LEN);
 	return wr_done(&w);
@@ -280,6 +329,7 @@ int np_wire_parse_register(const uint8_t *in, size_t len, struct np_msg_register
 	rd_nat(&r, &m->nat);
 	if (m->flags & NP_REG_F_COOKIE)
 		rd_bytes(&r, m->cookie, NP_COOKIE_LEN);
+	rd_tlvs(&r, (m->flags & NP_REG_F_MAC) ? len - (len < NP_MAC_LEN ? len : NP_MAC_LEN) : len, &m->relay);
 	m->mac_offset = r.off;
 	if (m->flags & NP_REG_F_MAC)
 		rd_bytes(&r, m->mac, NP_MAC_LEN);
@@ -365,6 +415,7 @@ int np_wire_encode_peer_info(uint8_t *out, size_t cap, const struct np_msg_peer_
 	wr_addr(&w, &m->peer_public);
 	wr_addr(&w, &m->peer_local);
 	wr_nat(&w, &m->peer_nat);
+	wr_tlv_addr(&w, TLV_RELAY, &m->peer_relay);
 	if (m->flags & NP_REG_F_MAC)
 		wr_bytes(&w, m->mac, NP_MAC_LEN);
 	return wr_done(&w);
@@ -389,6 +440,7 @@ int np_wire_parse_peer_info(const uint8_t *in, size_t len, struct np_msg_peer_in
 	rd_addr(&r, &m->peer_public);
 	rd_addr(&r, &m->peer_local);
 	rd_nat(&r, &m->peer_nat);
+	rd_tlvs(&r, (m->flags & NP_REG_F_MAC) ? len - (len < NP_MAC_LEN ? len : NP_MAC_LEN) : len, &m->peer_relay);
 	m->mac_offset = r.off;
 	if (m->flags & NP_REG_F_MAC)
 		rd_bytes(&r, m->mac, NP_MAC_LEN);

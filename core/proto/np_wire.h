@@ -61,6 +61,7 @@ struct np_msg_register {
 	np_addr_t local;             /* the peer's LAN endpoint */
 	np_nat_info_t nat;           /* the peer's NAT classification, if known */
 	uint8_t cookie[NP_COOKIE_LEN]; /* valid when flags & NP_REG_F_COOKIE */
+	np_addr_t relay;             /* optional: the peer's TURN relayed address (family 0: none) */
 	uint8_t mac[NP_MAC_LEN];     /* valid when flags & NP_REG_F_MAC */
 	size_t mac_offset;           /* parse: bytes covered by the MAC */
 };
@@ -92,6 +93,7 @@ struct np_msg_peer_info {
 	np_addr_t peer_public;
 	np_addr_t peer_local;
 	np_nat_info_t peer_nat;
+	np_addr_t peer_relay;        /* optional: the peer's TURN relayed address (family 0: none) */
 	uint8_t mac[NP_MAC_LEN];
 	size_t mac_offset;
 };

@@ -35,6 +35,7 @@
 
 struct srv_reg {
 	np_addr_t pub, local, via;
+	np_addr_t relay;             /* its TURN relayed address, if it has one */
 	np_nat_info_t nat;
 	uint64_t seen_ms;
 	uint32_t nonce;
@@ -248,6 +249,7 @@ static void push_peer_info(struct np_server *s, struct srv_sess *e, int role)
 	pi.peer_public = other->pub;
 	pi.peer_local = other->local;
 	pi.peer_nat = other->nat;
+	pi.peer_relay = other->relay;
 	reply(s, role, &me->pub, &me->via, buf, seal(s, role, buf, np_wire_encode_peer_info(buf, sizeof(buf), &pi)));
 }
 
@@ -259,6 +261,7 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 	struct srv_reg *me, *other;
 	uint64_t now = np_mono_ms(), wall;
 	char a[NP_ADDR_STRLEN], b[NP_ADDR_STRLEN];
+	int relay_changed;
 
 	if (np_wire_parse_register(buf, len, &m) < 0) {
 		s->st.bad++;
@@ -312,6 +315,8 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 	me->local = m.local;
 	me->via = *to;
 	me->nat = m.nat;
+	relay_changed = me->present && !np_addr_equal(&me->relay, &m.relay);
+	me->relay = m.relay;
 	me->nonce = m.nonce;
 	me->seen_ms = now;
 	e->last_ts[role] = m.timestamp_ms;
@@ -330,6 +335,9 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 				np_info("session '%s' paired %s <-> %s (round %u)", e->name,
 				np_addr_str(&e->r[0].pub, a, sizeof(a)), np_addr_str(&e->r[1].pub, b, sizeof(b)),
 				e->round);
+			push_peer_info(s, e, 1 - role);
+		} else if (relay_changed) {
+			/* Same endpoints, a new relayed address: the peer needs it. */
 			push_peer_info(s, e, 1 - role);
 		}
 		push_peer_info(s, e, role);

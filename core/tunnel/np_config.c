@@ -5,6 +5,7 @@
 #include "np_parse.h"
 #include "np_strategy_loader.h"
 #include "np_tun.h"
+#include "np_turn_uri.h"
 #include "np_udp.h"
 
 #include <errno.h>
@@ -72,6 +73,20 @@ static int set_control(void *c, const struct np_opt *o, const char *key, const c
 	return 0;
 }
 
+/* A user or group name (or number), or a path list: printable, bounded. */
+static int set_name(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
+{
+	size_t n = strlen(val);
+	int ok = n > 0 && n <= (size_t)o->hi;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = val[i] > ' ' && val[i] <= '~' && (o->hi > 64 || (val[i] != ':' && val[i] != '/'));
+	if (!ok)
+		return bad(err, errlen, "", key, val, o->hi > 64 ? "1..1024 printable characters" : "a name or a number");
+	*(const char **)(void *)((char *)c + o->off) = val;
+	return 0;
+}
+
 static int set_hook(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
 {
 	struct np_config *cfg = c;
@@ -124,6 +139,46 @@ static int set_ip(void *c, const struct np_opt *o, const char *key, const char *
 	return 0;
 }
 
+static int set_turn(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
+{
+	struct np_config *cfg = c;
+	struct np_turn_uri u;
+
+	if (!val) {
+		cfg->nturn = 0;
+		return 0;
+	}
+	if (cfg->nturn >= NP_MAX_TURN) {
+		snprintf(err, errlen, "too many %s relays (at most %d)", key, NP_MAX_TURN);
+		return -EINVAL;
+	}
+	if (np_turn_uri_parse(val, &u, err, errlen) < 0)
+		return -EINVAL;
+	cfg->turn_uris[cfg->nturn++] = val;
+	return 0;
+}
+
+static int set_turn_user(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
+{
+	if (!*val || strlen(val) > 127)
+		return bad(err, errlen, "", key, val, "1..127 characters");
+	CFG(c)->turn_user = val;
+	return 0;
+}
+
+static int set_relay(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
+{
+	if (strcmp(val, "fallback") == 0)
+		CFG(c)->relay_mode = NP_RELAY_FALLBACK;
+	else if (strcmp(val, "never") == 0)
+		CFG(c)->relay_mode = NP_RELAY_NEVER;
+	else if (strcmp(val, "always") == 0)
+		CFG(c)->relay_mode = NP_RELAY_ALWAYS;
+	else
+		return bad(err, errlen, "", key, val, "fallback, always or never");
+	return 0;
+}
+
 #define F(field) offsetof(struct np_config, field)
 #define HEADING(text) { .name = "", .flags = NP_OPT_HEADING, .help = text }
 
@@ -153,6 +208,12 @@ static const struct np_opt options[] = {
 	{ .name = "strategy", .arg = "NAME|PATH", .def = "auto", .help = "traversal strategy: auto, simple, predict, spray, or a .so", .set = set_strategy },
 	{ .name = "strategy-path", .arg = "DIR", .help = "look for strategy NAME.so here first", .set = np_opt_str, .off = F(strategy_path) },
 	{ .name = "nat-depth", .arg = "N", .help = "NATs between this host and the internet (default: learned)", .set = np_opt_int, .off = F(nat_depth), .lo = 0, .hi = 8 },
+	HEADING("relay (TURN, RFC 8656):"),
+	{ .name = "relay", .arg = "MODE", .def = "fallback", .help = "fallback (relay only when there is no direct path), always or never", .set = set_relay },
+	{ .name = "turn", .arg = "URI", .flags = NP_OPT_REPEAT, .help = "relay: turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT];\nrepeatable (the first is used)", .set = set_turn },
+	{ .name = "turn-user", .arg = "NAME", .help = "the relay's long-term user name", .set = set_turn_user },
+	{ .name = "turn-password-file", .arg = "FILE", .help = "the relay password (first line of FILE)", .set = np_opt_str, .off = F(turn_password_file) },
+	{ .name = "turn-ca", .arg = "FILE", .help = "CA certificates for turns: (default: the system store)", .set = np_opt_str, .off = F(turn_ca) },
 	HEADING("tunnel:"),
 	{ .name = "keepalive", .arg = "SEC", .def = "5", .help = "send a keepalive after SEC idle seconds", .set = np_opt_num, .off = F(keepalive_s), .lo = 0.1, .hi = 3600 },
 	{ .name = "dead-after", .arg = "SEC", .def = "15", .help = "re-handshake after SEC seconds without a packet", .set = np_opt_num, .off = F(dead_after_s), .lo = 0.5, .hi = 86400 },
@@ -164,6 +225,10 @@ static const struct np_opt options[] = {
 	{ .name = "hook-dir", .arg = "DIR", .flags = NP_OPT_RELOAD, .help = "run DIR/*.lua in lexical order after --hook files", .set = np_opt_str, .off = F(hook_dir) },
 	{ .name = "hook-timeout", .arg = "SEC", .flags = NP_OPT_RELOAD, .def = "30", .help = "abandon a hook after SEC seconds", .set = np_opt_num, .off = F(hook_timeout_s), .lo = 0.1, .hi = 3600 },
 	{ .name = "check-hooks", .flags = NP_OPT_CLI, .help = "load the hook files, report, and exit", .set = np_opt_flag, .off = F(check_hooks) },
+	{ .name = "hook-lua-path", .arg = "DIRS", .flags = NP_OPT_RELOAD, .help = "';'-separated dirs searched first by require in hooks", .set = set_name, .off = F(hook_lua_path), .hi = 1024 },
+	HEADING("privileges:"),
+	{ .name = "user", .arg = "USER", .help = "after setup, run as USER; hooks keep root in a separate\nhelper process", .set = set_name, .off = F(user), .hi = 64 },
+	{ .name = "group", .arg = "GROUP", .help = "with --user: this group instead of USER's primary group", .set = set_name, .off = F(group), .hi = 64 },
 	HEADING("status and logging:"),
 	{ .name = "control", .arg = "PATH|none", .help = "control socket for natpunch status (default /run/natpunch/TUN.sock)", .set = set_control },
 	{ .name = "log-level", .arg = "LEVEL", .flags = NP_OPT_RELOAD, .help = "error, warning, info (default) or debug", .set = np_opt_loglevel, .off = F(log_level) },
@@ -181,6 +246,7 @@ void np_config_usage(FILE *f)
 	      "       natpunch --check-config FILE\n"
 	      "       natpunch genkey | pubkey | genpsk\n"
 	      "       natpunch probe SERVER PORT [--json] [--server-token FILE]\n"
+	      "       natpunch probe --turn URI... --turn-user NAME --turn-password-file FILE [--turn-ca FILE] [--json]\n"
 	      "       natpunch status [TUN] [--json]\n"
 	      "       natpunch check-strategy NAME|PATH [DIR]\n"
 	      "       natpunch --check-hooks --hook FILE... [--hook-dir DIR]\n"
@@ -210,6 +276,10 @@ static int finish(struct np_config *cfg, char *err, size_t errlen)
 	char at[320];
 	int missing = 0;
 
+	if (cfg->group && !cfg->user) {
+		snprintf(err, errlen, "--group needs --user");
+		return -EINVAL;
+	}
 	if (cfg->check_hooks) {
 		if (np_opts_given(&cfg->opts, "server")) {
 			snprintf(err, errlen, "--check-hooks takes no positional arguments");
@@ -265,6 +335,24 @@ static int finish(struct np_config *cfg, char *err, size_t errlen)
 	if (cfg->insecure && (cfg->key_file || cfg->peer_key_b64 || cfg->psk_file || cfg->cipher >= 0)) {
 		snprintf(err, errlen, "%s--insecure cannot be combined with --key, --peer-key, --psk or --cipher",
 			 np_config_where(cfg, "insecure", at, sizeof(at)));
+		return -EINVAL;
+	}
+	if (cfg->nturn && (!cfg->turn_user || !cfg->turn_password_file)) {
+		snprintf(err, errlen, "%s--turn needs --turn-user NAME and --turn-password-file FILE",
+			 np_config_where(cfg, "turn", at, sizeof(at)));
+		return -EINVAL;
+	}
+	if (!cfg->nturn && (cfg->turn_user || cfg->turn_password_file || cfg->turn_ca)) {
+		snprintf(err, errlen, "--turn-user, --turn-password-file and --turn-ca need --turn URI");
+		return -EINVAL;
+	}
+	if (cfg->relay_mode == NP_RELAY_ALWAYS && !cfg->nturn) {
+		snprintf(err, errlen, "%s--relay always needs a relay: give --turn URI",
+			 np_config_where(cfg, "relay", at, sizeof(at)));
+		return -EINVAL;
+	}
+	if (cfg->nturn && cfg->insecure) {
+		snprintf(err, errlen, "--turn cannot be combined with --insecure (relayed traffic must be authenticated)");
 		return -EINVAL;
 	}
 	if (!cfg->insecure && (!cfg->key_file || !cfg->peer_key_b64)) {

@@ -19,6 +19,13 @@
 #include "np_opts.h"
 
 #define NP_MAX_HOOKS 32
+#define NP_MAX_TURN 4
+
+enum np_relay_mode {
+	NP_RELAY_FALLBACK = 0,      /* relay when no direct path (the default) */
+	NP_RELAY_NEVER,
+	NP_RELAY_ALWAYS,
+};
 
 struct np_config {
 	const char *server_host;
@@ -38,6 +45,8 @@ struct np_config {
 	const char *hook_dir;
 	double hook_timeout_s;
 	int check_hooks;
+	const char *hook_lua_path;  /* --hook-lua-path: dirs searched first by require */
+	const char *user, *group;   /* --user/--group: drop to these after setup */
 	int nat_depth;              /* -1: learn it */
 	int offload;                /* 1: use tun/UDP offloads when the kernel allows, 0: never */
 	double rekey_after_s;       /* 0: the default (120 s); tests shorten it */
@@ -46,6 +55,11 @@ struct np_config {
 	struct np_allowedips allowed; /* inner source addresses the peer may use (default REMOTE_IP) */
 	int allowed_set;            /* --allowed-ips given */
 	int log_level;
+	/* TURN relay (np_relay_path.c) */
+	const char *turn_uris[NP_MAX_TURN]; /* RFC 7065 URIs, checked */
+	size_t nturn;
+	const char *turn_user, *turn_password_file, *turn_ca;
+	int relay_mode;             /* enum np_relay_mode */
 	int syslog;                 /* --syslog: log to syslog instead of stderr */
 	struct np_opts opts;        /* owns the strings above; where each came from */
 };

@@ -217,6 +217,11 @@ static void flush_tx(struct np_peer *p)
 	struct np_sock *s = p->socks[p->path_sock];
 	int done = 0; /* datagrams handled */
 
+	if (np_relay_on_path(p)) {
+		np_relay_flush(p);
+		return;
+	}
+
 	while (s && done < dp->ntx) {
 		int nmsg = build_msgs(dp, done, dp->gso), sent = 0;
 
@@ -432,7 +437,7 @@ int np_dp_send_keepalive(struct np_peer *p)
 		buf[1] = NP_MSG_KEEPALIVE;
 		buf[2] = buf[3] = 0;
 	}
-	rc = np_udp_send(p->socks[p->path_sock]->fd, &p->path_peer, buf, len, 0, NULL);
+	rc = np_sock_send(p, p->path_sock, &p->path_peer, buf, len, 0);
 	if (rc == 0)
 		p->last_tx = ev_now(p->loop);
 	return rc;
@@ -551,6 +556,12 @@ static int handle_datagram(struct np_peer *p, struct np_sock *s, uint8_t *buf, s
 			return -ESTALE;
 	}
 	return 0;
+}
+
+void np_dp_input(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t len, const np_addr_t *from)
+{
+	(void)handle_datagram(p, s, buf, len, from);
+	flush_rx(p);
 }
 
 /* Turns UDP_GRO on for the socket the first time it is read. */

@@ -8,7 +8,7 @@
 #include "np_control.h"
 #include "np_discovery.h"
 #include "np_natclass.h"
-#include "np_hooks.h"
+#include "np_hookd.h"
 #define NP_LOG_COMPONENT "peer"
 #include "np_log.h"
 #include "np_time.h"
@@ -28,6 +28,7 @@
 #define REGISTER_INTERVAL 1.0
 #define PUNCH_REFRESH_INTERVAL 2.0
 #define HANDSHAKE_TIMEOUT 10.0
+#define STALE_HOLD 3.0
 
 static void start_discovery(struct np_peer *p);
 static void update_local_endpoint(struct np_peer *p);
@@ -103,7 +104,7 @@ void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason)
 	ev.strategy = np_peer_strat_name(p);
 	ev.attempts = (int)p->attempts;
 	ev.session = p->cfg->session;
-	if (np_hooks_fire(p->hooks, &ev) < 0)
+	if (np_hookd_fire(p->hooks, &ev) < 0)
 		np_warn("cannot queue hook event %s", event);
 }
 
@@ -111,18 +112,18 @@ static void old_hooks_idle(void *arg)
 {
 	struct np_peer *p = arg;
 
-	np_hooks_free(p->hooks_draining);
+	np_hookd_free(p->hooks_draining);
 	p->hooks_draining = NULL;
-	if (p->hooks && p->st == NP_ST_UP && !p->stopping && !np_hooks_up_active(p->hooks))
+	if (p->hooks && p->st == NP_ST_UP && !p->stopping && !np_hookd_up_active(p->hooks))
 		np_peer_fire_hook(p, "up", "reload");
 }
 
-void np_peer_replace_hooks(struct np_peer *p, struct np_hooks *hooks)
+void np_peer_replace_hooks(struct np_peer *p, struct np_hookd *hooks)
 {
-	struct np_hooks *old = p->hooks;
+	struct np_hookd *old = p->hooks;
 
 	if (p->hooks_draining) {        /* a reload while the last one drains */
-		np_hooks_free(p->hooks_draining);
+		np_hookd_free(p->hooks_draining);
 		p->hooks_draining = NULL;
 	}
 	p->hooks = hooks;
@@ -131,13 +132,13 @@ void np_peer_replace_hooks(struct np_peer *p, struct np_hooks *hooks)
 			np_peer_fire_hook(p, "up", "reload");
 		return;
 	}
-	if (np_hooks_up_active(old)) {
+	if (np_hookd_up_active(old)) {
 		p->hooks = old;
 		np_peer_fire_hook(p, "down", "reload");
 		p->hooks = hooks;
 	}
 	p->hooks_draining = old;
-	np_hooks_on_idle(old, old_hooks_idle, p);
+	np_hookd_on_idle(old, old_hooks_idle, p);
 }
 
 static void send_handshake_init(struct np_peer *p)
@@ -157,7 +158,7 @@ static void send_handshake_init(struct np_peer *p)
 
 /* ---- registration ------------------------------------------------------------ */
 
-static void send_register(struct np_peer *p)
+void np_peer_send_register(struct np_peer *p)
 {
 	struct np_msg_register m = { 0 };
 	uint8_t buf[256];
@@ -174,6 +175,7 @@ static void send_register(struct np_peer *p)
 	m.local = p->self_local;
 	m.nat = p->self_nat;
 	m.nat.depth = (uint8_t)(p->nat_depth < 0 ? 0 : p->nat_depth);
+	m.relay = p->relay_self;
 	len = np_wire_encode_register(buf, sizeof(buf), &m);
 	if (len < 0)
 		return;
@@ -205,7 +207,7 @@ static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			return;
 		update_local_endpoint(p);
 	}
-	send_register(p);
+	np_peer_send_register(p);
 }
 
 static void update_local_endpoint(struct np_peer *p)
@@ -244,6 +246,8 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	p->mod = NULL;
 	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_stop(p->loop, &p->retry_timer);
+	ev_timer_stop(p->loop, &p->hold_timer);
+	p->have_held = 0;
 	randombytes_buf(&p->reg_nonce, sizeof(p->reg_nonce));
 	p->cycle_start_ms = np_mono_ms();
 	p->server_silent_logged = 0;
@@ -267,7 +271,7 @@ static void start_registration(struct np_peer *p)
 	else
 		update_local_endpoint(p);
 	if (p->socks[0])
-		send_register(p);
+		np_peer_send_register(p);
 	ev_timer_set(&p->reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
 	ev_timer_start(p->loop, &p->reg_timer);
 }
@@ -386,7 +390,7 @@ static void handle_register_cookie(struct np_peer *p, const uint8_t *buf, size_t
 	memcpy(p->reg_cookie, m.cookie, NP_COOKIE_LEN);
 	p->have_reg_cookie = 1;
 	if (p->socks[0] && p->st != NP_ST_UP)
-		send_register(p);
+		np_peer_send_register(p);
 }
 
 static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, const np_addr_t *from)
@@ -399,9 +403,30 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 	}
 	if (!server_msg_ok(p, buf, m.mac_offset, m.mac, m.flags, m.nonce, from))
 		return;
+	np_relay_peer_info(p, &m.peer_relay);
 	switch (p->st) {
 	case NP_ST_REGISTER:
 	case NP_ST_WAIT_PEER:
+		/* A retry never punches from the facts of the attempt that failed:
+		 * if the answer to our first REGISTER still names the peer endpoint
+		 * of that attempt, the peer's registration predates its own
+		 * failure: it is most likely re-registering too. Wait up to
+		 * STALE_HOLD for its fresh registration (a new round). Pushed
+		 * while we wait (WAIT_PEER), such a PEER_INFO is the peer starting
+		 * a round now: punch with it at once. */
+		if (p->st == NP_ST_REGISTER && p->stale_peer.family && np_addr_equal(&m.peer_public, &p->stale_peer)) {
+			if (!p->have_held) {
+				char a[NP_ADDR_STRLEN];
+				np_info("the server still names %s, the peer endpoint of the failed attempt: "
+					"waiting up to %.0f s for the peer's fresh registration",
+					np_astr(&m.peer_public, a), STALE_HOLD);
+				ev_timer_set(&p->hold_timer, STALE_HOLD, 0.);
+				ev_timer_start(p->loop, &p->hold_timer);
+			}
+			p->held = m;
+			p->have_held = 1;
+			break;
+		}
 		start_punch(p, &m);
 		break;
 	case NP_ST_PUNCH:
@@ -414,12 +439,38 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 			p->stats.other_pairing++;
 		break;
 	case NP_ST_UP:
+		/* While re-punching after silence: the peer registered again
+		 * (restarted, or moved), so the server knows where it is now. */
+		if (p->recovering && (!p->have_round || m.round != p->round)) {
+			np_info("the peer registered again (round %u): punching toward its new endpoint", m.round);
+			np_recover_stop(p);
+			p->downs++;
+			np_peer_fire_hook(p, "down", "peer registered again");
+			p->cycle_start_ms = np_mono_ms();
+			start_punch(p, &m);
+		}
 		break;
 	}
 }
 
+static void on_hold(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct np_peer *p = w->data;
+
+	if (!p->have_held || (p->st != NP_ST_REGISTER && p->st != NP_ST_WAIT_PEER))
+		return;
+	np_info("no fresher registration from the peer: punching with what the server has");
+	start_punch(p, &p->held);
+}
+
 static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 {
+	struct np_msg_peer_info m = *pi; /* pi may be p->held */
+
+	pi = &m;
+	p->have_held = 0;
+	memset(&p->stale_peer, 0, sizeof(p->stale_peer));
+	ev_timer_stop(p->loop, &p->hold_timer);
 	ev_timer_stop(p->loop, &p->hs_timer);
 	if (p->strat)
 		np_punch_destroy(p);
@@ -439,7 +490,8 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	p->peer_nat = pi->peer_nat;
 	learn_depth(p);
 	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
-	np_punch_start(p, pi->start_in_ms);
+	if (!np_relay_instead_of_punch(p))
+		np_punch_start(p, pi->start_in_ms);
 	if (p->st != NP_ST_PUNCH)
 		return;
 	ev_timer_set(&p->reg_timer, PUNCH_REFRESH_INTERVAL, PUNCH_REFRESH_INTERVAL);
@@ -468,6 +520,8 @@ void np_peer_path_found(struct np_peer *p)
 
 void np_peer_no_path(struct np_peer *p, const char *why)
 {
+	if (np_relay_fallback(p, why))
+		return;
 	np_warn("%s; retrying in 30 s", why);
 	snprintf(p->fail_reason, sizeof(p->fail_reason), "%s", why); /* for natpunch status */
 	np_peer_fire_hook(p, "punch_failed", why);
@@ -497,8 +551,9 @@ static void np_peer_enter_up(struct np_peer *p)
 	p->up_ms = np_mono_ms() - p->cycle_start_ms;
 	p->up_attempt = p->attempts;
 	p->ups++;
-	np_info("tunnel up peer=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", np_astr(&p->path_peer, a),
-		np_peer_strat_name(p), (unsigned long long)p->up_ms, p->attempts,
+	np_info("tunnel up peer=%s path=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", np_astr(&p->path_peer, a),
+		np_relay_on_path(p) ? "relayed" : "direct", np_peer_strat_name(p), (unsigned long long)p->up_ms,
+		p->attempts,
 		p->secure ? np_session_cipher_name(&p->sess) : "none (insecure)");
 	ev_timer_set(&p->keepalive, p->cfg->keepalive_s, 0.);
 	ev_timer_start(p->loop, &p->keepalive);
@@ -510,11 +565,13 @@ static void np_peer_enter_up(struct np_peer *p)
 		/* The responder's keys are confirmed by this first packet. */
 		np_dp_send_keepalive(p);
 	}
+	np_relay_on_up(p);
 	np_pmtud_start(p, "tunnel up");
 	np_family_up(p);
 	np_peer_fire_hook(p, "up", p->secure ? "handshake complete" : "punch complete (insecure)");
 	p->attempts = 0;
 	p->fresh_port = 0;
+	memset(&p->stale_peer, 0, sizeof(p->stale_peer));
 }
 
 void np_peer_tunnel_down(struct np_peer *p, const char *reason)
@@ -571,8 +628,9 @@ static void on_dead(struct ev_loop *loop, ev_timer *w, int revents)
 	if (p->recovering)
 		return;
 	/* First re-punch toward the last endpoints (np_recover.c). */
-	if (np_recover_start(p) == 0)
+	if (!np_relay_on_path(p) && np_recover_start(p) == 0)
 		return;
+	np_relay_on_dead(p);
 	snprintf(why, sizeof(why), "no packet from the peer for %.0f s", p->cfg->dead_after_s);
 	np_peer_tunnel_down(p, why);
 }
@@ -829,7 +887,7 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 /* ---- life cycle ------------------------------------------------------------------- */
 
 int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct np_peer_keys *keys,
-		struct np_hooks *hooks, struct np_peer **out, char *err, size_t errlen)
+		struct np_hookd *hooks, struct np_peer **out, char *err, size_t errlen)
 {
 	struct np_peer *p = calloc(1, sizeof(*p));
 	int rc;
@@ -854,6 +912,8 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	ev_timer_init(&p->housekeeping, on_housekeeping, 1., 1.);
 	ev_timer_init(&p->warn_timer, on_warn, 60., 60.);
 	ev_timer_init(&p->retry_timer, on_retry, 30., 0.);
+	ev_timer_init(&p->hold_timer, on_hold, STALE_HOLD, 0.);
+	p->hold_timer.data = p;
 	p->retry_timer.data = p;
 	p->reg_timer.data = p->hs_timer.data = p;
 	p->keepalive.data = p->dead.data = p->housekeeping.data = p->warn_timer.data = p;
@@ -908,6 +968,9 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 		snprintf(err, errlen, "out of memory for packet buffers");
 		goto fail;
 	}
+	rc = np_relay_init(p, err, errlen);
+	if (rc < 0)
+		goto fail;
 	if (!cfg->control_path || strcmp(cfg->control_path, "none") != 0) {
 		char cerr[256];
 		if (np_control_open(loop, cfg->control_path, p->ifname, np_peer_status_report, p, &p->ctl, cerr,
@@ -947,7 +1010,7 @@ void np_peer_stop(struct np_peer *p, void (*done)(void *), void *arg)
 	if (p->hooks) {
 		if (p->st == NP_ST_UP)
 			np_peer_fire_hook(p, "down", "shutdown");
-		np_hooks_on_idle(p->hooks, stop_finished, p);
+		np_hookd_on_idle(p->hooks, stop_finished, p);
 		return;
 	}
 	stop_finished(p);
@@ -961,6 +1024,7 @@ void np_peer_free(struct np_peer *p)
 	np_pmtud_stop(p);
 	np_family_free(p);
 	np_recover_stop(p);
+	np_relay_free(p);
 	ev_timer_stop(p->loop, &p->reap);
 	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_stop(p->loop, &p->attempt_timer);
@@ -981,13 +1045,14 @@ void np_peer_free(struct np_peer *p)
 	if (p->disc)
 		np_discovery_cancel(p->disc);
 	ev_timer_stop(p->loop, &p->retry_timer);
+	ev_timer_stop(p->loop, &p->hold_timer);
 	if (p->secure) {
 		np_session_destroy(&p->sess);
 		np_hsgate_free(&p->hsgate);
 	}
 	np_dp_free(p);
 	if (p->hooks_draining)
-		np_hooks_free(p->hooks_draining);
+		np_hookd_free(p->hooks_draining);
 	sodium_memzero(&p->keys, sizeof(p->keys));
 	sodium_memzero(p->probe_key, sizeof(p->probe_key));
 	sodium_memzero(p->probe_base, sizeof(p->probe_base));

@@ -12,7 +12,7 @@
 
 struct ev_loop;
 struct np_config;
-struct np_hooks;
+struct np_hookd;
 struct np_peer;
 
 enum np_peer_state {
@@ -34,7 +34,7 @@ struct np_peer_keys {
 
 /* Creates the tun, loads the strategy and starts registering. */
 int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct np_peer_keys *keys,
-		struct np_hooks *hooks, struct np_peer **out, char *err, size_t errlen);
+		struct np_hookd *hooks, struct np_peer **out, char *err, size_t errlen);
 /* Graceful stop: on_down hooks run (if up), then done(arg) is called. */
 void np_peer_stop(struct np_peer *p, void (*done)(void *), void *arg);
 void np_peer_free(struct np_peer *p);
@@ -47,7 +47,7 @@ const char *np_peer_state_name(enum np_peer_state st);
  * (reason "reload"), so down undoes up in the old files and up runs in the
  * new ones. The old hooks are freed when idle (or by np_peer_free); the
  * caller keeps owning the new ones. */
-void np_peer_replace_hooks(struct np_peer *p, struct np_hooks *hooks);
+void np_peer_replace_hooks(struct np_peer *p, struct np_hookd *hooks);
 void np_peer_on_state(struct np_peer *p, void (*fn)(void *arg, const char *summary), void *arg);
 
 #endif

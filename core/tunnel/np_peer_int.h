@@ -11,6 +11,7 @@
 #include "np_pmtu.h"
 #include "np_session.h"
 #include "np_strategy_loader.h"
+#include "np_wire.h"
 
 #include <ev.h>
 #include <net/if.h>
@@ -87,12 +88,22 @@ struct np_dp {
 	double icmp_tokens, icmp_at; /* ICMP answers we may still write */
 };
 
+/* One switch between the direct and the relayed path, for status. */
+#define NP_PATH_HISTORY 8
+struct np_path_switch {
+	double at;                   /* ev_now() */
+	char to[8];                  /* "direct" or "relayed" */
+	char why[120];
+};
+
+struct np_turn;
+
 struct np_peer {
 	struct ev_loop *loop;
 	const struct np_config *cfg;
 	struct np_peer_keys keys;
-	struct np_hooks *hooks;
-	struct np_hooks *hooks_draining;     /* replaced by SIGHUP, running its on_down */
+	struct np_hookd *hooks;              /* the hook helper, or NULL */
+	struct np_hookd *hooks_draining;     /* replaced by SIGHUP, running its on_down */
 	int secure;
 
 	/* addressing */
@@ -131,11 +142,18 @@ struct np_peer {
 
 	/* recovery after the peer went silent (np_recover.c); st stays UP */
 	int recovering, recover_fresh, recover_sock;
-	double recover_until, recover_old_at;
+	unsigned recoveries;         /* silences survived without a new handshake */
+	double recover_until, recover_old_at, recover_reg_at;
 	uint64_t recover_slot, recover_started_ms;
 	np_addr_t recover_peer;      /* the peer's address at its slot port */
 	ev_timer recover_timer;
 	int fresh_port;              /* register from an ephemeral port, not --port */
+	/* the peer endpoint of the attempt that failed: a PEER_INFO that still
+	 * names it is held for a while (the peer is probably re-registering) */
+	np_addr_t stale_peer;
+	struct np_msg_peer_info held;
+	int have_held;
+	ev_timer hold_timer;
 
 	/* strategy: mods[0] is --strategy; with "auto" the chosen ones load on demand */
 	struct np_strategy_mod mods[4];
@@ -184,6 +202,17 @@ struct np_peer {
 	int leg_have_cookie;
 	double leg_peer_seen;        /* ev_now() of the last PEER_INFO on the other family */
 
+	/* TURN relay (np_relay_path.c); relay is NULL without --turn */
+	struct np_turn *relay;
+	int relay_transport;         /* enum np_turn_transport */
+	struct np_sock relay_sock;   /* what relayed packets arrive "on" (id 0, fd -1) */
+	np_addr_t relay_self;        /* our relayed address (family 0: none yet) */
+	np_addr_t relay_peer;        /* the peer's, from PEER_INFO */
+	int relay_wanted;            /* fallback chosen: relay as soon as both are known */
+	unsigned relay_wait_logged;
+	char relay_why[120];
+	unsigned path_switches;
+	struct np_path_switch path_hist[NP_PATH_HISTORY];
 	/* path MTU search (np_pmtud.c) */
 	struct np_pmtu pmtu;
 	ev_timer pmtu_timer;
@@ -257,6 +286,9 @@ unsigned np_pmtud_overhead(const struct np_peer *p);
 /* np_peer.c: recovery outcomes. */
 void np_peer_tunnel_down(struct np_peer *p, const char *reason);
 void np_peer_recovered(struct np_peer *p);
+/* One REGISTER from the main socket (the server answers with PEER_INFO,
+ * a new round if either side's endpoint changed). */
+void np_peer_send_register(struct np_peer *p);
 
 /* np_recover.c: re-punching toward the last endpoints when the peer goes
  * silent, before registering again (keys kept, no handshake). */
@@ -265,6 +297,25 @@ int np_recover_start(struct np_peer *p);    /* -1: cannot (no keys or path) */
 void np_recover_stop(struct np_peer *p);
 int np_recover_accepts(const struct np_peer *p, int sock_id);
 void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from);
+
+/* np_datapath.c: one datagram that did not come from a socket (the relay). */
+void np_dp_input(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t len, const np_addr_t *from);
+/* np_peer.c */
+void np_peer_send_register(struct np_peer *p);
+
+/* np_relay_path.c: the relayed path (see there). */
+int np_relay_init(struct np_peer *p, char *err, size_t errlen);
+void np_relay_free(struct np_peer *p);
+int np_relay_on_path(const struct np_peer *p);
+int np_relay_is_peer(const struct np_peer *p, const np_addr_t *to);
+int np_relay_send(struct np_peer *p, const void *buf, size_t len);
+void np_relay_flush(struct np_peer *p);
+void np_relay_peer_info(struct np_peer *p, const np_addr_t *peer_relay);
+int np_relay_instead_of_punch(struct np_peer *p);
+int np_relay_fallback(struct np_peer *p, const char *why);
+void np_relay_on_up(struct np_peer *p);
+void np_relay_on_dead(struct np_peer *p);
+size_t np_relay_status(struct np_peer *p, char *buf, size_t cap);
 
 /* np_peer_status.c */
 size_t np_peer_status_report(void *arg, char *buf, size_t cap);

@@ -67,7 +67,7 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	REPORT("strategy: %s\n", np_peer_strat_name(p));
 	if (p->st == NP_ST_UP) {
 		REPORT("peer_endpoint: %s\n", np_astr(&p->path_peer, a));
-		REPORT("path: direct\n");
+		REPORT("path: %s\n", np_relay_on_path(p) ? "relayed" : "direct");
 		REPORT("up_seconds: %.0f\n", now - p->up_since);
 		REPORT("attempt: %u\n", p->up_attempt);
 		REPORT("time_to_up_ms: %llu\n", (unsigned long long)p->up_ms);
@@ -88,6 +88,8 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	}
 	REPORT("tunnel_ups: %u\n", p->ups);
 	REPORT("tunnel_downs: %u\n", p->downs);
+	REPORT("recovering: %s\n", p->recovering ? "yes" : "no");
+	REPORT("recoveries: %u\n", p->recoveries);
 	REPORT("data_path: %s\n", p->dp.path ? p->dp.path : "unknown");
 	REPORT("tx_packets: %llu\n", (unsigned long long)p->stats.tx_packets);
 	REPORT("tx_bytes: %llu\n", (unsigned long long)p->stats.tx_bytes);
@@ -112,5 +114,7 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	REPORT("too_big_icmp: %llu\n", (unsigned long long)p->dp.too_big_icmp);
 	REPORT("too_big_fragmented: %llu\n", (unsigned long long)p->dp.too_big_frag);
 	REPORT("too_big_dropped: %llu\n", (unsigned long long)p->dp.too_big_drop);
+	if (n < cap)
+		n += np_relay_status(p, buf + n, cap - n);
 	return n < cap ? n : cap - 1;
 }

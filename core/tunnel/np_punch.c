@@ -88,6 +88,8 @@ int np_sock_send(struct np_peer *p, int sock_id, const np_addr_t *to, const void
 {
 	int rc;
 
+	if (np_relay_is_peer(p, to)) /* the relayed path */
+		return np_relay_send(p, buf, len);
 	if (sock_id < 0 || sock_id > MAX_EXTRA_SOCKETS || !p->socks[sock_id])
 		return -EBADF;
 	rc = np_udp_send(p->socks[sock_id]->fd, to, buf, len, ttl, NULL);
@@ -271,11 +273,14 @@ static void np_punch_failed(struct np_peer *p, const char *reason)
 	if (reason != p->fail_reason)
 		snprintf(p->fail_reason, sizeof(p->fail_reason), "%s", reason);
 	np_peer_fire_hook(p, "punch_failed", reason);
+	if (np_relay_fallback(p, reason))
+		return;
 	/* With --port, the fixed socket's NAT entries may be what failed (the
 	 * conntrack clash, a stale sequential mapping): retry from a fresh port,
 	 * so the server sees the NAT's newest mapping. */
 	if (p->cfg->port)
 		p->fresh_port = 1;
+	p->stale_peer = p->peer_public;
 	np_peer_enter_register(p, "retrying with a fresh socket");
 }
 

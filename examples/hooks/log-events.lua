@@ -3,7 +3,10 @@
 --   NATPUNCH_EVENT_LOG=/var/log/natpunch-events.log natpunch ... --hook examples/hooks/log-events.lua
 --
 -- One line per event: "2026-01-01T12:00:00Z event=up ifname=np0 peer.ip=... ".
-local path = os.getenv("NATPUNCH_EVENT_LOG") or "/tmp/natpunch-events.log"
+-- The default is under /run/natpunch (root-only, made by the daemon or by
+-- systemd's RuntimeDirectory=), never a world-writable directory such as /tmp,
+-- where another user could plant a symlink for root to write through.
+local path = os.getenv("NATPUNCH_EVENT_LOG") or "/run/natpunch/events.log"
 
 local function flatten(t, prefix, out)
 	local keys = {}

@@ -523,6 +523,117 @@ static void test_examples(void **state)
 	np_hooks_free(h);
 }
 
+static void test_sandbox(void **state)
+{
+	char bin[] = "/tmp/np_hooktest_bin.XXXXXX";
+	struct np_hooks *h;
+	int fd = mkstemp(bin);
+	char *s;
+
+	/* a (truncated) precompiled chunk on disk: loadfile must refuse it */
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "\033Lua\124\0", 6), 6);
+	close(fd);
+	setenv("NP_HOOKTEST_BIN", bin, 1);
+	h = load(0, NULL, 1, FIX "sandbox.lua");
+	fire(h, "up", NULL);
+	run_idle(h, 5);
+	unlink(bin);
+	s = out_text();
+	assert_non_null(strstr(s, "debug=nil\n"));
+	assert_non_null(strstr(s, "loadlib=nil\n"));
+	assert_non_null(strstr(s, "cpath=\n"));
+	assert_non_null(strstr(s, "searchers=2\n"));
+	assert_non_null(strstr(s, "dump=nil\n"));
+	assert_non_null(strstr(s, "reqdebug=false\n"));
+	assert_non_null(strstr(s, "binary=nil attempt to load a binary chunk"));
+	assert_non_null(strstr(s, "binfile=nil\n"));
+	assert_non_null(strstr(s, "text=7\nenv=8\n"));
+	/* installed and system dirs only: no ./?.lua, no source tree */
+	assert_non_null(strstr(s, "path=/"));
+	assert_null(strstr(s, "./?"));
+	assert_null(strstr(s, NP_SOURCE_DIR));
+	np_hooks_free(h);
+}
+
+static long rss_kb(void)
+{
+	char *s = slurp("/proc/self/status"), *p = strstr(s, "VmRSS:");
+
+	return p ? strtol(p + 6, NULL, 10) : -1;
+}
+
+/* 200k endpoint_change events while a handler waits: coalesced into one
+ * queued event, memory flat; floods of the other events stay under the cap. */
+static void test_flood(void **state)
+{
+	struct np_hooks *h = load(0, NULL, 1, FIX "flood.lua");
+	struct ev_loop *loop = ev_default_loop(0);
+	struct np_hooks_stats st;
+	np_hook_event_t ev = { .event = "endpoint_change", .ifname = "np-t0", .reason = "peer roamed",
+			       .peer_ip = "198.51.100.7", .local_ip = "10.9.0.1", .remote_ip = "10.9.0.2",
+			       .strategy = "simple", .session = "flood" };
+	ev_timer guard;
+	long before, after;
+
+	fire(h, "up", "first");
+	ev.peer_port = 1;
+	assert_int_equal(np_hooks_fire(h, &ev), 0);
+	/* let on_up run and on_endpoint_change start waiting */
+	ev_timer_init(&guard, guard_cb, 0.02, 0.);
+	ev_timer_start(loop, &guard);
+	ev_run(loop, 0);
+	assert_true(np_hooks_busy(h));
+	before = rss_kb();
+	for (int i = 0; i < 200000; i++) {
+		ev.peer_port = 2 + i % 60000;
+		assert_int_equal(np_hooks_fire(h, &ev), 0);
+	}
+	after = rss_kb();
+	np_hooks_get_stats(h, &st);
+	assert_true(st.queued <= 1);
+	assert_true(st.coalesced >= 199999);
+	if (after - before > 4096)
+		fail_msg("RSS grew by %ld kB during the flood", after - before);
+	/* punch_failed is not coalesced but capped */
+	for (int i = 0; i < 200000; i++) {
+		np_hook_event_t pf = { .event = "punch_failed", .reason = "timeout", .attempts = i };
+
+		assert_int_equal(np_hooks_fire(h, &pf), 0);
+	}
+	np_hooks_get_stats(h, &st);
+	assert_true(st.queued <= 64);
+	assert_true(st.overflow >= 200000 - 64);
+	/* up/down churn at the cap: cancelled pairs, never more than cap + 2 */
+	for (int i = 0; i < 200000; i++) {
+		fire(h, i % 3 == 2 ? "down" : "up", "churn");
+		np_hooks_get_stats(h, &st);
+		if (st.queued > 66)
+			fail_msg("queue grew to %lu at churn event %d", (unsigned long)st.queued, i);
+	}
+	fire(h, "down", "last");
+	after = rss_kb();
+	if (after - before > 8192)
+		fail_msg("RSS grew by %ld kB during the floods", after - before);
+	run_idle(h, 30);
+	{
+		const char *s = out_text();
+		/* the handler that waited, then the last endpoint seen */
+		if (!strstr(s, "up first\nec 1\nec 20001\npunch_failed 0\n"))
+			fail_msg("unexpected order:\n%.600s", s);
+		/* every up that ran got its down */
+		int ups = 0, downs = 0;
+
+		for (const char *p = s; (p = strstr(p, "up ")); p++)
+			ups += p == s || p[-1] == '\n';
+		for (const char *p = s; (p = strstr(p, "down ")); p++)
+			downs++;
+		assert_int_equal(ups, downs);
+	}
+	assert_false(np_hooks_up_active(h));
+	np_hooks_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -543,6 +654,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hook_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_library, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_examples, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sandbox, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
 	};
 
 	np_log_set_level(NP_LOG_INFO);

@@ -23,11 +23,15 @@
  *   handshake                      HANDSHAKE_INIT and HANDSHAKE_RESP: every
  *                                   truncation, random bodies of the right
  *                                   length, and overlong ones
+ *   register SESSION               REGISTER (to a server port) claiming a
+ *                                   "random" NAT and a public LAN endpoint,
+ *                                   without a cookie and with a random one
+ *   natprobe                       NAT_PROBE with each CHANGE flag combination
  *
  *   np_labinject grep FILE HEX     counts the records of a pcap file that
  *                                   contain the byte string HEX; prints it
  *
- * Prints "sent N" on success. Only for the lab: every loop is bounded. */
+ * Prints "sent N bytes B" on success (B: UDP payload bytes). Only for the lab: every loop is bounded. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -53,7 +57,7 @@ struct inj {
 	int spoof;
 	struct sockaddr_in src, dst;
 	long count, gap_us;
-	long sent;
+	long sent, bytes;
 };
 
 static void usage(void)
@@ -61,7 +65,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: np_labinject [--spoof SRC_IP:SRC_PORT] [--count N] [--gap-us N] MODE DST_IP DST_PORT [ARGS]\n"
 		"  modes: rawip TUN_SRC TUN_DST MARKER | data TUN_SRC TUN_DST MARKER | replay FILE|- | probe |\n"
-		"         handshake\n"
+		"         handshake | register SESSION | natprobe\n"
 		"       np_labinject grep PCAP_FILE HEX\n");
 }
 
@@ -215,8 +219,10 @@ static int send_one(struct inj *j, const uint8_t *data, size_t len)
 				break;
 		}
 	}
-	if (r >= 0)
+	if (r >= 0) {
 		j->sent++;
+		j->bytes += (long)len;
+	}
 	if (j->gap_us > 0) {
 		struct timespec ts = { j->gap_us / 1000000, (j->gap_us % 1000000) * 1000 };
 		nanosleep(&ts, NULL);
@@ -519,6 +525,52 @@ static int mode_handshake(struct inj *j)
 	return 0;
 }
 
+static int mode_register(struct inj *j, const char *session)
+{
+	uint8_t buf[256];
+
+	for (long i = 0; i < j->count; i++) {
+		struct np_msg_register m = { 0 };
+		int len;
+
+		randombytes_buf(&m.nonce, sizeof(m.nonce));
+		m.timestamp_ms = (uint64_t)time(NULL) * 1000u;
+		snprintf(m.session, sizeof(m.session), "%s", session);
+		m.local.family = 4;
+		m.local.port = 9;
+		m.local.ip[0] = 192, m.local.ip[1] = 0, m.local.ip[2] = 2, m.local.ip[3] = 99;
+		m.nat.known = 1;
+		m.nat.mapping = NP_NAT_MAP_APDM;
+		m.nat.filtering = NP_NAT_FILTER_APDF;
+		m.nat.allocation = NP_NAT_ALLOC_RANDOM;
+		m.nat.depth = 1;
+		if (i & 1) {
+			m.flags = NP_REG_F_COOKIE;
+			randombytes_buf(m.cookie, sizeof(m.cookie));
+		}
+		len = np_wire_encode_register(buf, sizeof(buf), &m);
+		if (len < 0)
+			return 1;
+		send_one(j, buf, (size_t)len);
+	}
+	return 0;
+}
+
+static int mode_natprobe(struct inj *j)
+{
+	uint8_t buf[NP_NAT_PROBE_LEN];
+
+	for (long i = 0; i < j->count; i++) {
+		struct np_msg_nat_probe m = { .flags = (uint8_t)(i & 3), .txid = randombytes_random() };
+		int len = np_wire_encode_nat_probe(buf, sizeof(buf), &m);
+
+		if (len < 0)
+			return 1;
+		send_one(j, buf, (size_t)len);
+	}
+	return 0;
+}
+
 static int cmd_grep(int argc, char **argv)
 {
 	static uint8_t rec[262144];
@@ -608,12 +660,16 @@ int main(int argc, char **argv)
 		rc = mode_probe(&j);
 	else if (strcmp(mode, "handshake") == 0 && argc == 0)
 		rc = mode_handshake(&j);
+	else if (strcmp(mode, "register") == 0 && argc == 1)
+		rc = mode_register(&j, argv[0]);
+	else if (strcmp(mode, "natprobe") == 0 && argc == 0)
+		rc = mode_natprobe(&j);
 	else {
 		usage();
 		rc = 2;
 	}
 	close(j.fd);
 	if (rc == 0)
-		printf("sent %ld\n", j.sent);
+		printf("sent %ld bytes %ld\n", j.sent, j.bytes);
 	return rc;
 }
