@@ -300,9 +300,6 @@ void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from
 
 /* np_datapath.c: one datagram that did not come from a socket (the relay). */
 void np_dp_input(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t len, const np_addr_t *from);
-/* np_peer.c */
-void np_peer_send_register(struct np_peer *p);
-
 /* np_relay_path.c: the relayed path (see there). */
 int np_relay_init(struct np_peer *p, char *err, size_t errlen);
 void np_relay_free(struct np_peer *p);
