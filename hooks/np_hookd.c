@@ -254,6 +254,10 @@ static int np_monitor_main(int fd, const struct np_hooks_config *cfg)
 	/* Signals for the daemon (terminal ^C, systemd's SIGTERM) must not cut
 	 * a pending on_down short: the helper ends when the daemon's socket
 	 * does. */
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);

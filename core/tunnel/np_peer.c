@@ -28,6 +28,7 @@
 #define REGISTER_INTERVAL 1.0
 #define PUNCH_REFRESH_INTERVAL 2.0
 #define HANDSHAKE_TIMEOUT 10.0
+#define STALE_HOLD 3.0
 
 static void start_discovery(struct np_peer *p);
 static void update_local_endpoint(struct np_peer *p);
@@ -157,7 +158,7 @@ static void send_handshake_init(struct np_peer *p)
 
 /* ---- registration ------------------------------------------------------------ */
 
-static void send_register(struct np_peer *p)
+void np_peer_send_register(struct np_peer *p)
 {
 	struct np_msg_register m = { 0 };
 	uint8_t buf[256];
@@ -184,11 +185,6 @@ static void send_register(struct np_peer *p)
 	np_sock_send(p, 0, &p->server, buf, (size_t)len, 0);
 }
 
-void np_peer_send_register(struct np_peer *p)
-{
-	send_register(p);
-}
-
 static uint16_t main_port(struct np_peer *p)
 {
 	return p->fresh_port ? 0 : p->cfg->port;
@@ -211,7 +207,7 @@ static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			return;
 		update_local_endpoint(p);
 	}
-	send_register(p);
+	np_peer_send_register(p);
 }
 
 static void update_local_endpoint(struct np_peer *p)
@@ -248,6 +244,8 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	p->mod = NULL;
 	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_stop(p->loop, &p->retry_timer);
+	ev_timer_stop(p->loop, &p->hold_timer);
+	p->have_held = 0;
 	randombytes_buf(&p->reg_nonce, sizeof(p->reg_nonce));
 	p->cycle_start_ms = np_mono_ms();
 	p->server_silent_logged = 0;
@@ -271,7 +269,7 @@ static void start_registration(struct np_peer *p)
 	else
 		update_local_endpoint(p);
 	if (p->socks[0])
-		send_register(p);
+		np_peer_send_register(p);
 	ev_timer_set(&p->reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
 	ev_timer_start(p->loop, &p->reg_timer);
 }
@@ -390,7 +388,7 @@ static void handle_register_cookie(struct np_peer *p, const uint8_t *buf, size_t
 	memcpy(p->reg_cookie, m.cookie, NP_COOKIE_LEN);
 	p->have_reg_cookie = 1;
 	if (p->socks[0] && p->st != NP_ST_UP)
-		send_register(p);
+		np_peer_send_register(p);
 }
 
 static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, const np_addr_t *from)
@@ -407,6 +405,26 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 	switch (p->st) {
 	case NP_ST_REGISTER:
 	case NP_ST_WAIT_PEER:
+		/* A retry never punches from the facts of the attempt that failed:
+		 * if the answer to our first REGISTER still names the peer endpoint
+		 * of that attempt, the peer's registration predates its own
+		 * failure: it is most likely re-registering too. Wait up to
+		 * STALE_HOLD for its fresh registration (a new round). Pushed
+		 * while we wait (WAIT_PEER), such a PEER_INFO is the peer starting
+		 * a round now: punch with it at once. */
+		if (p->st == NP_ST_REGISTER && p->stale_peer.family && np_addr_equal(&m.peer_public, &p->stale_peer)) {
+			if (!p->have_held) {
+				char a[NP_ADDR_STRLEN];
+				np_info("the server still names %s, the peer endpoint of the failed attempt: "
+					"waiting up to %.0f s for the peer's fresh registration",
+					np_astr(&m.peer_public, a), STALE_HOLD);
+				ev_timer_set(&p->hold_timer, STALE_HOLD, 0.);
+				ev_timer_start(p->loop, &p->hold_timer);
+			}
+			p->held = m;
+			p->have_held = 1;
+			break;
+		}
 		start_punch(p, &m);
 		break;
 	case NP_ST_PUNCH:
@@ -419,12 +437,38 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 			p->stats.other_pairing++;
 		break;
 	case NP_ST_UP:
+		/* While re-punching after silence: the peer registered again
+		 * (restarted, or moved), so the server knows where it is now. */
+		if (p->recovering && (!p->have_round || m.round != p->round)) {
+			np_info("the peer registered again (round %u): punching toward its new endpoint", m.round);
+			np_recover_stop(p);
+			p->downs++;
+			np_peer_fire_hook(p, "down", "peer registered again");
+			p->cycle_start_ms = np_mono_ms();
+			start_punch(p, &m);
+		}
 		break;
 	}
 }
 
+static void on_hold(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct np_peer *p = w->data;
+
+	if (!p->have_held || (p->st != NP_ST_REGISTER && p->st != NP_ST_WAIT_PEER))
+		return;
+	np_info("no fresher registration from the peer: punching with what the server has");
+	start_punch(p, &p->held);
+}
+
 static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 {
+	struct np_msg_peer_info m = *pi; /* pi may be p->held */
+
+	pi = &m;
+	p->have_held = 0;
+	memset(&p->stale_peer, 0, sizeof(p->stale_peer));
+	ev_timer_stop(p->loop, &p->hold_timer);
 	ev_timer_stop(p->loop, &p->hs_timer);
 	if (p->strat)
 		np_punch_destroy(p);
@@ -524,6 +568,7 @@ static void np_peer_enter_up(struct np_peer *p)
 	np_peer_fire_hook(p, "up", p->secure ? "handshake complete" : "punch complete (insecure)");
 	p->attempts = 0;
 	p->fresh_port = 0;
+	memset(&p->stale_peer, 0, sizeof(p->stale_peer));
 }
 
 void np_peer_tunnel_down(struct np_peer *p, const char *reason)
@@ -863,6 +908,8 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	ev_timer_init(&p->housekeeping, on_housekeeping, 1., 1.);
 	ev_timer_init(&p->warn_timer, on_warn, 60., 60.);
 	ev_timer_init(&p->retry_timer, on_retry, 30., 0.);
+	ev_timer_init(&p->hold_timer, on_hold, STALE_HOLD, 0.);
+	p->hold_timer.data = p;
 	p->retry_timer.data = p;
 	p->reg_timer.data = p->hs_timer.data = p;
 	p->keepalive.data = p->dead.data = p->housekeeping.data = p->warn_timer.data = p;
@@ -993,6 +1040,7 @@ void np_peer_free(struct np_peer *p)
 	if (p->disc)
 		np_discovery_cancel(p->disc);
 	ev_timer_stop(p->loop, &p->retry_timer);
+	ev_timer_stop(p->loop, &p->hold_timer);
 	if (p->secure) {
 		np_session_destroy(&p->sess);
 		np_hsgate_free(&p->hsgate);

@@ -11,6 +11,7 @@
 #include "np_pmtu.h"
 #include "np_session.h"
 #include "np_strategy_loader.h"
+#include "np_wire.h"
 
 #include <ev.h>
 #include <net/if.h>
@@ -141,11 +142,18 @@ struct np_peer {
 
 	/* recovery after the peer went silent (np_recover.c); st stays UP */
 	int recovering, recover_fresh, recover_sock;
-	double recover_until, recover_old_at;
+	unsigned recoveries;         /* silences survived without a new handshake */
+	double recover_until, recover_old_at, recover_reg_at;
 	uint64_t recover_slot, recover_started_ms;
 	np_addr_t recover_peer;      /* the peer's address at its slot port */
 	ev_timer recover_timer;
 	int fresh_port;              /* register from an ephemeral port, not --port */
+	/* the peer endpoint of the attempt that failed: a PEER_INFO that still
+	 * names it is held for a while (the peer is probably re-registering) */
+	np_addr_t stale_peer;
+	struct np_msg_peer_info held;
+	int have_held;
+	ev_timer hold_timer;
 
 	/* strategy: mods[0] is --strategy; with "auto" the chosen ones load on demand */
 	struct np_strategy_mod mods[4];
@@ -254,6 +262,9 @@ unsigned np_pmtud_overhead(const struct np_peer *p);
 /* np_peer.c: recovery outcomes. */
 void np_peer_tunnel_down(struct np_peer *p, const char *reason);
 void np_peer_recovered(struct np_peer *p);
+/* One REGISTER from the main socket (the server answers with PEER_INFO,
+ * a new round if either side's endpoint changed). */
+void np_peer_send_register(struct np_peer *p);
 
 /* np_recover.c: re-punching toward the last endpoints when the peer goes
  * silent, before registering again (keys kept, no handshake). */
@@ -265,9 +276,6 @@ void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from
 
 /* np_datapath.c: one datagram that did not come from a socket (the relay). */
 void np_dp_input(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t len, const np_addr_t *from);
-/* np_peer.c */
-void np_peer_send_register(struct np_peer *p);
-
 /* np_relay_path.c: the relayed path (see there). */
 int np_relay_init(struct np_peer *p, char *err, size_t errlen);
 void np_relay_free(struct np_peer *p);

@@ -280,6 +280,7 @@ static void np_punch_failed(struct np_peer *p, const char *reason)
 	 * so the server sees the NAT's newest mapping. */
 	if (p->cfg->port)
 		p->fresh_port = 1;
+	p->stale_peer = p->peer_public;
 	np_peer_enter_register(p, "retrying with a fresh socket");
 }
 

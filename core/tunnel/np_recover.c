@@ -27,6 +27,12 @@
  *     must for the server's registration tokens). A side that enters
  *     recovery late starts with the next slot; reply-less entries its peer
  *     left behind only concern the old slot's ports.
+ * Meanwhile a REGISTER goes to the server every RECOVER_REG_MS from the main
+ * socket: if the peer restarted or either side's public endpoint changed (a
+ * NAT that renumbered), the server starts a new round, and its PEER_INFO
+ * ends the recovery with a punch (np_peer.c); if nothing changed, the
+ * server's answer repeats the round we have and changes nothing; if the
+ * server is gone, nothing answers.
  * When the budget is spent, the tunnel goes down and registers again (from a
  * fresh socket, see np_peer.c). Only with keys: without them nothing could
  * tell the peer's packets from anyone else's on a new endpoint. */
@@ -42,11 +48,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define RECOVER_SLOT_MS 2000
-#define RECOVER_OPEN_MS 500   /* openers only, at the start of a slot */
-#define RECOVER_JOIN_MS 250   /* a slot this far along can still be joined */
+#define RECOVER_SLOT_MS 1500
+#define RECOVER_OPEN_MS 400   /* openers only, at the start of a slot */
+#define RECOVER_JOIN_MS 200   /* a slot this far along can still be joined */
 #define RECOVER_TICK_MS 100
 #define RECOVER_OLD_MS 300
+#define RECOVER_REG_MS 1000
 
 static int preserving(const np_nat_info_t *n)
 {
@@ -139,6 +146,10 @@ static void on_recover_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		p->recover_old_at = now;
 		send_keepalive_to(p, p->path_sock, &p->path_peer, 0);
 	}
+	if (now - p->recover_reg_at >= RECOVER_REG_MS / 1000.0) {
+		p->recover_reg_at = now;
+		np_peer_send_register(p);
+	}
 	if (p->recover_fresh) {
 		if (slot != p->recover_slot && off < RECOVER_JOIN_MS)
 			open_slot_socket(p, slot);
@@ -173,6 +184,7 @@ int np_recover_start(struct np_peer *p)
 	p->recover_until = ev_now(p->loop) + recover_budget(p);
 	p->recover_started_ms = np_mono_ms();
 	p->recover_old_at = 0;
+	p->recover_reg_at = 0;
 	p->recover_slot = (uint64_t)-1;
 	p->recover_sock = -1;
 	np_info("no packet from the peer for %.0f s: re-punching toward %s for %.1f s%s, same session keys",
@@ -208,6 +220,7 @@ void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from
 		close_slot_socket(p);
 	}
 	p->recovering = 0;
+	p->recoveries++;
 	p->path_sock = 0;
 	p->path_peer = *from;
 	np_info("tunnel recovered: peer %s via %s after %llu ms of re-punching, same session keys", np_astr(from, a),

@@ -216,8 +216,12 @@ lab_now_ms() {
 LAB_TRACE_FD=2
 LAB_QUIET=0
 
-_lab_quote() { # args -> one line, quoted only where needed
+# _lab_quote VAR ARGS...: ARGS as one line, quoted only where needed, into
+# VAR (no subshell: the lab forks enough as it is).
+_lab_quote() {
+	local -n _q_out=$1
 	local a out=""
+	shift
 	for a in "$@"; do
 		if [[ $a =~ ^[][A-Za-z0-9_./:=,@%+^{}-]+$ ]]; then
 			out="$out $a"
@@ -229,50 +233,59 @@ _lab_quote() { # args -> one line, quoted only where needed
 	[ -z "${LAB_DIR:-}" ] || out=${out//"$LAB_DIR"/'$D'}
 	out=${out//"$NP_BUILD_DIR"/'$B'}
 	out=${out//"$NP_SOURCE_DIR"/'$S'}
-	printf '%s' "$out"
+	_q_out=$out
 }
 
-_lab_stamp() { # UTC HH:MM:SS.mmm, without a fork
-	local us=${EPOCHREALTIME/./} s
-	s=$((us / 1000000 % 86400))
-	printf '%02d:%02d:%02d.%03d' $((s / 3600)) $((s / 60 % 60)) $((s % 60)) $((us / 1000 % 1000))
-}
-
-# lab_trace TEXT...: one line of the transcript (also for tests' own steps).
+# lab_trace TEXT...: one line of the transcript (also for tests' own steps),
+# stamped with the UTC time of day (as the daemons' lines are).
 lab_trace() {
 	[ "$LAB_QUIET" = 0 ] || return 0
-	printf '%s + %s\n' "$(_lab_stamp)" "$*" >&"$LAB_TRACE_FD"
+	local us=${EPOCHREALTIME/./} s
+	s=$((us / 1000000 % 86400))
+	printf '%02d:%02d:%02d.%03d + %s\n' $((s / 3600)) $((s / 60 % 60)) $((s % 60)) $((us / 1000 % 1000)) "$*" \
+		>&"$LAB_TRACE_FD"
+}
+
+# _lab_trace_cmd PREFIX CMD...: trace "PREFIXCMD" (CMD quoted), if tracing.
+_lab_trace_cmd() {
+	[ "$LAB_QUIET" = 0 ] || return 0
+	local line
+	_lab_quote line "${@:2}"
+	lab_trace "$1$line"
 }
 
 # lab_run CMD...: run a command on the host (outside the lab), traced.
 lab_run() {
-	lab_trace "$(_lab_quote "$@")"
+	_lab_trace_cmd "" "$@"
 	"$@"
 }
 
 # Topology commands: traced only with NP_LAB_VERBOSE=1.
 _lab_setup() {
-	if [ "${NP_LAB_VERBOSE:-0}" = 1 ]; then lab_trace "$(_lab_quote "$@")"; fi
-	local LAB_QUIET=1
+	if [ "${NP_LAB_VERBOSE:-0}" = 1 ]; then _lab_trace_cmd "" "$@"; fi
 	"$@"
 }
 
 # lab_wait TIMEOUT_S CMD...: poll CMD every 0.2 s until it succeeds (0) or
 # TIMEOUT_S pass (1). The polls are not traced; one line says the outcome.
 lab_wait() {
-	local timeout=$1 end t0 rc=1 what
+	local timeout=$1 end t0 now rc=1 what=""
 	shift
-	what=$(_lab_quote "$@")
-	t0=$(lab_now_ms)
+	[ "$LAB_QUIET" != 0 ] || _lab_quote what "$@"
+	t0=${EPOCHREALTIME/./}
+	t0=$((t0 / 1000))
 	end=$((t0 + timeout * 1000))
 	LAB_QUIET=$((LAB_QUIET + 1))
 	while :; do
 		if "$@"; then rc=0; break; fi
-		if [ "$(lab_now_ms)" -ge "$end" ]; then break; fi
+		now=${EPOCHREALTIME/./}
+		if [ $((now / 1000)) -ge "$end" ]; then break; fi
 		sleep 0.2
 	done
 	LAB_QUIET=$((LAB_QUIET - 1))
-	t0=$(($(lab_now_ms) - t0))
+	[ "$LAB_QUIET" = 0 ] || return "$rc"
+	end=${EPOCHREALTIME/./}
+	t0=$((end / 1000 - t0))
 	if [ "$rc" = 0 ]; then
 		lab_trace "wait $what: ok after $((t0 / 1000)).$((t0 / 100 % 10)) s"
 	else
@@ -488,7 +501,7 @@ _lab_nat_list() {
 lab_exec() {
 	local ns
 	ns=$(_lab_resolve "$1") || return 1
-	lab_trace "$1: $(_lab_quote "${@:2}")"
+	_lab_trace_cmd "$1: " "${@:2}"
 	shift
 	ip netns exec "$ns" "$@"
 }
@@ -863,7 +876,11 @@ _lab_spawn() {
 	done
 	LAB_BG_PID=$(cat "$pidfile")
 	rm -f "$pidfile"
-	lab_trace "$name: $(_lab_quote "$@") >$(_lab_quote "$log") 2>&1 &   # pid $LAB_BG_PID"
+	if [ "$LAB_QUIET" = 0 ]; then
+		local line
+		_lab_quote line "$@"
+		lab_trace "$name: $line >${log/#"$LAB_DIR"/'$D'} 2>&1 &   # pid $LAB_BG_PID"
+	fi
 	local st
 	st=$(_lab_starttime "$LAB_BG_PID") || st=gone
 	echo "$LAB_BG_PID $st" >>"$LAB_DIR/run/pids"
@@ -1138,7 +1155,7 @@ lab_status_json() {
 	local ctl
 	ctl=$(_lab_var "LAB_CTL_$1")
 	[ -n "$ctl" ] || { lab_log "lab_status_json: no natpunch started for '$1'"; return 1; }
-	lab_trace "natpunch status --control $(_lab_quote "$ctl") --json"
+	_lab_trace_cmd "" natpunch status --control "$ctl" --json
 	"$NP_BUILD_DIR/natpunch" status --control "$ctl" --json 2>/dev/null
 }
 

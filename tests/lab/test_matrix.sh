@@ -228,7 +228,7 @@ fi
 lab_assert_alive server
 
 echo
-echo "NAT traversal matrix, --strategy=auto (strategy, daemon time to tunnel incl. discovery; 'no path' = clean failure, time to both logs):"
+echo "NAT traversal matrix, --strategy=auto (strategy, daemon time to tunnel incl. discovery; 'no path' = clean failure, time until both statuses said so):"
 printf '| %-16s ' 'A \ B'
 for col in "${COLS[@]}"; do printf '| %-16s ' "$col"; done
 echo '|'

@@ -5,7 +5,8 @@
 # entries that made the NATs pick other ports).
 #   phase 1: the server is up: back (ping both ways) within 20 s.
 #   phase 2: the server is stopped (cone NATs preserve ports, so both peers
-#            still know where the other is): back within 20 s.
+#            still know where the other is): back within 20 s, under the same
+#            session keys (status: recoveries + 1, tunnel_ups unchanged).
 # NP_RESET_ARGS replaces "--port 4500" (test_nat_reset runs without --port).
 set -eu -o pipefail
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -32,6 +33,11 @@ reset_and_wait() { # WHAT
 
 reset_and_wait "server up (${ARGS[*]:-no options})"
 lab_stop server
+ups=$(lab_status A tunnel_ups) || lab_fail "no status from A"
+rec=$(lab_status A recoveries) || lab_fail "no status from A"
 reset_and_wait "server stopped (${ARGS[*]:-no options})"
+# Without a server there is no new registration: the same session carried on.
+[ "$(lab_status A tunnel_ups)" = "$ups" ] || lab_fail "server stopped: A counted a new 'tunnel up' (a new handshake?)"
+[ "$(lab_status A recoveries)" -gt "$rec" ] || lab_fail "server stopped: A's status counts no recovery"
 lab_assert_alive A B
 lab_pass "after a reset of both NATs the tunnel is back within 20 s, with and without the server (${ARGS[*]:-no options})"

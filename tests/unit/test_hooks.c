@@ -14,8 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "np_hookd.h"
 #include "np_hooks.h"
 #include "np_log.h"
 
@@ -634,6 +637,122 @@ static void test_flood(void **state)
 	np_hooks_free(h);
 }
 
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void hookd_idle(void *arg)
+{
+	*(int *)arg = 1;
+	ev_break(ev_default_loop(0), EVBREAK_ALL);
+}
+
+/* Run the loop until hd is idle; fail after max_s. */
+static void hookd_run_idle(struct np_hookd *hd, double max_s)
+{
+	struct ev_loop *loop = ev_default_loop(0);
+	ev_timer guard;
+	int seen = 0;
+
+	ev_timer_init(&guard, guard_cb, max_s, 0.);
+	ev_timer_start(loop, &guard);
+	np_hookd_on_idle(hd, hookd_idle, &seen);
+	ev_run(loop, 0);
+	ev_timer_stop(loop, &guard);
+	assert_true(seen);
+}
+
+static void hookd_reap(pid_t pid, double max_s)
+{
+	double t0 = mono();
+	int st;
+
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (mono() - t0 > max_s)
+			fail_msg("the hook helper did not exit within %.1f s", max_s);
+		usleep(20000);
+	}
+}
+
+/* The watchdog-bypass file: loading it in the hook helper (as the daemon
+ * and --check-hooks do) ends within the timeout with a clear error. */
+static void test_helper_stall_at_load(void **state)
+{
+	const char *files[] = { FIX "fields.lua", FIX "stall_load.lua" };
+	struct np_hooks_config cfg = { .files = files, .nfiles = 2, .timeout_s = 0.5 };
+	struct np_hookd *hd = (void *)1;
+	char err[600];
+	double t0 = mono();
+
+	assert_int_equal(np_hookd_start(&cfg, &hd, err, sizeof(err)), -ETIMEDOUT);
+	assert_null(hd);
+	if (mono() - t0 > 3)
+		fail_msg("loading the stall file took %.1f s", mono() - t0);
+	if (!strstr(err, "stall_load.lua: stalled for more than 0.5 s while loading"))
+		fail_msg("error: %s", err);
+	/* a syntax error still reads FILE:LINE */
+	files[1] = FIX "syntax_error.lua";
+	assert_int_equal(np_hookd_start(&cfg, &hd, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "syntax_error.lua:2:"));
+}
+
+/* A handler stalled in C: the worker is killed and replaced; the next
+ * event runs in the new worker, which still knows the up is active. Then
+ * the daemon's end (closing the socket) runs nothing more (no up active). */
+static void test_helper_stall_at_run(void **state)
+{
+	const char *files[] = { FIX "stall_up.lua" };
+	struct np_hooks_config cfg = { .files = files, .nfiles = 1, .timeout_s = 0.5 };
+	struct np_hookd *hd = NULL;
+	char err[600];
+	pid_t pid;
+	double t0;
+
+	assert_int_equal(np_hookd_start(&cfg, &hd, err, sizeof(err)), 0);
+	np_hookd_attach(hd, ev_default_loop(0));
+	pid = np_hookd_pid(hd);
+	t0 = mono();
+	{
+		np_hook_event_t up = { .event = "up", .reason = "first", .ifname = "np-st" };
+		np_hook_event_t down = { .event = "down", .reason = "later" };
+
+		assert_int_equal(np_hookd_fire(hd, &up), 0);
+		assert_int_equal(np_hookd_fire(hd, &down), 0);
+	}
+	hookd_run_idle(hd, 10);
+	assert_true(mono() - t0 >= 0.45);
+	assert_string_equal(out_text(), "up first\ndown later np-st\n");
+	assert_non_null(strstr(log_text(), "killed by the stall alarm"));
+	assert_non_null(strstr(log_text(), "the up event it was running is abandoned"));
+	np_hookd_free(hd);
+	hookd_reap(pid, 5);
+}
+
+/* The daemon goes away with an up active: the helper runs on_down. */
+static void test_helper_pending_down(void **state)
+{
+	const char *files[] = { FIX "order_b.lua" };
+	struct np_hooks_config cfg = { .files = files, .nfiles = 1 };
+	np_hook_event_t up = { .event = "up", .ifname = "np-eof" };
+	struct np_hookd *hd = NULL;
+	char err[600];
+	pid_t pid;
+
+	assert_int_equal(np_hookd_start(&cfg, &hd, err, sizeof(err)), 0);
+	np_hookd_attach(hd, ev_default_loop(0));
+	pid = np_hookd_pid(hd);
+	assert_int_equal(np_hookd_fire(hd, &up), 0);
+	hookd_run_idle(hd, 5);
+	assert_true(np_hookd_up_active(hd));
+	np_hookd_free(hd);      /* as if the daemon died */
+	hookd_reap(pid, 5);
+	assert_string_equal(out_text(), "b begin up\nb end up\nb down daemon exited np-eof\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -656,6 +775,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_examples, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sandbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_helper_stall_at_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_helper_stall_at_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_helper_pending_down, setup, teardown),
 	};
 
 	np_log_set_level(NP_LOG_INFO);
