@@ -6,6 +6,7 @@
 #include "np_wire.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define REPORT(...)                                                             \
 	do {                                                                    \
@@ -68,6 +69,13 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	if (p->st == NP_ST_UP) {
 		REPORT("peer_endpoint: %s\n", np_astr(&p->path_peer, a));
 		REPORT("path: %s\n", np_relay_on_path(p) ? "relayed" : "direct");
+		/* "lan": straight to the peer's LAN endpoint (same NAT), not through the NAT. */
+		REPORT("path_scope: %s\n", np_relay_on_path(p) ? "relay"
+					   : p->peer_local.family && p->path_peer.family == p->peer_local.family &&
+							     memcmp(p->path_peer.ip, p->peer_local.ip, 16) == 0 &&
+							     np_addr_is_private(&p->path_peer)
+						     ? "lan"
+						     : "internet");
 		REPORT("up_seconds: %.0f\n", now - p->up_since);
 		REPORT("attempt: %u\n", p->up_attempt);
 		REPORT("time_to_up_ms: %llu\n", (unsigned long long)p->up_ms);

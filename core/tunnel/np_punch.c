@@ -312,6 +312,15 @@ void np_punch_handle_probe(struct np_punch *pu, int sock_id, const uint8_t *buf,
 /* ---- attempts ------------------------------------------------------------------- */
 
 /* Sets pu->mod for this attempt; with --strategy=auto from both NAT kinds. */
+/* Both peers leave through the same public address (one NAT, or one
+ * CGNAT), and the peer told us a LAN endpoint of the same family. */
+static int same_nat(const struct np_punch_attempt *a)
+{
+	return a->self_public.family && a->self_public.family == a->peer_public.family &&
+	       memcmp(a->self_public.ip, a->peer_public.ip, a->self_public.family == 4 ? 4 : 16) == 0 &&
+	       a->peer_local.family == a->self_public.family;
+}
+
 static int select_strategy(struct np_punch *pu)
 {
 	char why[200], err[256];
@@ -322,7 +331,14 @@ static int select_strategy(struct np_punch *pu)
 		pu->mod = &pu->mods[0];
 		return 0;
 	}
-	name = np_autoselect(&pu->a.self_nat, &pu->a.peer_nat, pu->a.attempt, why, sizeof(why));
+	if (same_nat(&pu->a)) {
+		/* Behind one NAT: the LAN endpoint answers whatever the NAT's
+		 * kind, and "simple" probes it (first) as well as the public one. */
+		name = "simple";
+		snprintf(why, sizeof(why), "same public address as the peer: behind one NAT, probing its LAN endpoint");
+	} else {
+		name = np_autoselect(&pu->a.self_nat, &pu->a.peer_nat, pu->a.attempt, why, sizeof(why));
+	}
 	if (!name) {
 		snprintf(pu->fail_reason, sizeof(pu->fail_reason), "%s", why); /* for natpunch status */
 		pu->up->no_path(pu->ctx, why);
