@@ -185,11 +185,6 @@ void np_peer_send_register(struct np_peer *p)
 	np_sock_send(p, 0, &p->server, buf, (size_t)len, 0);
 }
 
-void np_peer_send_register(struct np_peer *p)
-{
-	send_register(p);
-}
-
 static uint16_t main_port(struct np_peer *p)
 {
 	return p->fresh_port ? 0 : p->cfg->port;
