@@ -380,7 +380,9 @@ static void handle_register_cookie(struct np_peer *p, const uint8_t *buf, size_t
 		return;
 	memcpy(p->reg_cookie, m.cookie, NP_COOKIE_LEN);
 	p->have_reg_cookie = 1;
-	if (p->socks[0] && p->st != NP_ST_UP)
+	/* Only while we register at all: after the punch the main socket may
+	 * be another one, whose registration would start a new pairing. */
+	if (p->socks[0] && ev_is_active(&p->reg_timer))
 		np_peer_send_register(p);
 }
 
