@@ -109,7 +109,10 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	REPORT("dropped_not_up: %llu\n", (unsigned long long)p->stats.not_up);
 	REPORT("dropped_handshake_rate: %llu\n", (unsigned long long)p->stats.hs_limited);
 	REPORT("handshake_cookies_sent: %llu\n", (unsigned long long)p->stats.hs_cookies);
-	REPORT("dropped_other_pairing: %llu\n", (unsigned long long)p->stats.other_pairing);
+	REPORT("dropped_other_pairing: %llu\n",
+	       (unsigned long long)(p->stats.other_pairing + p->punch.stats.other_pairing));
+	REPORT("probes_refused: %llu\n", (unsigned long long)p->punch.stats.refused_probes);
+	REPORT("succeed_refused: %llu\n", (unsigned long long)p->punch.stats.refused_succeed);
 	REPORT("dropped_inner_source: %llu\n", (unsigned long long)p->stats.inner_src);
 	REPORT("dropped_other_version: %llu\n", (unsigned long long)p->stats.other_version);
 	{
