@@ -177,7 +177,8 @@
 #   after lab_start_peer NAME: LAB_PID_<N>, LAB_LOG_<N>, LAB_TUN_IP_<N>,
 #     LAB_CTL_<N> (its --control socket), LAB_START_MS_<N>
 #   after lab_start_server:    LAB_PID_server, LAB_LOG_server
-#   NP_LAB_VERBOSE=1 traces the topology commands too; NP_LAB_KEEP=1 keeps
+#   NP_LAB_VERBOSE=1 traces the topology commands too; NP_LAB_TRACE=0 turns
+#   the transcript off (the demo does); NP_LAB_KEEP=1 keeps
 #   LAB_DIR; NP_LAB_EXTRA_ARGS="--no-offload" adds options to every peer.
 #
 # The transcript: on failure a test's output reads as the commands it ran
@@ -237,6 +238,7 @@ lab_now_ms() {
 # long. NP_LAB_VERBOSE=1 also traces every command that builds the topology.
 LAB_TRACE_FD=2
 LAB_QUIET=0
+[ "${NP_LAB_TRACE:-1}" != 0 ] || LAB_QUIET=1 # NP_LAB_TRACE=0: no transcript
 
 # _lab_quote VAR ARGS...: ARGS as one line, quoted only where needed, into
 # VAR (no subshell: the lab forks enough as it is).
