@@ -1356,6 +1356,7 @@ lab_ping_both() {
 	for pair in "$a $b" "$b $a"; do
 		# shellcheck disable=SC2086
 		set -- $pair
+		_lab_trace_cmd "$1: " ping -n -c 3 -i 0.2 -W 1 "$(_lab_var "LAB_TUN_IP_$2")"
 		if ! out=$(ip netns exec "$(lab_ns "$1")" ping -n -c 3 -i 0.2 -W 1 "$(_lab_var "LAB_TUN_IP_$2")" 2>&1); then
 			echo "nplab: ping $1 -> $2 failed: $(grep -E 'packet loss|rtt' <<<"$out" | tr '\n' ' ')" >&2
 			return 1
