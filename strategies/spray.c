@@ -19,9 +19,12 @@
  * at most SPRAY_PROBES (default 2048, ~12.8 s). With 256 hard sockets each
  * probe hits with p ~ 256/64512, so 2048 probes miss all with ~3e-4.
  *
- * Either side: the first authenticated probe or ack on socket i from
- * address a means the path (i, a) works: succeed(i, a). The core acks
- * probes itself, so the other side succeeds on that ack.
+ * Either side: the first authenticated ack on socket i from address a means
+ * the path (i, a) works: succeed(i, a) (the core honours succeed() only for
+ * such a path). The core acks probes itself, so the side that sent the
+ * probe succeeds on that ack; the side that received it probes back from
+ * the same socket (one probe per probe received, which the core allows)
+ * and succeeds on the ack of that.
  *
  * Tuning (bounded): NATPUNCH_SPRAY_SOCKETS (1..256), NATPUNCH_SPRAY_PROBES
  * (1..8192). */
@@ -219,6 +222,12 @@ static void spray_answer(void *state, int sock, const np_addr_t *from, int is_ac
 {
 	struct spray *s = state;
 
+	if (!is_ack) {
+		/* A probe reached us on this socket: its path works one way.
+		 * Prove it the other way with a probe of ours. */
+		s->api->send_probe(s->host, sock, from, 0);
+		return;
+	}
 	if (!s->hard)
 		s->api->log(s->host, 2, "spray: hit after %u probes", s->sent);
 	s->api->succeed(s->host, sock, from);

@@ -42,9 +42,9 @@ int np_auth_token_key_from_file(const char *path, uint8_t key[NP_AUTH_KEY_LEN], 
 		snprintf(err, errlen, "token file %s is not a regular file", path);
 		goto out;
 	}
-	if (sb.st_uid != geteuid() && sb.st_uid != 0) {
+	if (sb.st_uid != geteuid()) {
 		rc = -EPERM;
-		snprintf(err, errlen, "token file %s is not owned by the current user or root (owner uid %u, we are %u)",
+		snprintf(err, errlen, "token file %s is not owned by the current user (owner uid %u, we are %u)",
 			 path, (unsigned)sb.st_uid, (unsigned)geteuid());
 		goto out;
 	}

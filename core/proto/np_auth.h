@@ -25,8 +25,8 @@
 #define NP_AUTH_MAC_LEN 16
 
 /* Reads a token file (any bytes, at least 16, trailing whitespace ignored).
- * The file must be a regular file owned by us (or root) with no group or
- * other permissions. */
+ * The file must be a regular file owned by us with no group or other
+ * permissions (the rules of key files). */
 int np_auth_token_key_from_file(const char *path, uint8_t key[NP_AUTH_KEY_LEN], char *err, size_t errlen);
 void np_auth_token_key(const uint8_t *token, size_t len, uint8_t key[NP_AUTH_KEY_LEN]);
 /* The static part of the probe key, from our private key and the peer's

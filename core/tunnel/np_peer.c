@@ -1,7 +1,8 @@
 /* np_peer: the control plane of one tunnel. The state machine, NAT
  * discovery and registration with the server, the Noise handshake, the
  * keepalive/dead/rekey timers, hook events, and the tunnel's life cycle.
- * The punch itself (sockets, strategy host, probes) is in np_punch.c. */
+ * The punch itself (strategy host, probes) is np_punch.c, driven through
+ * the upcalls in np_peer_punch.c; the sockets are np_sock.c. */
 #include "np_peer_int.h"
 
 #include "np_auth.h"
@@ -63,11 +64,6 @@ void np_peer_on_state(struct np_peer *p, void (*fn)(void *arg, const char *summa
 
 /* ---- hooks ---------------------------------------------------------------- */
 
-const char *np_peer_strat_name(const struct np_peer *p)
-{
-	return p->mod ? p->mod->desc.name : p->cfg->strategy;
-}
-
 static const char *nat_kind(const np_nat_info_t *n, char *buf, size_t cap)
 {
 	return n->known ? np_natclass_kind_str(n, buf, cap) : NULL;
@@ -101,7 +97,7 @@ void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason)
 	}
 	ev.nat_self = nat_kind(&p->self_nat, ks, sizeof(ks));
 	ev.nat_peer = nat_kind(&p->peer_nat, kp, sizeof(kp));
-	ev.strategy = np_peer_strat_name(p);
+	ev.strategy = np_punch_strategy_name(&p->punch);
 	ev.attempts = (int)p->attempts;
 	ev.session = p->cfg->session;
 	if (np_hookd_fire(p->hooks, &ev) < 0)
@@ -225,15 +221,13 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 {
 	char a[NP_ADDR_STRLEN];
 
-	ev_timer_stop(p->loop, &p->attempt_timer);
 	ev_timer_stop(p->loop, &p->hs_timer);
 	ev_timer_stop(p->loop, &p->keepalive);
 	ev_timer_stop(p->loop, &p->dead);
 	ev_timer_stop(p->loop, &p->housekeeping);
-	ev_timer_stop(p->loop, &p->reap);
 	np_pmtud_stop(p);
 	np_recover_stop(p);
-	np_punch_destroy(p);
+	np_punch_reset(&p->punch);
 	if (p->secure)
 		np_session_reset(&p->sess);
 	np_sock_close_extra(p, -1);
@@ -241,7 +235,6 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	memset(&p->path_peer, 0, sizeof(p->path_peer));
 	p->path_sock = 0;
 	p->have_round = 0;
-	p->mod = NULL;
 	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_stop(p->loop, &p->retry_timer);
 	ev_timer_stop(p->loop, &p->hold_timer);
@@ -387,7 +380,9 @@ static void handle_register_cookie(struct np_peer *p, const uint8_t *buf, size_t
 		return;
 	memcpy(p->reg_cookie, m.cookie, NP_COOKIE_LEN);
 	p->have_reg_cookie = 1;
-	if (p->socks[0] && p->st != NP_ST_UP)
+	/* Only while we register at all: after the punch the main socket may
+	 * be another one, whose registration would start a new pairing. */
+	if (p->socks[0] && ev_is_active(&p->reg_timer))
 		np_peer_send_register(p);
 }
 
@@ -463,14 +458,14 @@ static void on_hold(struct ev_loop *loop, ev_timer *w, int revents)
 static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 {
 	struct np_msg_peer_info m = *pi; /* pi may be p->held */
+	struct np_punch_attempt a = { 0 };
 
 	pi = &m;
 	p->have_held = 0;
 	memset(&p->stale_peer, 0, sizeof(p->stale_peer));
 	ev_timer_stop(p->loop, &p->hold_timer);
 	ev_timer_stop(p->loop, &p->hs_timer);
-	if (p->strat)
-		np_punch_destroy(p);
+	np_punch_reset(&p->punch);
 	np_sock_close_extra(p, -1);
 	if (p->secure)
 		np_session_reset(&p->sess);
@@ -487,8 +482,26 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	p->peer_nat = pi->peer_nat;
 	learn_depth(p);
 	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
-	if (!np_relay_instead_of_punch(p))
-		np_punch_start(p, pi->start_in_ms);
+	a.round = p->round;
+	a.high = p->high;
+	a.nat_depth = p->nat_depth;
+	a.family = p->server.family;
+	a.self_local = p->self_local;
+	a.self_public = p->self_public;
+	a.peer_local = p->peer_local;
+	a.peer_public = p->peer_public;
+	a.self_nat = p->self_nat;
+	a.peer_nat = p->peer_nat;
+	a.start_in_ms = pi->start_in_ms;
+	memcpy(a.probe_key, p->probe_key, sizeof(a.probe_key));
+	if (np_relay_instead_of_punch(p)) {
+		np_punch_pair(&p->punch, &a); /* no strategy; the peer's probes are still acked */
+	} else {
+		p->attempts++;
+		np_peer_set_state(p, NP_ST_PUNCH);
+		a.attempt = p->attempts;
+		np_punch_start(&p->punch, &a);
+	}
 	if (p->st != NP_ST_PUNCH)
 		return;
 	ev_timer_set(&p->reg_timer, PUNCH_REFRESH_INTERVAL, PUNCH_REFRESH_INTERVAL);
@@ -520,7 +533,6 @@ void np_peer_no_path(struct np_peer *p, const char *why)
 	if (np_relay_fallback(p, why))
 		return;
 	np_warn("%s; retrying in 30 s", why);
-	snprintf(p->fail_reason, sizeof(p->fail_reason), "%s", why); /* for natpunch status */
 	np_peer_fire_hook(p, "punch_failed", why);
 	np_peer_enter_register(p, "no direct path");
 	/* Registration waits: the NATs will not change in a second. */
@@ -541,7 +553,6 @@ static void np_peer_enter_up(struct np_peer *p)
 
 	ev_timer_stop(p->loop, &p->hs_timer);
 	ev_timer_stop(p->loop, &p->reg_timer);
-	ev_timer_stop(p->loop, &p->attempt_timer);
 	np_peer_set_state(p, NP_ST_UP);
 	p->last_rx = p->last_tx = ev_now(p->loop);
 	p->up_since = p->last_handshake = ev_now(p->loop);
@@ -549,8 +560,8 @@ static void np_peer_enter_up(struct np_peer *p)
 	p->up_attempt = p->attempts;
 	p->ups++;
 	np_info("tunnel up peer=%s path=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", np_astr(&p->path_peer, a),
-		np_relay_on_path(p) ? "relayed" : "direct", np_peer_strat_name(p), (unsigned long long)p->up_ms,
-		p->attempts,
+		np_relay_on_path(p) ? "relayed" : "direct", np_punch_strategy_name(&p->punch),
+		(unsigned long long)p->up_ms, p->attempts,
 		p->secure ? np_session_cipher_name(&p->sess) : "none (insecure)");
 	ev_timer_set(&p->keepalive, p->cfg->keepalive_s, 0.);
 	ev_timer_start(p->loop, &p->keepalive);
@@ -762,8 +773,7 @@ static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 	}
 	if (p->st == NP_ST_PUNCH) {
 		/* The initiator's punch finished first: its handshake is our proof of the path. */
-		if (p->strat && !p->strat_done)
-			np_punch_finish(p);
+		np_punch_end(&p->punch);
 		ev_timer_stop(p->loop, &p->reg_timer);
 		np_sock_promote(p, s->id);
 		s = p->socks[0];
@@ -862,7 +872,7 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 		break;
 	case NP_MSG_PROBE:
 	case NP_MSG_PROBE_ACK:
-		np_punch_handle_probe(p, s, buf, len, from);
+		np_punch_handle_probe(&p->punch, s->id, buf, len, from);
 		break;
 	case NP_MSG_HANDSHAKE_INIT:
 		handle_init(p, s, buf, len, from);
@@ -875,7 +885,7 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 		if (np_log_get_level() >= NP_LOG_DEBUG) {
 			char a[NP_ADDR_STRLEN];
 			np_debug("dropped datagram type %d (%zu bytes) from %s (%llu bad so far)", type, len,
-				 np_astr(from, a), (unsigned long long)p->stats.bad);
+				 np_astr(from, a), (unsigned long long)(p->stats.bad + p->punch.stats.bad));
 		}
 	}
 }
@@ -897,7 +907,6 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	p->secure = !cfg->insecure;
 	p->tun_fd = -1;
 	p->nat_depth = cfg->nat_depth < 0 ? 1 : cfg->nat_depth;
-	np_punch_init(p);
 	np_pmtud_init(p);
 	np_recover_init(p);
 	ev_timer_init(&p->reg_timer, on_reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
@@ -918,13 +927,6 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	if (rc < 0)
 		goto fail;
 	p->server.port = cfg->server_port;
-	p->auto_mode = strcmp(cfg->strategy, "auto") == 0;
-	if (!p->auto_mode) {
-		rc = np_strategy_load(cfg->strategy, cfg->strategy_path, &p->mods[0], err, errlen);
-		if (rc < 0)
-			goto fail;
-		p->nmods = 1;
-	}
 	if (p->secure) {
 		rc = np_session_init(&p->sess, keys->priv, keys->peer_pub, keys->has_psk ? keys->psk : NULL);
 		if (rc == 0)
@@ -951,6 +953,9 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	} else {
 		np_auth_insecure_probe_base(cfg->session, p->probe_base);
 	}
+	rc = np_peer_punch_init(p, err, errlen);
+	if (rc < 0)
+		goto fail;
 	rc = np_tun_open(cfg->tun_name, cfg->offload ? NP_TUN_VNET : 0, p->ifname, err, errlen);
 	if (rc < 0)
 		goto fail;
@@ -1015,13 +1020,11 @@ void np_peer_free(struct np_peer *p)
 {
 	if (!p)
 		return;
-	np_punch_destroy(p);
+	np_peer_punch_fini(p);
 	np_pmtud_stop(p);
 	np_recover_stop(p);
 	np_relay_free(p);
-	ev_timer_stop(p->loop, &p->reap);
 	ev_timer_stop(p->loop, &p->reg_timer);
-	ev_timer_stop(p->loop, &p->attempt_timer);
 	ev_timer_stop(p->loop, &p->hs_timer);
 	ev_timer_stop(p->loop, &p->keepalive);
 	ev_timer_stop(p->loop, &p->dead);
@@ -1034,8 +1037,6 @@ void np_peer_free(struct np_peer *p)
 		close(p->tun_fd);
 	}
 	np_control_close(p->ctl);
-	for (int i = 0; i < p->nmods; i++)
-		np_strategy_unload(&p->mods[i]);
 	if (p->disc)
 		np_discovery_cancel(p->disc);
 	ev_timer_stop(p->loop, &p->retry_timer);

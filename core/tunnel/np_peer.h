@@ -1,9 +1,9 @@
 /* np_peer: one tunnel of the natpunch peer daemon.
  *
  * The session state machine (REGISTER -> WAIT_PEER -> PUNCH -> HANDSHAKE ->
- * UP -> back to REGISTER when the peer goes silent), the strategy host (the
- * np_host_api_t a strategy .so drives), probe authentication, the Noise
- * handshake driver, keepalive/dead/rekey timers and the hook events. Packet
+ * UP -> back to REGISTER when the peer goes silent), the Noise handshake
+ * driver, keepalive/dead/rekey timers and the hook events. The punch (the
+ * strategy host and probes) is its own state machine, np_punch.h; packet
  * forwarding between the tun and UDP lives in np_datapath.c. */
 #ifndef NP_PEER_H
 #define NP_PEER_H

@@ -1,7 +1,8 @@
 /* np_peer_int: the tunnel struct shared by the files of one tunnel:
- * np_peer.c (state machine, registration, handshake, timers), np_punch.c
- * (sockets, strategy host, probes), np_datapath.c (packet forwarding) and
- * np_peer_status.c (the status report). Nothing else includes it. */
+ * np_peer.c (state machine, registration, handshake, timers), np_sock.c
+ * (sockets), np_peer_punch.c (the punch's upcalls), np_datapath.c (packet
+ * forwarding) and np_peer_status.c (the status report). Nothing else
+ * includes it. The punch (np_punch.h) keeps its own state in `punch`. */
 #ifndef NP_PEER_INT_H
 #define NP_PEER_INT_H
 
@@ -9,6 +10,7 @@
 #include "np_hsgate.h"
 #include "np_peer.h"
 #include "np_pmtu.h"
+#include "np_punch.h"
 #include "np_session.h"
 #include "np_strategy_loader.h"
 #include "np_wire.h"
@@ -28,7 +30,8 @@ struct np_sock {
 	struct np_peer *p;
 };
 
-struct np_strat_timer {
+/* The punch's timers (np_punch.h: NP_PUNCH_TIMERS), run by libev. */
+struct np_punch_timer {
 	ev_timer t;
 	int id;
 	struct np_peer *p;
@@ -36,7 +39,7 @@ struct np_strat_timer {
 
 struct np_stats {
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
-	uint64_t bad, bad_mac, replay, not_up, probes_sent, probes_rx, send_errors, hs_limited;
+	uint64_t bad, bad_mac, replay, not_up, send_errors, hs_limited; /* punch.stats: the probes' */
 	uint64_t other_pairing;      /* probes and acks of another pairing (old rounds, replays) */
 	uint64_t hs_cookies;         /* handshake cookie replies sent (under load) */
 	uint64_t inner_src;          /* authenticated packets whose inner source is not --allowed-ips */
@@ -119,7 +122,7 @@ struct np_peer {
 	enum np_peer_state st;
 	void (*state_fn)(void *arg, const char *summary);   /* np_peer_on_state */
 	void *state_arg;
-	uint64_t cycle_start_ms, attempt_start_ms;
+	uint64_t cycle_start_ms;
 	/* the last up (for natpunch status): time from the cycle start, the
 	 * attempt that made it; and how often the tunnel came up, went down */
 	uint64_t up_ms;
@@ -155,24 +158,16 @@ struct np_peer {
 	int have_held;
 	ev_timer hold_timer;
 
-	/* strategy: mods[0] is --strategy; with "auto" the chosen ones load on demand */
-	struct np_strategy_mod mods[4];
-	int nmods, auto_mode;
-	struct np_strategy_mod *mod;
-	np_host_api_t api;
-	void *strat;
-	int strat_done;              /* finished: destroy from the reap timer */
-	unsigned probes_this_attempt;
-	struct np_strat_timer stimers[NP_HOST_MAX_TIMERS];
-	ev_timer reap;
-	char fail_reason[160];
+	/* the punch: strategy host, probes, attempt timeout (np_punch.h) */
+	struct np_punch punch;
+	struct np_punch_timer ptimers[NP_PUNCH_TIMERS];
 
 	/* NAT discovery, run before each registration round */
 	struct np_discovery *disc;
 	ev_timer retry_timer;
 
 	/* timers */
-	ev_timer reg_timer, attempt_timer, hs_timer, keepalive, dead, housekeeping, warn_timer;
+	ev_timer reg_timer, hs_timer, keepalive, dead, housekeeping, warn_timer;
 	double last_rx, last_tx;     /* ev_now() of the last packet each way */
 	double up_since, last_handshake, hs_rtt_ms;
 	struct np_control *ctl;
@@ -183,8 +178,7 @@ struct np_peer {
 	struct np_session sess;
 	struct np_hsgate hsgate;     /* which handshake initiations get looked at */
 	uint8_t probe_base[32];      /* static part of the probe key (DH, PSK) */
-	uint8_t probe_key[32];       /* this pairing's probe key */
-	uint8_t nonce_salt[32];
+	uint8_t probe_key[32];       /* this pairing's probe key (the punch gets a copy) */
 	double last_auth_warn;
 
 	struct np_dp dp;
@@ -223,7 +217,7 @@ int np_dp_send_keepalive(struct np_peer *p);
 void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t len, const np_addr_t *from);
 void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_addr_t *from);
 
-/* np_peer.c: state transitions the punch triggers. */
+/* np_peer.c: state transitions the punch's upcalls (and the relay) trigger. */
 void np_peer_set_state(struct np_peer *p, enum np_peer_state st);
 void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason);
 void np_peer_enter_register(struct np_peer *p, const char *why);
@@ -231,24 +225,20 @@ void np_peer_enter_register(struct np_peer *p, const char *why);
 void np_peer_path_found(struct np_peer *p);
 /* No strategy can connect these two NATs: log, tell hooks, retry later. */
 void np_peer_no_path(struct np_peer *p, const char *why);
-const char *np_peer_strat_name(const struct np_peer *p);
 /* A warning at most every 5 s, debug lines in between. */
 void np_peer_auth_warn(struct np_peer *p, const char *what, const np_addr_t *from);
 /* A datagram of another natpunch wire version: counted, a warning at most every 10 s. */
 void np_peer_other_version(struct np_peer *p, const uint8_t *buf, size_t len, const np_addr_t *from);
 
-/* np_punch.c: the sockets of the tunnel, and the strategy host. */
+/* np_sock.c: the sockets of the tunnel. */
 int np_sock_open(struct np_peer *p, int id, uint16_t port);
 void np_sock_close(struct np_peer *p, int id);
 void np_sock_close_extra(struct np_peer *p, int keep);
 void np_sock_promote(struct np_peer *p, int id);
 int np_sock_send(struct np_peer *p, int sock_id, const np_addr_t *to, const void *buf, size_t len, int ttl);
-void np_punch_init(struct np_peer *p);
-void np_punch_start(struct np_peer *p, uint16_t start_in_ms);
-void np_punch_destroy(struct np_peer *p);
-void np_punch_finish(struct np_peer *p);
-void np_punch_handle_probe(struct np_peer *p, struct np_sock *s, const uint8_t *buf, size_t len,
-			   const np_addr_t *from);
+/* np_peer_punch.c: the punch with this tunnel's upcalls and libev timers. */
+int np_peer_punch_init(struct np_peer *p, char *err, size_t errlen);
+void np_peer_punch_fini(struct np_peer *p);
 
 /* np_pmtud.c: the path MTU search of the tunnel (see np_pmtu.h). */
 void np_pmtud_init(struct np_peer *p);

@@ -27,13 +27,13 @@ void np_peer_status_summary(const struct np_peer *p, char *buf, size_t cap)
 		snprintf(buf, cap, "waiting for peer");
 		break;
 	case NP_ST_PUNCH:
-		snprintf(buf, cap, "punching via %s", np_peer_strat_name(p));
+		snprintf(buf, cap, "punching via %s", np_punch_strategy_name(&p->punch));
 		break;
 	case NP_ST_HANDSHAKE:
 		snprintf(buf, cap, "handshake with %s", np_astr(&p->path_peer, a));
 		break;
 	case NP_ST_UP:
-		snprintf(buf, cap, "up, direct via %s, peer %s", np_peer_strat_name(p), np_astr(&p->path_peer, a));
+		snprintf(buf, cap, "up, direct via %s, peer %s", np_punch_strategy_name(&p->punch), np_astr(&p->path_peer, a));
 		break;
 	default:
 		snprintf(buf, cap, "%s", np_peer_state_name(p->st));
@@ -61,7 +61,7 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 		REPORT("nat_self_detail: %s\n", np_natclass_describe(&p->self_nat, text, sizeof(text)));
 	REPORT("nat_peer: %s\n", p->peer_nat.known ? np_natclass_kind_str(&p->peer_nat, ks, sizeof(ks)) : "unknown");
 	REPORT("nat_depth: %d\n", p->nat_depth);
-	REPORT("strategy: %s\n", np_peer_strat_name(p));
+	REPORT("strategy: %s\n", np_punch_strategy_name(&p->punch));
 	if (p->st == NP_ST_UP) {
 		REPORT("peer_endpoint: %s\n", np_astr(&p->path_peer, a));
 		REPORT("path: %s\n", np_relay_on_path(p) ? "relayed" : "direct");
@@ -80,8 +80,8 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 		}
 	} else {
 		REPORT("attempts: %u\n", p->attempts);
-		if (p->fail_reason[0])
-			REPORT("last_failure: %s\n", p->fail_reason);
+		if (p->punch.fail_reason[0])
+			REPORT("last_failure: %s\n", p->punch.fail_reason);
 	}
 	REPORT("tunnel_ups: %u\n", p->ups);
 	REPORT("tunnel_downs: %u\n", p->downs);
@@ -92,8 +92,8 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	REPORT("tx_bytes: %llu\n", (unsigned long long)p->stats.tx_bytes);
 	REPORT("rx_packets: %llu\n", (unsigned long long)p->stats.rx_packets);
 	REPORT("rx_bytes: %llu\n", (unsigned long long)p->stats.rx_bytes);
-	REPORT("dropped_malformed: %llu\n", (unsigned long long)p->stats.bad);
-	REPORT("dropped_unauthenticated: %llu\n", (unsigned long long)p->stats.bad_mac);
+	REPORT("dropped_malformed: %llu\n", (unsigned long long)(p->stats.bad + p->punch.stats.bad));
+	REPORT("dropped_unauthenticated: %llu\n", (unsigned long long)(p->stats.bad_mac + p->punch.stats.bad_mac));
 	REPORT("dropped_replayed: %llu\n", (unsigned long long)p->stats.replay);
 	REPORT("dropped_not_up: %llu\n", (unsigned long long)p->stats.not_up);
 	REPORT("dropped_handshake_rate: %llu\n", (unsigned long long)p->stats.hs_limited);
@@ -105,7 +105,7 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 		char al[NP_ALLOWEDIPS_MAX * 48];
 		REPORT("allowed_ips: %s\n", np_allowedips_str(&p->cfg->allowed, al, sizeof(al)));
 	}
-	REPORT("probes_sent: %llu\n", (unsigned long long)p->stats.probes_sent);
+	REPORT("probes_sent: %llu\n", (unsigned long long)p->punch.stats.probes_sent);
 	REPORT("pmtu_probes_sent: %llu\n", (unsigned long long)p->pmtu_probes_sent);
 	REPORT("pmtu_probes_acked: %llu\n", (unsigned long long)p->pmtu_probes_acked);
 	REPORT("too_big_icmp: %llu\n", (unsigned long long)p->dp.too_big_icmp);

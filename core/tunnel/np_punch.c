@@ -1,136 +1,70 @@
-/* np_punch: the punch. The sockets of one tunnel, the strategy host (the
- * np_host_api_t a strategy .so drives: probes, extra sockets, timers, time,
- * randomness, logging, success and failure), probe authentication and
- * acknowledgement, and the choice of strategy for --strategy=auto. The
- * state machine around it lives in np_peer.c. */
-#include "np_peer_int.h"
+/* np_punch: the punch state machine (see np_punch.h). The strategy host
+ * (np_host_api_t), probe authentication and acknowledgement, the probe
+ * budget and opener rule, the attempt timeout, and the choice of strategy
+ * for --strategy=auto. Everything outside goes through pu->up. */
+#include "np_punch.h"
 
 #include "np_auth.h"
 #include "np_autoselect.h"
 #define NP_LOG_COMPONENT "punch"
 #include "np_log.h"
-#include "np_time.h"
-#include "np_udp.h"
 #include "np_wire.h"
 
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#define PROBE_BUDGET 4096
-#define DEFAULT_ATTEMPT_MS 10000
-
-static void np_punch_failed(struct np_peer *p, const char *reason);
-
-int np_sock_open(struct np_peer *p, int id, uint16_t port)
+int np_punch_running(const struct np_punch *pu)
 {
-	struct np_sock *s;
-	char err[160];
-	int fd;
-
-	fd = np_udp_open(p->server.family, NULL, port, id == 0 ? NP_UDP_BIGBUF : 0, err, sizeof(err));
-	if (fd < 0) {
-		np_err("%s", err);
-		return fd;
-	}
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		close(fd);
-		return -ENOMEM;
-	}
-	s->fd = fd;
-	s->id = id;
-	s->p = p;
-	ev_io_init(&s->io, np_dp_on_sock, fd, EV_READ);
-	s->io.data = s;
-	ev_io_start(p->loop, &s->io);
-	p->socks[id] = s;
-	return id;
+	return pu->st == NP_PUNCH_RUNNING;
 }
 
-void np_sock_close(struct np_peer *p, int id)
+const char *np_punch_strategy_name(const struct np_punch *pu)
 {
-	struct np_sock *s = p->socks[id];
-
-	if (!s)
-		return;
-	ev_io_stop(p->loop, &s->io);
-	close(s->fd);
-	free(s);
-	p->socks[id] = NULL;
+	return pu->mod ? pu->mod->desc.name : pu->cfg_strategy;
 }
 
-/* Makes socket `id` the main socket (id 0) and closes all the others. */
-void np_sock_promote(struct np_peer *p, int id)
+static const char *astr(const np_addr_t *a, char *buf)
 {
-	if (id != 0 && id <= MAX_EXTRA_SOCKETS && p->socks[id]) {
-		struct np_sock *win = p->socks[id];
-		p->socks[id] = NULL;
-		np_sock_close(p, 0);
-		win->id = 0;
-		p->socks[0] = win;
-	}
-	np_sock_close_extra(p, -1);
+	return np_addr_str(a, buf, NP_ADDR_STRLEN);
 }
 
-void np_sock_close_extra(struct np_peer *p, int keep)
+static void stop_timers(struct np_punch *pu, int first, int last)
 {
-	for (int i = 1; i <= MAX_EXTRA_SOCKETS; i++)
-		if (i != keep)
-			np_sock_close(p, i);
-}
-
-int np_sock_send(struct np_peer *p, int sock_id, const np_addr_t *to, const void *buf, size_t len, int ttl)
-{
-	int rc;
-
-	if (np_relay_is_peer(p, to)) /* the relayed path */
-		return np_relay_send(p, buf, len);
-	if (sock_id < 0 || sock_id > MAX_EXTRA_SOCKETS || !p->socks[sock_id])
-		return -EBADF;
-	rc = np_udp_send(p->socks[sock_id]->fd, to, buf, len, ttl, NULL);
-	if (rc < 0) {
-		p->stats.send_errors++;
-		if (np_log_get_level() >= NP_LOG_DEBUG) {
-			char a[NP_ADDR_STRLEN];
-			np_debug_e(rc, "send to %s failed", np_astr(to, a));
-		}
-	}
-	return rc;
-}
-
-static void strategy_stop_timers(struct np_peer *p)
-{
-	for (int i = 0; i < NP_HOST_MAX_TIMERS; i++)
-		ev_timer_stop(p->loop, &p->stimers[i].t);
+	for (int i = first; i <= last; i++)
+		pu->up->timer_stop(pu->ctx, i);
 }
 
 /* Destroys the strategy instance; never called from inside its callbacks. */
-void np_punch_destroy(struct np_peer *p)
+static void destroy_strategy(struct np_punch *pu)
 {
-	strategy_stop_timers(p);
-	if (p->strat && p->mod) {
-		p->mod->desc.destroy(p->strat);
-		p->strat = NULL;
-	}
-	p->strat_done = 0;
+	stop_timers(pu, 0, NP_HOST_MAX_TIMERS - 1);
+	if (pu->strat && pu->mod)
+		pu->mod->desc.destroy(pu->strat);
+	pu->strat = NULL;
+	if (pu->st != NP_PUNCH_IDLE)
+		pu->st = NP_PUNCH_DONE;
 }
 
 /* Ends the attempt from inside a callback: the reap timer destroys it. */
-void np_punch_finish(struct np_peer *p)
+static void finish(struct np_punch *pu, enum np_punch_state st)
 {
-	p->strat_done = 1;
-	strategy_stop_timers(p);
-	ev_timer_stop(p->loop, &p->attempt_timer);
-	ev_timer_set(&p->reap, 0., 0.);
-	ev_timer_start(p->loop, &p->reap);
+	pu->st = st;
+	stop_timers(pu, 0, NP_PUNCH_TIMER_ATTEMPT);
+	pu->up->timer_start(pu->ctx, NP_PUNCH_TIMER_REAP, 0);
 }
 
-static uint64_t probe_nonce(struct np_peer *p, int sock_id, const np_addr_t *to)
+static void report_failure(struct np_punch *pu, const char *reason)
+{
+	np_warn("punch failed (attempt %u, strategy %s): %s", pu->a.attempt, np_punch_strategy_name(pu), reason);
+	if (reason != pu->fail_reason)
+		snprintf(pu->fail_reason, sizeof(pu->fail_reason), "%s", reason);
+	pu->up->failed(pu->ctx, pu->fail_reason);
+}
+
+static uint64_t probe_nonce(struct np_punch *pu, int sock_id, const np_addr_t *to)
 {
 	uint8_t in[1 + 2 + 16 + 4], out[8];
 	uint64_t n;
@@ -140,12 +74,12 @@ static uint64_t probe_nonce(struct np_peer *p, int sock_id, const np_addr_t *to)
 	in[2] = (uint8_t)to->port;
 	memcpy(in + 3, to->ip, 16);
 	memcpy(in + 19, &sock_id, 4);
-	crypto_generichash(out, sizeof(out), in, sizeof(in), p->nonce_salt, sizeof(p->nonce_salt));
+	crypto_generichash(out, sizeof(out), in, sizeof(in), pu->nonce_salt, sizeof(pu->nonce_salt));
 	memcpy(&n, out, sizeof(n));
 	return n;
 }
 
-static int send_probe_msg(struct np_peer *p, int sock_id, const np_addr_t *to, uint8_t type, uint64_t nonce,
+static int send_probe_msg(struct np_punch *pu, int sock_id, const np_addr_t *to, uint8_t type, uint64_t nonce,
 			  int ttl)
 {
 	struct np_msg_probe m = { 0 };
@@ -153,88 +87,97 @@ static int send_probe_msg(struct np_peer *p, int sock_id, const np_addr_t *to, u
 	int len;
 
 	m.type = type;
-	m.flags = p->high ? NP_PROBE_F_HIGH : 0;
-	m.round = p->round;
+	m.flags = pu->a.high ? NP_PROBE_F_HIGH : 0;
+	m.round = pu->a.round;
 	m.nonce = nonce;
 	len = np_wire_encode_probe(buf, sizeof(buf), &m);
 	if (len < 0)
 		return len;
-	np_auth_mac(p->probe_key, buf, NP_PROBE_MAC_OFFSET, buf + NP_PROBE_MAC_OFFSET);
-	return np_sock_send(p, sock_id, to, buf, (size_t)len, ttl);
+	np_auth_mac(pu->a.probe_key, buf, NP_PROBE_MAC_OFFSET, buf + NP_PROBE_MAC_OFFSET);
+	return pu->up->send(pu->ctx, sock_id, to, buf, (size_t)len, ttl);
 }
+
+/* ---- the host API a strategy drives ---------------------------------------- */
 
 static int h_send_probe(void *host, int sock_id, const np_addr_t *to, unsigned flags)
 {
-	struct np_peer *p = host;
+	struct np_punch *pu = host;
 	int ttl = 0;
 
-	if (!p->strat || p->strat_done || !to || (to->family != 4 && to->family != 6) || !to->port)
+	if (!np_punch_running(pu) || !to || (to->family != 4 && to->family != 6) || !to->port)
 		return -EINVAL;
-	if (to->family != p->server.family)
+	if (to->family != pu->a.family)
 		return -EAFNOSUPPORT;
-	if (p->probes_this_attempt >= PROBE_BUDGET)
+	if (pu->probes_this_attempt >= NP_PUNCH_PROBE_BUDGET)
 		return -EDQUOT;
 	if (flags & NP_PROBE_OPENER) {
-		if (p->nat_depth == 0)
+		if (pu->a.nat_depth == 0)
 			return 0; /* a public host sends no openers: they would poison the peer's NAT */
-		ttl = p->nat_depth + 1;
+		ttl = pu->a.nat_depth + 1;
 	}
-	p->probes_this_attempt++;
-	p->stats.probes_sent++;
-	return send_probe_msg(p, sock_id, to, NP_MSG_PROBE, probe_nonce(p, sock_id, to), ttl);
+	pu->probes_this_attempt++;
+	pu->stats.probes_sent++;
+	return send_probe_msg(pu, sock_id, to, NP_MSG_PROBE, probe_nonce(pu, sock_id, to), ttl);
 }
 
 static int h_open_socket(void *host)
 {
-	struct np_peer *p = host;
+	struct np_punch *pu = host;
+	int id;
 
-	for (int i = 1; i <= MAX_EXTRA_SOCKETS; i++)
-		if (!p->socks[i])
-			return np_sock_open(p, i, 0);
-	return -EMFILE;
+	if (!np_punch_running(pu))
+		return -EINVAL;
+	id = pu->up->open_socket(pu->ctx);
+	if (id > 0 && id <= NP_HOST_MAX_SOCKETS)
+		pu->sock_open[id] = 1;
+	return id;
 }
 
 static void h_close_socket(void *host, int sock_id)
 {
-	struct np_peer *p = host;
+	struct np_punch *pu = host;
 
-	if (sock_id > 0 && sock_id <= MAX_EXTRA_SOCKETS)
-		np_sock_close(p, sock_id);
+	if (sock_id > 0 && sock_id <= NP_HOST_MAX_SOCKETS && pu->sock_open[sock_id]) {
+		pu->sock_open[sock_id] = 0;
+		pu->up->close_socket(pu->ctx, sock_id);
+	}
 }
 
 static int h_timer_start(void *host, int id, uint32_t after_ms)
 {
-	struct np_peer *p = host;
+	struct np_punch *pu = host;
 
-	if (id < 0 || id >= NP_HOST_MAX_TIMERS || !p->strat || p->strat_done)
+	if (id < 0 || id >= NP_HOST_MAX_TIMERS || !np_punch_running(pu))
 		return -EINVAL;
-	ev_timer_stop(p->loop, &p->stimers[id].t);
-	ev_timer_set(&p->stimers[id].t, after_ms / 1000.0, 0.);
-	ev_timer_start(p->loop, &p->stimers[id].t);
+	pu->up->timer_start(pu->ctx, id, after_ms);
 	return 0;
 }
 
 static void h_timer_stop(void *host, int id)
 {
-	struct np_peer *p = host;
+	struct np_punch *pu = host;
 
 	if (id >= 0 && id < NP_HOST_MAX_TIMERS)
-		ev_timer_stop(p->loop, &p->stimers[id].t);
+		pu->up->timer_stop(pu->ctx, id);
 }
 
 static uint64_t h_now_ms(void *host)
 {
-	return np_mono_ms();
+	struct np_punch *pu = host;
+
+	return pu->up->now_ms(pu->ctx);
 }
 
 static void h_random(void *host, void *buf, size_t len)
 {
-	randombytes_buf(buf, len);
+	struct np_punch *pu = host;
+
+	pu->up->random(pu->ctx, buf, len);
 }
 
 static void h_log(void *host, int level, const char *fmt, ...)
 {
-	struct np_peer *p = host;
+	struct np_punch *pu = host;
 	char line[512];
 	va_list ap;
 
@@ -243,216 +186,231 @@ static void h_log(void *host, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	np_log(level < 0 ? 0 : level > 3 ? 3 : level, "strategy %s: %s", p->mod->desc.name, line);
+	np_log(level < 0 ? 0 : level > 3 ? 3 : level, "strategy %s: %s", np_punch_strategy_name(pu), line);
 }
 
 static void h_succeed(void *host, int sock_id, const np_addr_t *peer)
 {
-	struct np_peer *p = host;
+	struct np_punch *pu = host;
 	char a[NP_ADDR_STRLEN];
 
-	if (!p->strat || p->strat_done || p->st != NP_ST_PUNCH || !peer || sock_id < 0 ||
-	    sock_id > MAX_EXTRA_SOCKETS || !p->socks[sock_id])
+	if (!np_punch_running(pu) || !peer || sock_id < 0 || sock_id > NP_HOST_MAX_SOCKETS ||
+	    !pu->sock_open[sock_id])
 		return;
-	np_punch_finish(p);
-	/* No more registration refreshes: from a new socket they would start a
-	 * new pairing round under our feet. */
-	ev_timer_stop(p->loop, &p->reg_timer);
-	/* The winning socket becomes the main one; the others close at once. */
-	np_sock_promote(p, sock_id);
-	p->path_sock = 0;
-	p->path_peer = *peer;
-	np_info("punch succeeded: peer %s reached with %s after %u probes (attempt %u)", np_astr(peer, a),
-		p->mod->desc.name, p->probes_this_attempt, p->attempts);
-	np_peer_path_found(p);
-}
-
-static void np_punch_failed(struct np_peer *p, const char *reason)
-{
-	np_warn("punch failed (attempt %u, strategy %s): %s", p->attempts, np_peer_strat_name(p), reason);
-	if (reason != p->fail_reason)
-		snprintf(p->fail_reason, sizeof(p->fail_reason), "%s", reason);
-	np_peer_fire_hook(p, "punch_failed", reason);
-	if (np_relay_fallback(p, reason))
-		return;
-	/* With --port, the fixed socket's NAT entries may be what failed (the
-	 * conntrack clash, a stale sequential mapping): retry from a fresh port,
-	 * so the server sees the NAT's newest mapping. */
-	if (p->cfg->port)
-		p->fresh_port = 1;
-	p->stale_peer = p->peer_public;
-	np_peer_enter_register(p, "retrying with a fresh socket");
+	finish(pu, NP_PUNCH_ENDING);
+	np_info("punch succeeded: peer %s reached with %s after %u probes (attempt %u)", astr(peer, a),
+		pu->mod->desc.name, pu->probes_this_attempt, pu->a.attempt);
+	/* The tunnel keeps this socket and closes the others. */
+	memset(pu->sock_open + 1, 0, NP_HOST_MAX_SOCKETS);
+	pu->up->path_found(pu->ctx, sock_id, peer);
 }
 
 static void h_fail(void *host, const char *reason)
 {
-	struct np_peer *p = host;
+	struct np_punch *pu = host;
 
-	if (!p->strat || p->strat_done || p->st != NP_ST_PUNCH)
+	if (!np_punch_running(pu))
 		return;
-	snprintf(p->fail_reason, sizeof(p->fail_reason), "%s", reason ? reason : "strategy gave up");
-	np_punch_finish(p);
-	p->strat_done = 2; /* the reap timer reports the failure */
+	snprintf(pu->fail_reason, sizeof(pu->fail_reason), "%s", reason ? reason : "strategy gave up");
+	finish(pu, NP_PUNCH_FAILING); /* the reap timer reports the failure */
 }
 
-static void on_reap(struct ev_loop *loop, ev_timer *w, int revents)
+/* ---- timers ------------------------------------------------------------------ */
+
+void np_punch_on_timer(struct np_punch *pu, int id)
 {
-	struct np_peer *p = w->data;
-	int failed = p->strat_done == 2;
-
-	np_punch_destroy(p);
-	if (failed && p->st == NP_ST_PUNCH)
-		np_punch_failed(p, p->fail_reason);
-}
-
-static void on_strat_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct np_strat_timer *t = w->data;
-	struct np_peer *p = t->p;
-
-	if (p->strat && !p->strat_done && p->mod->desc.on_timer)
-		p->mod->desc.on_timer(p->strat, t->id);
-}
-
-static void on_attempt_timeout(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct np_peer *p = w->data;
 	char why[128];
 
-	if (p->st != NP_ST_PUNCH)
-		return;
-	snprintf(why, sizeof(why), "no authenticated answer after %u probes", p->probes_this_attempt);
-	np_punch_destroy(p);
-	np_punch_failed(p, why);
+	if (id >= 0 && id < NP_HOST_MAX_TIMERS) {
+		if (np_punch_running(pu) && pu->mod->desc.on_timer)
+			pu->mod->desc.on_timer(pu->strat, id);
+	} else if (id == NP_PUNCH_TIMER_REAP) {
+		int failed = pu->st == NP_PUNCH_FAILING;
+
+		if (pu->st == NP_PUNCH_IDLE)
+			return;
+		destroy_strategy(pu);
+		if (failed)
+			report_failure(pu, pu->fail_reason);
+	} else if (id == NP_PUNCH_TIMER_ATTEMPT) {
+		if (!np_punch_running(pu))
+			return;
+		snprintf(why, sizeof(why), "no authenticated answer after %u probes", pu->probes_this_attempt);
+		destroy_strategy(pu);
+		report_failure(pu, why);
+	}
 }
 
-/* Sets p->mod for this attempt; with --strategy=auto from both NAT kinds. */
-static int select_strategy(struct np_peer *p)
+/* ---- probes from the peer ----------------------------------------------------- */
+
+void np_punch_handle_probe(struct np_punch *pu, int sock_id, const uint8_t *buf, size_t len, const np_addr_t *from)
+{
+	struct np_msg_probe m;
+
+	if (np_wire_parse_probe(buf, len, &m) < 0) {
+		pu->stats.bad++;
+		return;
+	}
+	if (np_auth_verify(pu->a.probe_key, buf, NP_PROBE_MAC_OFFSET, m.mac) < 0) {
+		pu->stats.bad_mac++;
+		pu->up->auth_warn(pu->ctx,
+				  pu->secure ? "probe with a bad MAC (wrong --peer-key or --psk on one side, or a forgery)"
+					     : "probe with a bad MAC (different --session, or a forgery)",
+				  from);
+		return;
+	}
+	/* Our own probe reflected back to us: ignore. */
+	if (!!(m.flags & NP_PROBE_F_HIGH) == !!pu->a.high) {
+		pu->stats.bad++;
+		return;
+	}
+	if (pu->st == NP_PUNCH_IDLE)
+		return;
+	pu->stats.probes_rx++;
+	if (m.type == NP_MSG_PROBE) {
+		send_probe_msg(pu, sock_id, from, NP_MSG_PROBE_ACK, m.nonce, 0);
+		if (np_punch_running(pu) && pu->mod->desc.on_answer)
+			pu->mod->desc.on_answer(pu->strat, sock_id, from, 0);
+		return;
+	}
+	if (m.round != pu->a.round || m.nonce != probe_nonce(pu, sock_id, from)) {
+		np_debug("probe-ack that answers no probe of ours: ignored");
+		return;
+	}
+	if (np_punch_running(pu) && pu->mod->desc.on_answer)
+		pu->mod->desc.on_answer(pu->strat, sock_id, from, 1);
+}
+
+/* ---- attempts ------------------------------------------------------------------- */
+
+/* Sets pu->mod for this attempt; with --strategy=auto from both NAT kinds. */
+static int select_strategy(struct np_punch *pu)
 {
 	char why[200], err[256];
 	const char *name;
 	int i;
 
-	if (!p->auto_mode) {
-		p->mod = &p->mods[0];
+	if (!pu->auto_mode) {
+		pu->mod = &pu->mods[0];
 		return 0;
 	}
-	name = np_autoselect(&p->self_nat, &p->peer_nat, p->attempts, why, sizeof(why));
+	name = np_autoselect(&pu->a.self_nat, &pu->a.peer_nat, pu->a.attempt, why, sizeof(why));
 	if (!name) {
-		np_peer_no_path(p, why);
+		snprintf(pu->fail_reason, sizeof(pu->fail_reason), "%s", why); /* for natpunch status */
+		pu->up->no_path(pu->ctx, why);
 		return -EHOSTUNREACH;
 	}
-	for (i = 0; i < p->nmods; i++)
-		if (strcmp(p->mods[i].desc.name, name) == 0)
+	for (i = 0; i < pu->nmods; i++)
+		if (strcmp(pu->mods[i].desc.name, name) == 0)
 			break;
-	if (i == p->nmods) {
-		if (p->nmods == (int)(sizeof(p->mods) / sizeof(p->mods[0])) ||
-		    np_strategy_load(name, p->cfg->strategy_path, &p->mods[i], err, sizeof(err)) < 0) {
+	if (i == pu->nmods) {
+		if (pu->nmods == (int)(sizeof(pu->mods) / sizeof(pu->mods[0]))) {
+			snprintf(err, sizeof(err), "no room to load strategy %s", name);
+			i = -1;
+		} else if (np_strategy_load(name, pu->strategy_path, &pu->mods[i], err, sizeof(err)) < 0) {
+			i = -1;
+		}
+		if (i < 0) {
 			np_err("--strategy=auto: %s", err);
-			np_punch_failed(p, "strategy could not be loaded");
+			report_failure(pu, "strategy could not be loaded");
 			return -ENOENT;
 		}
-		p->nmods++;
+		pu->nmods++;
 	}
-	p->mod = &p->mods[i];
-	np_info("--strategy=auto chose %s: %s (attempt %u)", name, why[0] ? why : "-", p->attempts);
+	pu->mod = &pu->mods[i];
+	np_info("--strategy=auto chose %s: %s (attempt %u)", name, why[0] ? why : "-", pu->a.attempt);
 	return 0;
 }
 
-void np_punch_handle_probe(struct np_peer *p, struct np_sock *s, const uint8_t *buf, size_t len,
-			 const np_addr_t *from)
+void np_punch_stop(struct np_punch *pu)
 {
-	struct np_msg_probe m;
-
-	if (np_wire_parse_probe(buf, len, &m) < 0) {
-		p->stats.bad++;
-		return;
-	}
-	if (np_auth_verify(p->probe_key, buf, NP_PROBE_MAC_OFFSET, m.mac) < 0) {
-		p->stats.bad_mac++;
-		np_peer_auth_warn(p,
-			  p->secure ? "probe with a bad MAC (wrong --peer-key or --psk on one side, or a forgery)"
-				    : "probe with a bad MAC (different --session, or a forgery)",
-			  from);
-		return;
-	}
-	/* Our own probe reflected back to us: ignore. */
-	if (!!(m.flags & NP_PROBE_F_HIGH) == !!p->high) {
-		p->stats.bad++;
-		return;
-	}
-	if (p->st < NP_ST_PUNCH)
-		return;
-	p->stats.probes_rx++;
-	if (m.type == NP_MSG_PROBE) {
-		send_probe_msg(p, s->id, from, NP_MSG_PROBE_ACK, m.nonce, 0);
-		if (p->strat && !p->strat_done && p->mod->desc.on_answer)
-			p->mod->desc.on_answer(p->strat, s->id, from, 0);
-		return;
-	}
-	if (m.round != p->round || m.nonce != probe_nonce(p, s->id, from)) {
-		np_debug("probe-ack that answers no probe of ours: ignored");
-		return;
-	}
-	if (p->strat && !p->strat_done && p->mod->desc.on_answer)
-		p->mod->desc.on_answer(p->strat, s->id, from, 1);
+	destroy_strategy(pu);
+	stop_timers(pu, NP_PUNCH_TIMER_ATTEMPT, NP_PUNCH_TIMER_REAP);
 }
 
-/* Begins an attempt: picks the strategy, tells it what is known, and arms
- * the attempt timeout. The caller has set the round, both endpoints and
- * both NAT kinds. */
-void np_punch_start(struct np_peer *p, uint16_t start_in_ms)
+void np_punch_pair(struct np_punch *pu, const struct np_punch_attempt *a)
+{
+	np_punch_stop(pu);
+	pu->a = *a;
+	pu->st = NP_PUNCH_DONE; /* a pairing, no strategy */
+	pu->up->random(pu->ctx, pu->nonce_salt, sizeof(pu->nonce_salt));
+	pu->probes_this_attempt = 0;
+	memset(pu->sock_open, 0, sizeof(pu->sock_open));
+	pu->sock_open[0] = 1;
+}
+
+int np_punch_start(struct np_punch *pu, const struct np_punch_attempt *a)
 {
 	np_strategy_view_t v = { 0 };
-	char a[NP_ADDR_STRLEN], b[NP_ADDR_STRLEN];
+	char s1[NP_ADDR_STRLEN], s2[NP_ADDR_STRLEN];
+	uint32_t timeout;
 	int rc;
 
-	randombytes_buf(p->nonce_salt, sizeof(p->nonce_salt));
-	p->attempts++;
-	p->attempt_start_ms = np_mono_ms();
-	p->probes_this_attempt = 0;
-	np_peer_set_state(p, NP_ST_PUNCH);
-	if (select_strategy(p) < 0)
-		return;
+	np_punch_pair(pu, a);
+	rc = select_strategy(pu);
+	if (rc < 0)
+		return rc;
 	np_info("peer found: public %s, lan %s (round %u); punching with %s, opener TTL %d",
-		np_astr(&p->peer_public, a), np_astr(&p->peer_local, b), p->round, p->mod->desc.name,
-		p->nat_depth ? p->nat_depth + 1 : 0);
+		astr(&a->peer_public, s1), astr(&a->peer_local, s2), a->round, pu->mod->desc.name,
+		a->nat_depth ? a->nat_depth + 1 : 0);
 
 	v.size = sizeof(v);
-	v.attempt = p->attempts;
-	v.round = p->round;
-	v.self_local = p->self_local;
-	v.self_public = p->self_public;
-	v.peer_local = p->peer_local;
-	v.peer_public = p->peer_public;
-	v.self_nat = p->self_nat;
-	v.self_nat.depth = (uint8_t)p->nat_depth;
-	v.peer_nat = p->peer_nat;
-	v.start_at_ms = np_mono_ms() + start_in_ms;
-	v.self_is_high = p->high;
-	rc = p->mod->desc.create(&p->api, p, &p->strat);
+	v.attempt = a->attempt;
+	v.round = a->round;
+	v.self_local = a->self_local;
+	v.self_public = a->self_public;
+	v.peer_local = a->peer_local;
+	v.peer_public = a->peer_public;
+	v.self_nat = a->self_nat;
+	v.self_nat.depth = (uint8_t)a->nat_depth;
+	v.peer_nat = a->peer_nat;
+	v.start_at_ms = pu->up->now_ms(pu->ctx) + a->start_in_ms;
+	v.self_is_high = a->high;
+	rc = pu->mod->desc.create(&pu->api, pu, &pu->strat);
 	if (rc < 0) {
-		p->strat = NULL;
-		np_punch_failed(p, "strategy could not be created");
-		return;
+		pu->strat = NULL;
+		report_failure(pu, "strategy could not be created");
+		return rc;
 	}
-	p->strat_done = 0;
-	rc = p->mod->desc.start(p->strat, &v);
-	if (rc < 0 && !p->strat_done) {
-		np_punch_destroy(p);
-		np_punch_failed(p, "strategy could not start");
-		return;
+	pu->st = NP_PUNCH_RUNNING;
+	rc = pu->mod->desc.start(pu->strat, &v);
+	if (rc < 0 && np_punch_running(pu)) {
+		destroy_strategy(pu);
+		report_failure(pu, "strategy could not start");
+		return rc;
 	}
-	ev_timer_stop(p->loop, &p->attempt_timer);
-	ev_timer_set(&p->attempt_timer,
-		     (p->mod->desc.attempt_timeout_ms ? p->mod->desc.attempt_timeout_ms : DEFAULT_ATTEMPT_MS) / 1000.0,
-		     0.);
-	ev_timer_start(p->loop, &p->attempt_timer);
+	if (!np_punch_running(pu))
+		return 0; /* start() already succeeded or failed: the reap timer runs */
+	timeout = pu->mod->desc.attempt_timeout_ms ? pu->mod->desc.attempt_timeout_ms : NP_PUNCH_DEFAULT_ATTEMPT_MS;
+	pu->up->timer_start(pu->ctx, NP_PUNCH_TIMER_ATTEMPT, timeout);
+	return 0;
 }
 
-void np_punch_init(struct np_peer *p)
+void np_punch_end(struct np_punch *pu)
 {
-	p->api = (np_host_api_t){
+	if (pu->st == NP_PUNCH_RUNNING || pu->st == NP_PUNCH_FAILING)
+		finish(pu, NP_PUNCH_ENDING);
+}
+
+void np_punch_reset(struct np_punch *pu)
+{
+	np_punch_stop(pu);
+	pu->st = NP_PUNCH_IDLE;
+	pu->mod = NULL;
+}
+
+int np_punch_init(struct np_punch *pu, const struct np_punch_cfg *cfg, const struct np_punch_upcalls *up, void *ctx,
+		  char *err, size_t errlen)
+{
+	int rc;
+
+	memset(pu, 0, sizeof(*pu));
+	pu->up = up;
+	pu->ctx = ctx;
+	pu->cfg_strategy = cfg->strategy;
+	pu->strategy_path = cfg->strategy_path;
+	pu->secure = cfg->secure;
+	pu->api = (np_host_api_t){
 		.size = sizeof(np_host_api_t),
 		.send_probe = h_send_probe,
 		.open_socket = h_open_socket,
@@ -465,13 +423,23 @@ void np_punch_init(struct np_peer *p)
 		.succeed = h_succeed,
 		.fail = h_fail,
 	};
-	for (int i = 0; i < NP_HOST_MAX_TIMERS; i++) {
-		p->stimers[i].id = i;
-		p->stimers[i].p = p;
-		ev_timer_init(&p->stimers[i].t, on_strat_timer, 0., 0.);
-		p->stimers[i].t.data = &p->stimers[i];
+	pu->auto_mode = strcmp(cfg->strategy, "auto") == 0;
+	if (!pu->auto_mode) {
+		rc = np_strategy_load(cfg->strategy, cfg->strategy_path, &pu->mods[0], err, errlen);
+		if (rc < 0)
+			return rc;
+		pu->nmods = 1;
 	}
-	ev_timer_init(&p->reap, on_reap, 0., 0.);
-	ev_timer_init(&p->attempt_timer, on_attempt_timeout, 1., 0.);
-	p->reap.data = p->attempt_timer.data = p;
+	return 0;
+}
+
+void np_punch_fini(struct np_punch *pu)
+{
+	if (!pu->up)
+		return;
+	np_punch_reset(pu);
+	for (int i = 0; i < pu->nmods; i++)
+		np_strategy_unload(&pu->mods[i]);
+	pu->nmods = 0;
+	sodium_memzero(pu->a.probe_key, sizeof(pu->a.probe_key));
 }

@@ -84,8 +84,7 @@ static void start_path(struct np_peer *p, const char *why)
 {
 	char a[NP_ADDR_STRLEN];
 
-	np_punch_destroy(p);
-	ev_timer_stop(p->loop, &p->attempt_timer);
+	np_punch_stop(&p->punch);
 	np_sock_close_extra(p, -1);
 	p->relay_wanted = 0;
 	p->relay_wait_logged = 0;
@@ -99,7 +98,7 @@ static void start_path(struct np_peer *p, const char *why)
 
 static void relay_maybe_start(struct np_peer *p, const char *why)
 {
-	if (!p->relay || p->st != NP_ST_PUNCH || p->strat)
+	if (!p->relay || p->st != NP_ST_PUNCH || p->punch.strat)
 		return;
 	if (!(p->relay_wanted || p->cfg->relay_mode == NP_RELAY_ALWAYS))
 		return;
@@ -234,8 +233,7 @@ int np_relay_fallback(struct np_peer *p, const char *why)
 	}
 	/* Stay in PUNCH without a strategy, registering, until both relayed
 	 * addresses are known (on_ready / np_relay_peer_info start it). */
-	np_punch_destroy(p);
-	ev_timer_stop(p->loop, &p->attempt_timer);
+	np_punch_stop(&p->punch);
 	np_peer_set_state(p, NP_ST_PUNCH);
 	np_info("falling back to the relay %s once %s (%s)", np_turn_uri(p->relay),
 		np_turn_get_state(p->relay) != NP_TURN_READY ? "our allocation is ready"

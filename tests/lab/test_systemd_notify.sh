@@ -45,6 +45,7 @@ LAB_LOG_A=$LAB_DIR/logs/A.1.log
 LAB_PID_A=$(lab_bg A "$LAB_LOG_A" env NOTIFY_SOCKET="$sock" NP_TEST_MARKER="$marker" \
 	"$NP_BUILD_DIR/natpunch" --config "$conf" ${NP_LAB_EXTRA_ARGS:-})
 LAB_TUN_IP_A=10.10.0.1
+LAB_CTL_A=$LAB_DIR/ctl-A.sock
 
 lab_wait 10 grep -q "READY=1" "$notes" || lab_fail "no READY=1 within 10 s"
 grep -q "READY=1 tun=yes ctl=yes" "$notes" || lab_fail "READY=1 before the tun and control socket existed: $(grep READY "$notes")"

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "np_auth.h"
 #include "np_keys.h"
 
 /* RFC 7748 section 6.1, Alice. */
@@ -224,6 +225,30 @@ static void test_key_file_owner(void **state)
 	assert_non_null(strstr(err, path));
 }
 
+/* The token file has the key files' rules: owner and mode. */
+static void test_token_file_owner(void **state)
+{
+	char path[128], err[256];
+	uint8_t k[32];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/token", tmpdir);
+	write_file(path, "0123456789abcdef0123\n", 0600);
+	assert_int_equal(np_auth_token_key_from_file(path, k, err, sizeof(err)), 0);
+	write_file(path, "0123456789abcdef0123\n", 0640);
+	assert_int_equal(np_auth_token_key_from_file(path, k, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "chmod 600"));
+	if (geteuid() == 0) {
+		write_file(path, "0123456789abcdef0123\n", 0600);
+		assert_int_equal(chown(path, 65534, 65534), 0);
+	} else {
+		snprintf(path, sizeof(path), "/etc/passwd");
+	}
+	assert_int_equal(np_auth_token_key_from_file(path, k, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "not owned by the current user"));
+	assert_non_null(strstr(err, path));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_base64_errors),
 		cmocka_unit_test_setup_teardown(test_key_file, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_key_file_owner, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_token_file_owner, make_dir, remove_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -414,6 +414,20 @@ static void test_garbage_counted(void **state)
 	assert_int_equal(st.rx, 6);
 	assert_int_equal(st.bad, 6);
 	assert_int_equal(st.sessions, 0);
+	/* { 1, 0x30 } and { 1, 0x01 ... } are the previous wire version's DATA
+	 * and REGISTER: counted as such. */
+	assert_int_equal(st.other_version, 2);
+	/* A version-1 REGISTER gets no answer, and is counted. */
+	{
+		uint8_t buf[256];
+		int n = reg_encode(f, 0, buf, sizeof(buf), "old", 1, NULL, 0, 0, NULL);
+		buf[0] = 1;
+		handle(f, 0, buf, (size_t)n, &f->caddr[0]);
+		assert_int_equal(recv_on(f, 0, buf, sizeof(buf), 100), -1);
+		stats(f, &st);
+		assert_int_equal(st.other_version, 3);
+		assert_int_equal(st.cookies, 0);
+	}
 	destroy(f);
 }
 

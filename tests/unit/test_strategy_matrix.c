@@ -1,5 +1,5 @@
 /* test_strategy_matrix: simple, predict, spray and np_autoselect through the
- * NAT matrix, on the simulator (np_natsim) and the mock host (np_mockhost).
+ * NAT matrix, on the simulator (np_natsim) and the real punch (np_punch.c) in np_punchnet.
  *
  * For every cell (A's NAT kind x B's NAT kind) the NAT info comes from the
  * simulated discovery (np_natclass on simulator observations), autoselect
@@ -21,11 +21,11 @@
 #include <cmocka.h>
 
 #include "np_autoselect.h"
-#include "np_mockhost.h"
+#include "np_punchnet.h"
 #include "np_natclass.h"
 
 #define SEEDS 5
-#define PROBE_BOUND 8192 /* per side per attempt */
+#define PROBE_BOUND NP_PUNCH_PROBE_BUDGET /* per side per attempt: the real budget */
 
 static const char *const rows[] = { "cone", "symmetric-seq:2", "symmetric-random", "double" };
 static const char *const cols[] = { "none", "cone", "cone-altered", "symmetric-seq:1",
@@ -48,19 +48,19 @@ struct cell_stats {
 };
 
 static void run_cell(const char *strategy, unsigned r, unsigned c, unsigned bound, uint64_t seed,
-		     struct np_mock_result *res)
+		     struct np_punchnet_result *res)
 {
-	struct np_mock_side_cfg a, b;
-	struct np_mock_run_cfg run = {
+	struct np_punchnet_side_cfg a, b;
+	struct np_punchnet_run_cfg run = {
 		.strategy = { strategy, strategy },
 		.bound_ms = bound * 1000,
 		.discover = 1,
 		.seed = seed,
 	};
 
-	assert_int_equal(np_mock_side_by_kind(&a, rows[r], seed * 2 + 1), 0);
-	assert_int_equal(np_mock_side_by_kind(&b, cols[c], seed * 2 + 2), 0);
-	assert_int_equal(np_mock_run(&a, &b, &run, res), 0);
+	assert_int_equal(np_punchnet_side_by_kind(&a, rows[r], seed * 2 + 1), 0);
+	assert_int_equal(np_punchnet_side_by_kind(&b, cols[c], seed * 2 + 2), 0);
+	assert_int_equal(np_punchnet_run(&a, &b, &run, res), 0);
 }
 
 /* Discovery in the simulator must name each lab kind correctly. */
@@ -73,12 +73,12 @@ static void test_discovery_kinds(void **state)
 	unsigned i;
 
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		struct np_mock_side_cfg cfg;
+		struct np_punchnet_side_cfg cfg;
 		np_nat_info_t info;
 		char kind[32], text[128];
 
-		assert_int_equal(np_mock_side_by_kind(&cfg, kinds[i], 42 + i), 0);
-		assert_int_equal(np_mock_discover(&cfg, 42 + i, &info), 0);
+		assert_int_equal(np_punchnet_side_by_kind(&cfg, kinds[i], 42 + i), 0);
+		assert_int_equal(np_punchnet_discover(&cfg, 42 + i, &info), 0);
 		np_natclass_kind_str(&info, kind, sizeof(kind));
 		np_natclass_describe(&info, text, sizeof(text));
 		printf("discovery %-17s -> %-17s %s\n", kinds[i], kind, text);
@@ -106,16 +106,16 @@ static void test_matrix_autoselect(void **state)
 			char why[160], cellbuf[64];
 
 			for (k = 0; k < SEEDS; k++) {
-				struct np_mock_side_cfg a, b;
-				struct np_mock_result res;
+				struct np_punchnet_side_cfg a, b;
+				struct np_punchnet_result res;
 				np_nat_info_t na, nb;
 				const char *other;
 				unsigned bound = bound_s[r][c] ? bound_s[r][c] : 30;
 
-				assert_int_equal(np_mock_side_by_kind(&a, rows[r], k * 2 + 1), 0);
-				assert_int_equal(np_mock_side_by_kind(&b, cols[c], k * 2 + 2), 0);
-				assert_int_equal(np_mock_discover(&a, k, &na), 0);
-				assert_int_equal(np_mock_discover(&b, k, &nb), 0);
+				assert_int_equal(np_punchnet_side_by_kind(&a, rows[r], k * 2 + 1), 0);
+				assert_int_equal(np_punchnet_side_by_kind(&b, cols[c], k * 2 + 2), 0);
+				assert_int_equal(np_punchnet_discover(&a, k, &na), 0);
+				assert_int_equal(np_punchnet_discover(&b, k, &nb), 0);
 				choice = np_autoselect(&na, &nb, 1, why, sizeof(why));
 				other = np_autoselect(&nb, &na, 1, NULL, 0);
 				/* Both peers must make the same choice. */
@@ -180,7 +180,7 @@ static void matrix_for(const char *strategy)
 			char cellbuf[64];
 
 			for (k = 0; k < SEEDS; k++) {
-				struct np_mock_result res;
+				struct np_punchnet_result res;
 
 				run_cell(strategy, r, c, 30, 100 + k, &res);
 				st.runs++;
@@ -234,7 +234,7 @@ static void test_spray_probe_count(void **state)
 	unsigned long total = 0;
 
 	for (k = 0; k < 20; k++) {
-		struct np_mock_result res;
+		struct np_punchnet_result res;
 
 		run_cell("spray", 0, 5, 30, 1000 + k, &res);
 		assert_true(res.ok);
@@ -251,9 +251,9 @@ static void test_spray_probe_count(void **state)
  * openers it works. Likewise spraying with full-TTL "openers" fails. */
 static void test_clash_is_modelled(void **state)
 {
-	struct np_mock_side_cfg a, b;
-	struct np_mock_result res;
-	struct np_mock_run_cfg run = {
+	struct np_punchnet_side_cfg a, b;
+	struct np_punchnet_result res;
+	struct np_punchnet_run_cfg run = {
 		.strategy = { "simple", "simple" },
 		.bound_ms = 12000,
 		.discover = 1,
@@ -263,15 +263,15 @@ static void test_clash_is_modelled(void **state)
 	};
 	unsigned k, ok = 0;
 
-	assert_int_equal(np_mock_side_by_kind(&a, "cone", 1), 0);
-	assert_int_equal(np_mock_side_by_kind(&b, "cone", 2), 0);
-	assert_int_equal(np_mock_run(&a, &b, &run, &res), 0);
+	assert_int_equal(np_punchnet_side_by_kind(&a, "cone", 1), 0);
+	assert_int_equal(np_punchnet_side_by_kind(&b, "cone", 2), 0);
+	assert_int_equal(np_punchnet_run(&a, &b, &run, &res), 0);
 	printf("simple cone x cone, B 400 ms late, no real openers: %s\n",
 	       res.ok ? "ok" : "failed (clash)");
 	assert_false(res.ok);
 	run.full_ttl_openers = 0;
 	run.start_skew_ms = 100;
-	assert_int_equal(np_mock_run(&a, &b, &run, &res), 0);
+	assert_int_equal(np_punchnet_run(&a, &b, &run, &res), 0);
 	printf("simple cone x cone, B 100 ms late, openers: %s\n", res.ok ? "ok" : "failed");
 	assert_true(res.ok);
 
@@ -279,10 +279,10 @@ static void test_clash_is_modelled(void **state)
 	run.start_skew_ms = 0;
 	run.full_ttl_openers = 1;
 	run.bound_ms = 25000;
-	assert_int_equal(np_mock_side_by_kind(&b, "symmetric-random", 2), 0);
+	assert_int_equal(np_punchnet_side_by_kind(&b, "symmetric-random", 2), 0);
 	for (k = 0; k < 3; k++) {
 		run.seed = 50 + k;
-		assert_int_equal(np_mock_run(&a, &b, &run, &res), 0);
+		assert_int_equal(np_punchnet_run(&a, &b, &run, &res), 0);
 		ok += res.ok != 0;
 	}
 	printf("spray cone x symmetric-random with full-TTL openers: %u/3 ok\n", ok);
@@ -294,9 +294,9 @@ static void test_clash_is_modelled(void **state)
  * sequential NATs the k-th mappings no longer line up: a clean failure. */
 static void test_predict_noise(void **state)
 {
-	struct np_mock_side_cfg a, b;
-	struct np_mock_result res;
-	struct np_mock_run_cfg run = {
+	struct np_punchnet_side_cfg a, b;
+	struct np_punchnet_result res;
+	struct np_punchnet_run_cfg run = {
 		.strategy = { "predict", "predict" },
 		.bound_ms = 20000,
 		.discover = 1,
@@ -304,14 +304,14 @@ static void test_predict_noise(void **state)
 		.seq_noise = 5,
 	};
 
-	assert_int_equal(np_mock_side_by_kind(&a, "cone", 1), 0);
-	assert_int_equal(np_mock_side_by_kind(&b, "symmetric-seq:4", 2), 0);
-	assert_int_equal(np_mock_run(&a, &b, &run, &res), 0);
+	assert_int_equal(np_punchnet_side_by_kind(&a, "cone", 1), 0);
+	assert_int_equal(np_punchnet_side_by_kind(&b, "symmetric-seq:4", 2), 0);
+	assert_int_equal(np_punchnet_run(&a, &b, &run, &res), 0);
 	printf("predict cone x symmetric-seq:4, 5 ports of other traffic: %s %.1fs probes %u+%u\n",
 	       res.ok ? "ok" : "failed", res.ms / 1000.0, res.probes[0], res.probes[1]);
 	assert_true(res.ok);
-	assert_int_equal(np_mock_side_by_kind(&a, "symmetric-seq:2", 1), 0);
-	assert_int_equal(np_mock_run(&a, &b, &run, &res), 0);
+	assert_int_equal(np_punchnet_side_by_kind(&a, "symmetric-seq:2", 1), 0);
+	assert_int_equal(np_punchnet_run(&a, &b, &run, &res), 0);
 	printf("predict symmetric-seq:2 x symmetric-seq:4, 5 ports of other traffic: %s %.1fs "
 	       "probes %u+%u\n", res.ok ? "ok" : "failed (clean)", res.ms / 1000.0, res.probes[0],
 	       res.probes[1]);

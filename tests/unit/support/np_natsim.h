@@ -70,7 +70,7 @@ void np_natsim_burn(np_natsim_t *nat, unsigned n);
 uint32_t np_natsim_public_ip(const np_natsim_t *nat);
 const struct np_natsim_stats *np_natsim_stats(const np_natsim_t *nat);
 
-/* Small deterministic PRNG shared by the simulator and the mock host. */
+/* Small deterministic PRNG shared by the simulator and np_punchnet. */
 uint64_t np_sim_rand(uint64_t *state);
 
 #endif

@@ -1,70 +1,69 @@
-/* np_mockhost: the two-peer virtual world that drives real strategy .so files
- * through simulated NATs (see np_mockhost.h for what is modelled). */
-#include "np_mockhost.h"
+/* np_punchnet: the two-peer virtual network around two real punches
+ * (see np_punchnet.h for what is modelled). */
+#include "np_punchnet.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "np_log.h"
 #include "np_natclass.h"
+#include "np_wire.h"
 
-#define MOCK_SERVER_IP 0xC0000201u /* 192.0.2.1 */
-#define MOCK_SERVER_ALT 0xC0000202u /* 192.0.2.2 */
-#define MOCK_P1 3478
-#define MOCK_P2 3479
-#define MOCK_START_IN_MS 300
-#define MOCK_PROBE_BUDGET 8192
-#define MOCK_DEFAULT_TIMEOUT 10000
-#define MOCK_HS_INTERVAL 100
+#define NET_SERVER_IP 0xC0000201u /* 192.0.2.1 */
+#define NET_SERVER_ALT 0xC0000202u /* 192.0.2.2 */
+#define NET_P1 3478
+#define NET_P2 3479
+#define NET_START_IN_MS 300
+#define NET_HS_INTERVAL 100
 
-enum { PKT_PROBE, PKT_ACK, PKT_HANDSHAKE };
 enum { DIR_OUT, DIR_IN };
 
-struct mock_pkt {
+/* A datagram: the punch's bytes, or a handshake stand-in (len 0). */
+struct net_pkt {
 	struct np_sim_ep src, dst;
-	uint8_t ttl, type;
+	uint8_t ttl, len;
+	uint8_t data[NP_PROBE_WIRE_LEN];
 };
 
-struct mock_ev {
+struct net_ev {
 	uint64_t t, seq;
-	struct mock_pkt p;
+	struct net_pkt p;
 	int8_t side, dir, level;
 };
 
-struct mock_world;
+struct net_world;
 
-struct mock_side {
-	struct mock_world *w;
+struct net_side {
+	struct net_world *w;
 	int idx;
 	unsigned n_nats;
 	np_natsim_t *nat[2];
 	uint32_t host_ip, public_ip;
 	uint16_t sock_port[NP_HOST_MAX_SOCKETS + 1];
 	uint8_t sock_open[NP_HOST_MAX_SOCKETS + 1];
-	uint64_t timer_at[NP_HOST_MAX_TIMERS];
-	uint8_t timer_on[NP_HOST_MAX_TIMERS];
-	const np_strategy_t *strat;
-	void *st;
-	int st_live;
+	uint64_t timer_at[NP_PUNCH_TIMERS];
+	uint8_t timer_on[NP_PUNCH_TIMERS];
+	struct np_punch punch;
+	int punch_live;
 	int done;
 	int win_sock;
 	struct np_sim_ep win_peer;
-	uint64_t deadline, t_end, hs_next;
+	uint64_t t_end, hs_next;
 	int full_ttl_openers;
 	uint64_t rng;
-	unsigned probes, sockets;
+	unsigned sockets;
 	int succeeded, failed;
 	char reason[160];
 };
 
-struct mock_world {
+struct net_world {
 	uint64_t now, seq, start_at;
-	struct mock_ev *heap;
+	struct net_ev *heap;
 	size_t nheap, capheap;
-	struct mock_side s[2];
+	struct net_side s[2];
 	int verbose;
 };
 
@@ -93,7 +92,7 @@ static int addr_to_ep(const np_addr_t *a, struct np_sim_ep *ep)
 
 /* ---- side configurations ------------------------------------------------ */
 
-int np_mock_side_by_kind(struct np_mock_side_cfg *cfg, const char *kind, uint64_t seed)
+int np_punchnet_side_by_kind(struct np_punchnet_side_cfg *cfg, const char *kind, uint64_t seed)
 {
 	struct np_natsim_cfg cone = {
 		.mapping = NP_NAT_MAP_EIM,
@@ -142,64 +141,20 @@ int np_mock_side_by_kind(struct np_mock_side_cfg *cfg, const char *kind, uint64_
 	return -EINVAL;
 }
 
-/* ---- strategy loading --------------------------------------------------- */
-
-const np_strategy_t *np_mock_load_strategy(const char *name)
-{
-	static struct {
-		char name[64];
-		const np_strategy_t *s;
-	} cache[16];
-	static unsigned ncache;
-	const char *dir = getenv("NP_STRATEGY_BUILD_DIR");
-	np_strategy_entry_fn entry;
-	const np_strategy_t *s;
-	char path[1024];
-	void *h;
-	unsigned i;
-
-	for (i = 0; i < ncache; i++)
-		if (!strcmp(cache[i].name, name))
-			return cache[i].s;
-	if (!dir)
-		dir = ".";
-	snprintf(path, sizeof(path), "%s/%s.so", dir, name);
-	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		fprintf(stderr, "mockhost: %s\n", dlerror());
-		return NULL;
-	}
-	*(void **)&entry = dlsym(h, NP_STRATEGY_ENTRY_SYMBOL);
-	if (!entry) {
-		fprintf(stderr, "mockhost: %s: no %s\n", path, NP_STRATEGY_ENTRY_SYMBOL);
-		return NULL;
-	}
-	s = entry();
-	if (!s || s->abi_major != NP_STRATEGY_ABI_MAJOR || s->abi_minor > NP_STRATEGY_ABI_MINOR) {
-		fprintf(stderr, "mockhost: %s: ABI mismatch\n", path);
-		return NULL;
-	}
-	if (ncache < sizeof(cache) / sizeof(cache[0])) {
-		snprintf(cache[ncache].name, sizeof(cache[ncache].name), "%s", name);
-		cache[ncache++].s = s;
-	}
-	return s;
-}
-
 /* ---- event heap --------------------------------------------------------- */
 
-static int ev_less(const struct mock_ev *a, const struct mock_ev *b)
+static int ev_less(const struct net_ev *a, const struct net_ev *b)
 {
 	return a->t < b->t || (a->t == b->t && a->seq < b->seq);
 }
 
-static int heap_push(struct mock_world *w, const struct mock_ev *ev)
+static int heap_push(struct net_world *w, const struct net_ev *ev)
 {
 	size_t i;
 
 	if (w->nheap == w->capheap) {
 		size_t cap = w->capheap ? w->capheap * 2 : 256;
-		struct mock_ev *h = realloc(w->heap, cap * sizeof(*h));
+		struct net_ev *h = realloc(w->heap, cap * sizeof(*h));
 
 		if (!h)
 			return -ENOMEM;
@@ -210,7 +165,7 @@ static int heap_push(struct mock_world *w, const struct mock_ev *ev)
 	w->heap[i] = *ev;
 	w->heap[i].seq = w->seq++;
 	while (i > 0 && ev_less(&w->heap[i], &w->heap[(i - 1) / 2])) {
-		struct mock_ev tmp = w->heap[i];
+		struct net_ev tmp = w->heap[i];
 
 		w->heap[i] = w->heap[(i - 1) / 2];
 		w->heap[(i - 1) / 2] = tmp;
@@ -219,7 +174,7 @@ static int heap_push(struct mock_world *w, const struct mock_ev *ev)
 	return 0;
 }
 
-static void heap_pop(struct mock_world *w, struct mock_ev *out)
+static void heap_pop(struct net_world *w, struct net_ev *out)
 {
 	size_t i = 0;
 
@@ -227,7 +182,7 @@ static void heap_pop(struct mock_world *w, struct mock_ev *out)
 	w->heap[0] = w->heap[--w->nheap];
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
-		struct mock_ev tmp;
+		struct net_ev tmp;
 
 		if (l < w->nheap && ev_less(&w->heap[l], &w->heap[m]))
 			m = l;
@@ -244,7 +199,7 @@ static void heap_pop(struct mock_world *w, struct mock_ev *out)
 
 /* ---- immediate paths (registration, discovery) -------------------------- */
 
-static int path_out_now(struct mock_side *s, uint64_t now, struct np_sim_ep *src,
+static int path_out_now(struct net_side *s, uint64_t now, struct np_sim_ep *src,
 			const struct np_sim_ep *dst)
 {
 	uint8_t ttl = 64;
@@ -259,7 +214,7 @@ static int path_out_now(struct mock_side *s, uint64_t now, struct np_sim_ep *src
 	return 0;
 }
 
-static int path_in_now(struct mock_side *s, uint64_t now, const struct np_sim_ep *src,
+static int path_in_now(struct net_side *s, uint64_t now, const struct np_sim_ep *src,
 		       struct np_sim_ep *dst)
 {
 	uint8_t ttl = 64;
@@ -275,7 +230,7 @@ static int path_in_now(struct mock_side *s, uint64_t now, const struct np_sim_ep
 }
 
 /* One request/reply with the virtual server: the mapping it saw, or family 0. */
-static void server_ask(struct mock_side *s, uint16_t lport, uint32_t sip, uint16_t sport,
+static void server_ask(struct net_side *s, uint16_t lport, uint32_t sip, uint16_t sport,
 		       uint32_t rip, uint16_t rport, np_addr_t *seen, int *reply_ok)
 {
 	struct np_sim_ep src = { s->host_ip, lport }, dst = { sip, sport };
@@ -296,7 +251,7 @@ static void server_ask(struct mock_side *s, uint16_t lport, uint32_t sip, uint16
 		*reply_ok = 1;
 }
 
-static int side_discover(struct mock_side *s, np_nat_info_t *out)
+static int side_discover(struct net_side *s, np_nat_info_t *out)
 {
 	struct np_sim_ep local = { s->host_ip, 45000 };
 	struct np_nat_obs obs;
@@ -306,20 +261,20 @@ static int side_discover(struct mock_side *s, np_nat_info_t *out)
 
 	memset(&obs, 0, sizeof(obs));
 	ep_to_addr(&local, &obs.local);
-	server_ask(s, 45000, MOCK_SERVER_IP, MOCK_P1, MOCK_SERVER_IP, MOCK_P1, &obs.mapped_p1, NULL);
-	server_ask(s, 45000, MOCK_SERVER_IP, MOCK_P2, MOCK_SERVER_IP, MOCK_P2, &obs.mapped_p2, NULL);
-	server_ask(s, 45000, MOCK_SERVER_ALT, MOCK_P1, MOCK_SERVER_ALT, MOCK_P1, &obs.mapped_alt,
+	server_ask(s, 45000, NET_SERVER_IP, NET_P1, NET_SERVER_IP, NET_P1, &obs.mapped_p1, NULL);
+	server_ask(s, 45000, NET_SERVER_IP, NET_P2, NET_SERVER_IP, NET_P2, &obs.mapped_p2, NULL);
+	server_ask(s, 45000, NET_SERVER_ALT, NET_P1, NET_SERVER_ALT, NET_P1, &obs.mapped_alt,
 		   NULL);
 	obs.have_alt = 1;
-	server_ask(s, 45001, MOCK_SERVER_IP, MOCK_P1, MOCK_SERVER_IP, MOCK_P2, NULL, &ok);
+	server_ask(s, 45001, NET_SERVER_IP, NET_P1, NET_SERVER_IP, NET_P2, NULL, &ok);
 	obs.change_port_reply = (uint8_t)ok;
-	server_ask(s, 45002, MOCK_SERVER_IP, MOCK_P1, MOCK_SERVER_ALT, MOCK_P2, NULL, &ok);
+	server_ask(s, 45002, NET_SERVER_IP, NET_P1, NET_SERVER_ALT, NET_P2, NULL, &ok);
 	obs.change_ip_reply = (uint8_t)ok;
 	obs.n_fresh = 5;
 	for (k = 0; k < obs.n_fresh; k++) {
 		uint16_t lp = (uint16_t)(45010 + 7 * k);
 
-		server_ask(s, lp, MOCK_SERVER_IP, MOCK_P1, MOCK_SERVER_IP, MOCK_P1, &seen, NULL);
+		server_ask(s, lp, NET_SERVER_IP, NET_P1, NET_SERVER_IP, NET_P1, &seen, NULL);
 		obs.fresh_local[k] = lp;
 		obs.fresh_public[k] = seen.family ? seen.port : 0;
 	}
@@ -329,8 +284,8 @@ static int side_discover(struct mock_side *s, np_nat_info_t *out)
 
 /* ---- sides -------------------------------------------------------------- */
 
-static int side_init(struct mock_side *s, struct mock_world *w, int idx,
-		     const struct np_mock_side_cfg *cfg, uint64_t seed)
+static int side_init(struct net_side *s, struct net_world *w, int idx,
+		     const struct np_punchnet_side_cfg *cfg, uint64_t seed)
 {
 	static const uint32_t pub[2] = { 0xCB007101u, 0xC6336401u };  /* 203.0.113.1, 198.51.100.1 */
 	static const uint32_t lan[2] = { 0xC0A8010Au, 0xC0A8020Au };  /* 192.168.1.10, .2.10 */
@@ -364,19 +319,19 @@ static int side_init(struct mock_side *s, struct mock_world *w, int idx,
 	return 0;
 }
 
-static void side_free(struct mock_side *s)
+static void side_free(struct net_side *s)
 {
 	unsigned i;
 
-	if (s->st_live && s->strat->destroy)
-		s->strat->destroy(s->st);
-	s->st_live = 0;
+	if (s->punch_live)
+		np_punch_fini(&s->punch);
+	s->punch_live = 0;
 	for (i = 0; i < 2; i++)
 		np_natsim_free(s->nat[i]);
 }
 
 /* Truth, for runs without discovery. */
-static void side_truth(const struct np_mock_side_cfg *cfg, np_nat_info_t *out)
+static void side_truth(const struct np_punchnet_side_cfg *cfg, np_nat_info_t *out)
 {
 	const struct np_natsim_cfg *n;
 	unsigned i, pick;
@@ -414,19 +369,15 @@ static void side_truth(const struct np_mock_side_cfg *cfg, np_nat_info_t *out)
 	}
 }
 
-/* ---- host API ----------------------------------------------------------- */
+/* ---- the tunnel around each punch: its upcalls ---------------------------- */
 
-static void mock_log(void *host, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void net_log(struct net_side *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void mock_log(void *host, int level, const char *fmt, ...)
+static void net_log(struct net_side *s, const char *fmt, ...)
 {
-	struct mock_side *s = host;
 	va_list ap;
 
-	if (!s->w->verbose && level > 0)
-		return;
-	if (s->w->verbose < 2 && level > 2)
+	if (!s->w->verbose)
 		return;
 	fprintf(stderr, "[%6llu %c] ", (unsigned long long)s->w->now, 'A' + s->idx);
 	va_start(ap, fmt);
@@ -435,53 +386,97 @@ static void mock_log(void *host, int level, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static int send_pkt(struct mock_side *s, int sock, const struct np_sim_ep *to, uint8_t ttl,
-		    uint8_t type)
+static int push_pkt(struct net_side *s, int sock, const struct np_sim_ep *to, uint8_t ttl, const void *buf,
+		    size_t len)
 {
-	struct mock_ev ev;
+	struct net_ev ev;
 
+	if (len > sizeof(ev.p.data))
+		return -EMSGSIZE;
 	memset(&ev, 0, sizeof(ev));
 	ev.t = s->w->now + 1;
 	ev.p.src.ip = s->host_ip;
 	ev.p.src.port = s->sock_port[sock];
 	ev.p.dst = *to;
 	ev.p.ttl = ttl;
-	ev.p.type = type;
+	ev.p.len = (uint8_t)len;
+	if (len)
+		memcpy(ev.p.data, buf, len);
 	ev.side = (int8_t)s->idx;
 	ev.dir = DIR_OUT;
 	ev.level = 0;
 	return heap_push(s->w, &ev);
 }
 
-static int mock_send_probe(void *host, int sock_id, const np_addr_t *to, unsigned flags)
+/* The tunnel keeps the winning socket and closes the others. */
+static void keep_only(struct net_side *s, int sock)
 {
-	struct mock_side *s = host;
-	struct np_sim_ep dst;
+	for (int i = 1; i <= NP_HOST_MAX_SOCKETS; i++)
+		if (i != sock)
+			s->sock_open[i] = 0;
+}
+
+static void end_side(struct net_side *s, int succeeded, int failed, const char *reason)
+{
+	if (s->done)
+		return;
+	s->done = 1;
+	s->succeeded = succeeded;
+	s->failed = failed;
+	s->t_end = s->w->now;
+	if (reason)
+		snprintf(s->reason, sizeof(s->reason), "%s", reason);
+}
+
+static void up_path_found(void *ctx, int sock_id, const np_addr_t *peer)
+{
+	struct net_side *s = ctx;
 
 	if (s->done)
-		return -ECANCELED;
+		return;
+	end_side(s, 1, 0, NULL);
+	s->win_sock = sock_id;
+	addr_to_ep(peer, &s->win_peer);
+	s->hs_next = s->w->now;
+	keep_only(s, sock_id);
+	net_log(s, "path found on socket %d", sock_id);
+}
+
+static void up_failed(void *ctx, const char *reason)
+{
+	struct net_side *s = ctx;
+
+	end_side(s, 0, strncmp(reason, "no authenticated answer", 23) == 0 ? 2 : 1, reason);
+	net_log(s, "failed: %s", reason);
+}
+
+static void up_no_path(void *ctx, const char *why)
+{
+	struct net_side *s = ctx;
+
+	end_side(s, 0, 1, why);
+	net_log(s, "no path: %s", why);
+}
+
+static int up_send(void *ctx, int sock_id, const np_addr_t *to, const void *buf, size_t len, int ttl)
+{
+	struct net_side *s = ctx;
+	struct np_sim_ep dst;
+
 	if (sock_id < 0 || sock_id > NP_HOST_MAX_SOCKETS || !s->sock_open[sock_id])
 		return -EBADF;
 	if (addr_to_ep(to, &dst) < 0)
 		return -EAFNOSUPPORT;
-	if ((flags & NP_PROBE_OPENER) && s->n_nats == 0)
-		return 0;
-	if (s->probes >= MOCK_PROBE_BUDGET)
-		return -EDQUOT;
-	s->probes++;
-	return send_pkt(s, sock_id, &dst,
-			(flags & NP_PROBE_OPENER) && !s->full_ttl_openers ? (uint8_t)(s->n_nats + 1)
-									  : 64,
-			PKT_PROBE);
+	if (ttl <= 0 || s->full_ttl_openers)
+		ttl = 64;
+	return push_pkt(s, sock_id, &dst, (uint8_t)ttl, buf, len);
 }
 
-static int mock_open_socket(void *host)
+static int up_open_socket(void *ctx)
 {
-	struct mock_side *s = host;
+	struct net_side *s = ctx;
 	int id, j;
 
-	if (s->done)
-		return -ECANCELED;
 	for (id = 1; id <= NP_HOST_MAX_SOCKETS; id++)
 		if (!s->sock_open[id])
 			break;
@@ -503,43 +498,42 @@ static int mock_open_socket(void *host)
 	return id;
 }
 
-static void mock_close_socket(void *host, int sock_id)
+static void up_close_socket(void *ctx, int sock_id)
 {
-	struct mock_side *s = host;
+	struct net_side *s = ctx;
 
 	if (sock_id > 0 && sock_id <= NP_HOST_MAX_SOCKETS)
 		s->sock_open[sock_id] = 0;
 }
 
-static int mock_timer_start(void *host, int id, uint32_t after_ms)
+static void up_timer_start(void *ctx, int id, uint32_t after_ms)
 {
-	struct mock_side *s = host;
+	struct net_side *s = ctx;
 
-	if (id < 0 || id >= NP_HOST_MAX_TIMERS)
-		return -EINVAL;
+	if (id < 0 || id >= NP_PUNCH_TIMERS)
+		return;
 	s->timer_on[id] = 1;
 	s->timer_at[id] = s->w->now + after_ms;
-	return 0;
 }
 
-static void mock_timer_stop(void *host, int id)
+static void up_timer_stop(void *ctx, int id)
 {
-	struct mock_side *s = host;
+	struct net_side *s = ctx;
 
-	if (id >= 0 && id < NP_HOST_MAX_TIMERS)
+	if (id >= 0 && id < NP_PUNCH_TIMERS)
 		s->timer_on[id] = 0;
 }
 
-static uint64_t mock_now_ms(void *host)
+static uint64_t up_now_ms(void *ctx)
 {
-	struct mock_side *s = host;
+	struct net_side *s = ctx;
 
 	return s->w->now;
 }
 
-static void mock_random(void *host, void *buf, size_t len)
+static void up_random(void *ctx, void *buf, size_t len)
 {
-	struct mock_side *s = host;
+	struct net_side *s = ctx;
 	uint8_t *p = buf;
 	size_t i;
 
@@ -547,66 +541,28 @@ static void mock_random(void *host, void *buf, size_t len)
 		p[i] = (uint8_t)np_sim_rand(&s->rng);
 }
 
-static void mock_succeed(void *host, int sock_id, const np_addr_t *peer)
+static void up_auth_warn(void *ctx, const char *what, const np_addr_t *from)
 {
-	struct mock_side *s = host;
-
-	if (s->done)
-		return;
-	s->done = 1;
-	s->succeeded = 1;
-	s->win_sock = sock_id;
-	addr_to_ep(peer, &s->win_peer);
-	s->t_end = s->w->now;
-	s->hs_next = s->w->now;
-	mock_log(s, 2, "succeed on socket %d", sock_id);
+	net_log(ctx, "%s", what);
 }
 
-static void mock_fail(void *host, const char *reason)
-{
-	struct mock_side *s = host;
-
-	if (s->done)
-		return;
-	s->done = 1;
-	s->failed = 1;
-	snprintf(s->reason, sizeof(s->reason), "%s", reason ? reason : "");
-	s->t_end = s->w->now;
-	mock_log(s, 2, "fail: %s", s->reason);
-}
-
-static const np_host_api_t mock_api = {
-	.size = sizeof(np_host_api_t),
-	.send_probe = mock_send_probe,
-	.open_socket = mock_open_socket,
-	.close_socket = mock_close_socket,
-	.timer_start = mock_timer_start,
-	.timer_stop = mock_timer_stop,
-	.now_ms = mock_now_ms,
-	.random = mock_random,
-	.log = mock_log,
-	.succeed = mock_succeed,
-	.fail = mock_fail,
+static const struct np_punch_upcalls net_upcalls = {
+	.path_found = up_path_found,
+	.failed = up_failed,
+	.no_path = up_no_path,
+	.send = up_send,
+	.open_socket = up_open_socket,
+	.close_socket = up_close_socket,
+	.timer_start = up_timer_start,
+	.timer_stop = up_timer_stop,
+	.now_ms = up_now_ms,
+	.random = up_random,
+	.auth_warn = up_auth_warn,
 };
 
 /* ---- the world ---------------------------------------------------------- */
 
-/* After a side ended: destroy its strategy, keep only the winning socket. */
-static void reap(struct mock_side *s)
-{
-	int i;
-
-	if (!s->done || !s->st_live)
-		return;
-	s->strat->destroy(s->st);
-	s->st_live = 0;
-	for (i = 1; i <= NP_HOST_MAX_SOCKETS; i++)
-		if (i != s->win_sock)
-			s->sock_open[i] = 0;
-	memset(s->timer_on, 0, sizeof(s->timer_on));
-}
-
-static void deliver(struct mock_world *w, struct mock_side *s, const struct mock_pkt *p)
+static void deliver(struct net_world *w, struct net_side *s, const struct net_pkt *p)
 {
 	np_addr_t from;
 	int i;
@@ -619,32 +575,24 @@ static void deliver(struct mock_world *w, struct mock_side *s, const struct mock
 	if (i > NP_HOST_MAX_SOCKETS)
 		return;
 	ep_to_addr(&p->src, &from);
-	switch (p->type) {
-	case PKT_PROBE:
-		send_pkt(s, i, &p->src, 64, PKT_ACK); /* the core acks by itself */
-		if (s->st_live && !s->done && s->strat->on_answer)
-			s->strat->on_answer(s->st, i, &from, 0);
-		break;
-	case PKT_ACK:
-		if (s->st_live && !s->done && s->strat->on_answer)
-			s->strat->on_answer(s->st, i, &from, 1);
-		break;
-	default:
-		if (!s->done) {
-			s->done = 1;
-			s->succeeded = 2;
-			s->win_sock = i;
-			s->win_peer = p->src;
-			s->t_end = w->now;
-			mock_log(s, 2, "adopted the peer's handshake on socket %d", i);
-		}
-		break;
+	if (p->len) {
+		np_punch_handle_probe(&s->punch, i, p->data, p->len, &from);
+		return;
+	}
+	/* A handshake on a path the peer found: ours too. */
+	if (!s->done) {
+		np_punch_end(&s->punch);
+		end_side(s, 2, 0, NULL);
+		s->win_sock = i;
+		s->win_peer = p->src;
+		keep_only(s, i);
+		net_log(s, "adopted the peer's handshake on socket %d", i);
 	}
 }
 
-static void step_packet(struct mock_world *w, struct mock_ev *ev)
+static void step_packet(struct net_world *w, struct net_ev *ev)
 {
-	struct mock_side *s = &w->s[(int)ev->side];
+	struct net_side *s = &w->s[(int)ev->side];
 	int d;
 
 	if (ev->dir == DIR_OUT) {
@@ -685,22 +633,18 @@ static void step_packet(struct mock_world *w, struct mock_ev *ev)
 	deliver(w, s, &ev->p);
 }
 
-/* The earliest thing to happen: 0 packet, 1 timer, 2 deadline, 3 handshake. */
-static int next_thing(struct mock_world *w, uint64_t *t, int *side, int *timer)
+/* The earliest thing to happen: 0 packet, 1 timer, 3 handshake. */
+static int next_thing(struct net_world *w, uint64_t *t, int *side, int *timer)
 {
 	int kind = -1, i, j;
 
 	*t = UINT64_MAX;
 	for (i = 0; i < 2; i++) {
-		struct mock_side *s = &w->s[i];
+		struct net_side *s = &w->s[i];
 
-		if (s->st_live && !s->done) {
-			for (j = 0; j < NP_HOST_MAX_TIMERS; j++)
-				if (s->timer_on[j] && s->timer_at[j] < *t)
-					*t = s->timer_at[j], kind = 1, *side = i, *timer = j;
-			if (s->deadline < *t)
-				*t = s->deadline, kind = 2, *side = i;
-		}
+		for (j = 0; j < NP_PUNCH_TIMERS; j++)
+			if (s->timer_on[j] && s->timer_at[j] < *t)
+				*t = s->timer_at[j], kind = 1, *side = i, *timer = j;
 		if (s->succeeded == 1 && !w->s[!i].done && s->hs_next < *t)
 			*t = s->hs_next, kind = 3, *side = i;
 	}
@@ -709,10 +653,10 @@ static int next_thing(struct mock_world *w, uint64_t *t, int *side, int *timer)
 	return kind;
 }
 
-static void run_loop(struct mock_world *w, uint64_t end)
+static void run_loop(struct net_world *w, uint64_t end)
 {
-	struct mock_ev ev;
-	int kind, side = 0, timer = 0, i;
+	struct net_ev ev;
+	int kind, side = 0, timer = 0;
 	uint64_t t;
 
 	while (!(w->s[0].done && w->s[1].done)) {
@@ -728,29 +672,19 @@ static void run_loop(struct mock_world *w, uint64_t end)
 			break;
 		case 1:
 			w->s[side].timer_on[timer] = 0;
-			if (w->s[side].strat->on_timer)
-				w->s[side].strat->on_timer(w->s[side].st, timer);
-			break;
-		case 2:
-			w->s[side].done = 1;
-			w->s[side].failed = 2;
-			w->s[side].t_end = w->now;
-			snprintf(w->s[side].reason, sizeof(w->s[side].reason), "attempt timeout");
+			np_punch_on_timer(&w->s[side].punch, timer);
 			break;
 		default:
-			send_pkt(&w->s[side], w->s[side].win_sock, &w->s[side].win_peer, 64,
-				 PKT_HANDSHAKE);
-			w->s[side].hs_next = w->now + MOCK_HS_INTERVAL;
+			push_pkt(&w->s[side], w->s[side].win_sock, &w->s[side].win_peer, 64, NULL, 0);
+			w->s[side].hs_next = w->now + NET_HS_INTERVAL;
 			break;
 		}
-		for (i = 0; i < 2; i++)
-			reap(&w->s[i]);
 	}
 }
 
-int np_mock_discover(const struct np_mock_side_cfg *side, uint64_t seed, np_nat_info_t *out)
+int np_punchnet_discover(const struct np_punchnet_side_cfg *side, uint64_t seed, np_nat_info_t *out)
 {
-	struct mock_world *w = calloc(1, sizeof(*w));
+	struct net_world *w = calloc(1, sizeof(*w));
 	int ret;
 
 	if (!w)
@@ -763,31 +697,41 @@ int np_mock_discover(const struct np_mock_side_cfg *side, uint64_t seed, np_nat_
 	return ret;
 }
 
-int np_mock_run(const struct np_mock_side_cfg *a, const struct np_mock_side_cfg *b,
-		const struct np_mock_run_cfg *run, struct np_mock_result *res)
+int np_punchnet_run(const struct np_punchnet_side_cfg *a, const struct np_punchnet_side_cfg *b,
+		    const struct np_punchnet_run_cfg *run, struct np_punchnet_result *res)
 {
-	const struct np_mock_side_cfg *cfg[2] = { a, b };
-	struct np_strategy_view view[2];
+	const struct np_punchnet_side_cfg *cfg[2] = { a, b };
+	uint8_t key[2][32];
 	np_addr_t pub[2], loc[2];
-	struct mock_world *w;
+	struct net_world *w;
 	int ret = 0, i;
 
 	memset(res, 0, sizeof(*res));
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	w->verbose = getenv("NP_MOCK_VERBOSE") ? atoi(getenv("NP_MOCK_VERBOSE")) : 0;
+	w->verbose = getenv("NP_PUNCHNET_VERBOSE") ? atoi(getenv("NP_PUNCHNET_VERBOSE")) : 0;
+	np_log_set_level(w->verbose > 1 ? NP_LOG_DEBUG : w->verbose ? NP_LOG_INFO : NP_LOG_ERR);
+	memset(key[0], 0x5a, sizeof(key[0]));
+	memset(key[1], run->wrong_key ? 0xa5 : 0x5a, sizeof(key[1]));
 	for (i = 0; i < 2; i++) {
+		struct np_punch_cfg pc = {
+			.strategy = run->strategy[i],
+			.strategy_path = getenv("NP_STRATEGY_BUILD_DIR"),
+			.secure = 1,
+		};
 		struct np_sim_ep ep;
+		char err[256];
 
 		ret = side_init(&w->s[i], w, i, cfg[i], run->seed);
 		if (ret < 0)
 			goto out;
-		w->s[i].strat = np_mock_load_strategy(run->strategy[i]);
-		if (!w->s[i].strat) {
-			ret = -ENOENT;
+		ret = np_punch_init(&w->s[i].punch, &pc, &net_upcalls, &w->s[i], err, sizeof(err));
+		if (ret < 0) {
+			fprintf(stderr, "punchnet: %s\n", err);
 			goto out;
 		}
+		w->s[i].punch_live = 1;
 		if (run->discover)
 			ret = side_discover(&w->s[i], &res->nat[i]);
 		else
@@ -798,7 +742,7 @@ int np_mock_run(const struct np_mock_side_cfg *a, const struct np_mock_side_cfg 
 		ep.ip = w->s[i].host_ip;
 		ep.port = w->s[i].sock_port[0];
 		ep_to_addr(&ep, &loc[i]);
-		server_ask(&w->s[i], ep.port, MOCK_SERVER_IP, MOCK_P1, MOCK_SERVER_IP, MOCK_P1, &pub[i],
+		server_ask(&w->s[i], ep.port, NET_SERVER_IP, NET_P1, NET_SERVER_IP, NET_P1, &pub[i],
 			   NULL);
 		if (!pub[i].family) {
 			ret = -EHOSTUNREACH;
@@ -812,58 +756,38 @@ int np_mock_run(const struct np_mock_side_cfg *a, const struct np_mock_side_cfg 
 			np_natsim_burn(w->s[i].nat[j], run->seq_noise);
 	}
 	w->now = 10;
-	w->start_at = w->now + MOCK_START_IN_MS;
+	w->start_at = w->now + NET_START_IN_MS;
 	for (i = 0; i < 2; i++) {
-		struct mock_side *s = &w->s[i];
-		uint32_t tmo = s->strat->attempt_timeout_ms ? s->strat->attempt_timeout_ms
-							    : MOCK_DEFAULT_TIMEOUT;
+		struct net_side *s = &w->s[i];
+		struct np_punch_attempt at = {
+			.attempt = run->attempt ? run->attempt : 1,
+			.round = 1,
+			.high = i == 0,
+			.nat_depth = (int)s->n_nats,
+			.family = 4,
+			.self_local = loc[i],
+			.self_public = pub[i],
+			.peer_local = loc[!i],
+			.peer_public = pub[!i],
+			.self_nat = res->nat[i],
+			.peer_nat = res->nat[!i],
+			.start_in_ms = (uint16_t)(NET_START_IN_MS + (i == 1 ? run->start_skew_ms : 0)),
+		};
 
-		memset(&view[i], 0, sizeof(view[i]));
-		view[i].size = sizeof(view[i]);
-		view[i].attempt = run->attempt ? run->attempt : 1;
-		view[i].round = 1;
-		view[i].self_local = loc[i];
-		view[i].self_public = pub[i];
-		view[i].peer_local = loc[!i];
-		view[i].peer_public = pub[!i];
-		view[i].self_nat = res->nat[i];
-		view[i].peer_nat = res->nat[!i];
-		view[i].start_at_ms = w->start_at + (i == 1 ? run->start_skew_ms : 0);
+		memcpy(at.probe_key, key[i], sizeof(at.probe_key));
+
 		s->full_ttl_openers = run->full_ttl_openers;
-		view[i].self_is_high = i == 0;
-		s->deadline = view[i].start_at_ms + tmo;
-		ret = s->strat->create(&mock_api, s, &s->st);
-		if (ret < 0) {
-			s->done = 1;
-			s->failed = 1;
-			snprintf(s->reason, sizeof(s->reason), "create: %d", ret);
-			ret = 0;
-			continue;
-		}
-		s->st_live = 1;
-	}
-	for (i = 0; i < 2; i++) {
-		struct mock_side *s = &w->s[i];
-
-		if (!s->st_live)
-			continue;
-		ret = s->strat->start(s->st, &view[i]);
-		if (ret < 0 && !s->done) {
-			s->done = 1;
-			s->failed = 1;
-			snprintf(s->reason, sizeof(s->reason), "start: %d", ret);
-		}
-		ret = 0;
-		reap(s);
+		np_punch_start(&s->punch, &at);
 	}
 	run_loop(w, w->start_at + run->bound_ms);
 	for (i = 0; i < 2; i++) {
-		struct mock_side *s = &w->s[i];
+		struct net_side *s = &w->s[i];
 
-		res->probes[i] = s->probes;
+		res->probes[i] = s->punch.probes_this_attempt;
 		res->sockets[i] = s->sockets;
 		res->succeeded[i] = s->succeeded;
 		res->failed[i] = s->failed;
+		res->stats[i] = s->punch.stats;
 		snprintf(res->reason[i], sizeof(res->reason[i]), "%s", s->reason);
 	}
 	res->ok = w->s[0].succeeded && w->s[1].succeeded;
