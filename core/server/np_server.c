@@ -50,6 +50,7 @@ struct srv_sess {
 	struct srv_reg r[2];
 	uint64_t last_ts[2];         /* token: newest timestamp accepted per role */
 	uint64_t last_ts_at[2];      /* when (monotonic ms) */
+	uint8_t family;              /* 4 or 6: each family pairs on its own */
 	char name[]; /* NUL-terminated, at most NP_SESSION_MAX bytes */
 };
 
@@ -58,9 +59,11 @@ struct np_server {
 	struct np_server_config cfg;
 	/* [0],[1]: PORT1, PORT2 on --bind; [2],[3]: the same on --alt-ip when
 	 * --bind names one address (with --bind any, [0],[1] receive both and
-	 * answer from the right one through IP_PKTINFO). */
-	int fd[4];
-	ev_io io[4];
+	 * answer from the right one through IP_PKTINFO); [4],[5]: PORT1, PORT2
+	 * on IPv6 when listening on every IPv4 address (the default), so the
+	 * server listens on both families. */
+	int fd[6];
+	ev_io io[6];
 	int bind_any;
 	ev_timer sweep;
 	struct np_ratelimit rl;
@@ -132,13 +135,16 @@ static int table_grow(struct np_server *s)
 	return 0;
 }
 
-static struct srv_sess *session_get(struct np_server *s, const char *name, int create)
+/* A session's IPv4 and IPv6 registrations are paired separately: a peer
+ * with both families registers on both, and each family's pair gets its
+ * own PEER_INFO with that family's endpoints. */
+static struct srv_sess *session_get(struct np_server *s, const char *name, int family, int create)
 {
 	size_t b = bucket_of(s, name), len;
 	struct srv_sess *e;
 
 	for (e = s->buckets[b]; e; e = e->next)
-		if (strcmp(e->name, name) == 0)
+		if (e->family == family && strcmp(e->name, name) == 0)
 			return e;
 	if (!create || s->count >= s->cfg.max_sessions)
 		return NULL;
@@ -149,6 +155,7 @@ static struct srv_sess *session_get(struct np_server *s, const char *name, int c
 	if (!e)
 		return NULL;
 	memcpy(e->name, name, len + 1);
+	e->family = (uint8_t)family;
 	e->next = s->buckets[b];
 	s->buckets[b] = e;
 	s->count++;
@@ -168,6 +175,8 @@ static void reply(struct np_server *s, int port_idx, const np_addr_t *to, const 
 	v.port = alt.port = 0;
 	if (s->fd[2] >= 0 && v.family && np_addr_equal(&v, &alt))
 		sock = 2 + port_idx;
+	else if (to->family == 6 && s->fd[4 + port_idx] >= 0)
+		sock = 4 + port_idx;
 	rc = np_udp_send(s->fd[sock], to, buf, (size_t)len, 0, s->bind_any && v.family ? &v : NULL);
 	if (rc < 0 && np_log_get_level() >= NP_LOG_DEBUG) {
 		char a[NP_ADDR_STRLEN];
@@ -279,7 +288,7 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 		send_cookie(s, role, &m, len, from, to);
 		return;
 	}
-	e = session_get(s, m.session, 1);
+	e = session_get(s, m.session, from->family, 1);
 	if (!e) {
 		if (log_allowed(s))
 			np_warn("session table full (%zu), REGISTER from %s dropped", s->count,
@@ -495,7 +504,7 @@ int np_server_new(struct ev_loop *loop, const struct np_server_config *cfg, stru
 		return -ENOMEM;
 	s->loop = loop;
 	s->cfg = *cfg;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 6; i++)
 		s->fd[i] = -1;
 	s->bind_any = memcmp(cfg->bind.ip, (uint8_t[16]){ 0 }, 16) == 0;
 	if (!s->cfg.expire_ms)
@@ -525,6 +534,22 @@ int np_server_new(struct ev_loop *loop, const struct np_server_config *cfg, stru
 		s->io[i].data = s;
 		ev_io_start(loop, &s->io[i]);
 	}
+	/* Listening on every IPv4 address: every IPv6 address too, if this
+	 * host has IPv6 at all. */
+	for (int i = 4; i < 6 && s->bind_any && cfg->bind.family == 4; i++) {
+		np_addr_t any6 = { .family = 6 };
+		char err6[160];
+
+		rc = np_udp_open(6, &any6, cfg->port[i & 1], NP_UDP_PKTINFO | NP_UDP_BIGBUF, err6, sizeof(err6));
+		if (rc < 0) {
+			np_info("not listening on IPv6: %s", err6);
+			break;
+		}
+		s->fd[i] = rc;
+		ev_io_init(&s->io[i], on_read, s->fd[i], EV_READ);
+		s->io[i].data = s;
+		ev_io_start(loop, &s->io[i]);
+	}
 	ev_timer_init(&s->sweep, on_sweep, 1.0, 1.0);
 	s->sweep.data = s;
 	ev_timer_start(loop, &s->sweep);
@@ -545,7 +570,7 @@ void np_server_free(struct np_server *s)
 {
 	if (!s)
 		return;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 6; i++) {
 		if (s->fd[i] >= 0) {
 			if (s->loop)
 				ev_io_stop(s->loop, &s->io[i]);

@@ -51,7 +51,7 @@ static const struct np_opt options[] = {
 	HEADING("options:"),
 	{ .name = "config", .arg = "FILE", .flags = NP_OPT_CLI, .action = NP_OPT_CONFIG, .help = "read options from FILE ('name = value' lines); the command line wins" },
 	{ .name = "check-config", .arg = "FILE", .flags = NP_OPT_CLI, .action = NP_OPT_CHECK_CONFIG, .help = "validate FILE, print the effective configuration, and exit" },
-	{ .name = "bind", .arg = "ADDR", .def = "0.0.0.0", .help = "listen on this address only (:: for IPv6)", .set = set_addr, .off = F(sc.bind) },
+	{ .name = "bind", .arg = "ADDR", .def = "0.0.0.0", .help = "listen on this address only (default: every IPv4 and IPv6 address; :: for IPv6 only)", .set = set_addr, .off = F(sc.bind) },
 	{ .name = "alt-ip", .arg = "ADDR", .help = "a second address of this host, for NAT behaviour discovery", .set = set_addr, .off = F(sc.alt) },
 	{ .name = "token-file", .arg = "FILE", .help = "only accept registrations authenticated with this token", .set = np_opt_str, .off = F(token) },
 	{ .name = "rate", .arg = "N", .def = "20", .help = "messages per second allowed per source address (0: off)", .set = np_opt_num, .off = F(sc.rate), .lo = 0, .hi = 1e6 },

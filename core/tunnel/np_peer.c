@@ -220,6 +220,7 @@ static void update_local_endpoint(struct np_peer *p)
 void np_peer_enter_register(struct np_peer *p, const char *why)
 {
 	char a[NP_ADDR_STRLEN];
+	int failed = p->st >= NP_ST_PUNCH;
 
 	ev_timer_stop(p->loop, &p->hs_timer);
 	ev_timer_stop(p->loop, &p->keepalive);
@@ -232,6 +233,7 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 		np_session_reset(&p->sess);
 	np_sock_close_extra(p, -1);
 	np_sock_close(p, 0);
+	np_family_cycle(p, failed);
 	memset(&p->path_peer, 0, sizeof(p->path_peer));
 	p->path_sock = 0;
 	p->have_round = 0;
@@ -575,6 +577,7 @@ static void np_peer_enter_up(struct np_peer *p)
 	}
 	np_relay_on_up(p);
 	np_pmtud_start(p, "tunnel up");
+	np_family_up(p);
 	np_peer_fire_hook(p, "up", p->secure ? "handshake complete" : "punch complete (insecure)");
 	p->attempts = 0;
 	p->fresh_port = 0;
@@ -908,6 +911,7 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	p->tun_fd = -1;
 	p->nat_depth = cfg->nat_depth < 0 ? 1 : cfg->nat_depth;
 	np_pmtud_init(p);
+	np_family_setup(p);
 	np_recover_init(p);
 	ev_timer_init(&p->reg_timer, on_reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
 	ev_timer_init(&p->hs_timer, on_hs_timer, 1., 0.);
@@ -923,7 +927,7 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	p->keepalive.data = p->dead.data = p->housekeeping.data = p->warn_timer.data = p;
 
 	p->server.port = cfg->server_port;
-	rc = np_resolve(cfg->server_host, 0, &p->server, err, errlen);
+	rc = np_family_init(p, err, errlen);
 	if (rc < 0)
 		goto fail;
 	p->server.port = cfg->server_port;
@@ -1022,6 +1026,7 @@ void np_peer_free(struct np_peer *p)
 		return;
 	np_peer_punch_fini(p);
 	np_pmtud_stop(p);
+	np_family_free(p);
 	np_recover_stop(p);
 	np_relay_free(p);
 	ev_timer_stop(p->loop, &p->reg_timer);

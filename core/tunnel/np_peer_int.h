@@ -184,6 +184,18 @@ struct np_peer {
 	struct np_dp dp;
 	struct np_stats stats;
 
+	/* underlay families (np_family.c) */
+	np_addr_t server_fam[2];     /* the server over IPv4 [0] and IPv6 [1]; family 0: unknown */
+	int fam_switch;              /* the next cycle moves to the other family */
+	int leg_fd;                  /* registration-only socket on the other family, or -1 */
+	ev_io leg_io;
+	ev_timer leg_timer, leg_switch;
+	np_addr_t leg_server;
+	uint32_t leg_nonce;
+	uint8_t leg_cookie[NP_COOKIE_LEN];
+	int leg_have_cookie;
+	double leg_peer_seen;        /* ev_now() of the last PEER_INFO on the other family */
+
 	/* TURN relay (np_relay_path.c); relay is NULL without --turn */
 	struct np_turn *relay;
 	int relay_transport;         /* enum np_turn_transport */
@@ -239,6 +251,18 @@ int np_sock_send(struct np_peer *p, int sock_id, const np_addr_t *to, const void
 /* np_peer_punch.c: the punch with this tunnel's upcalls and libev timers. */
 int np_peer_punch_init(struct np_peer *p, char *err, size_t errlen);
 void np_peer_punch_fini(struct np_peer *p);
+
+/* np_family.c: IPv4 and IPv6 underlays (see the file's header). */
+void np_family_setup(struct np_peer *p);
+/* Resolves the server under both families and picks the first (IPv6 if usable). */
+int np_family_init(struct np_peer *p, char *err, size_t errlen);
+/* At the start of each registration cycle: maybe move p->server to the
+ * other family (failed: the cycle before did not stay up), and (re)start
+ * the registration leg on the other family. */
+void np_family_cycle(struct np_peer *p, int failed);
+void np_family_up(struct np_peer *p);
+void np_family_free(struct np_peer *p);
+const char *np_family_name(int family);
 
 /* np_pmtud.c: the path MTU search of the tunnel (see np_pmtu.h). */
 void np_pmtud_init(struct np_peer *p);

@@ -48,7 +48,7 @@ static int send_msg(struct np_peer *p, int type, uint32_t id, uint16_t size, siz
 		np_pmtu_msg_encode(buf + NP_DATA_HDR_LEN, plen, type, id, size);
 		out_len = NP_DATA_HDR_LEN + plen;
 	}
-	rc = np_udp_send(p->socks[p->path_sock]->fd, &p->path_peer, buf, out_len, 0, NULL);
+	rc = np_sock_send(p, p->path_sock, &p->path_peer, buf, out_len, 0);
 	if (rc == 0)
 		p->last_tx = ev_now(p->loop);
 	return rc;
@@ -76,6 +76,11 @@ static void run(struct np_peer *p)
 	ev_timer_stop(p->loop, &p->pmtu_timer);
 	if (p->st != NP_ST_UP)
 		return;
+	if (np_relay_on_path(p)) {
+		/* A relayed path: TURN's framing and transport are not ours to probe. */
+		np_pmtud_stop(p);
+		return;
+	}
 	/* A restart inside poll asks to be polled again at once. */
 	for (int i = 0; i < 4 && p->pmtu.state != NP_PMTU_OFF; i++) {
 		next = np_pmtu_poll(&p->pmtu, np_mono_ms(), pr, &n);
@@ -116,7 +121,7 @@ void np_pmtud_start(struct np_peer *p, const char *why)
 	int route, rc;
 	uint32_t seed;
 
-	if (p->st != NP_ST_UP || !p->socks[p->path_sock] || !p->path_peer.family)
+	if (p->st != NP_ST_UP || !p->socks[p->path_sock] || !p->path_peer.family || np_relay_on_path(p))
 		return;
 	route = np_route_mtu(&p->path_peer);
 	if (route > 0 && (unsigned)route < max)

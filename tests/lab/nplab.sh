@@ -108,6 +108,18 @@
 #                            internet core, so from the server (whose link is
 #                            clean) and, added to the other site's, from the peer
 #   lab_unimpair NAME IFACE  remove that impairment (rules and process)
+# IPv6 internet (2001:db8::/32; no NAT, stateful firewalls at the sites)
+#   lab_ipv6_server          the server also on SERVER_IP6 (2001:db8::10/64,
+#                            router 2001:db8::1); peers are then started with
+#                            the server "SERVER_IP,SERVER_IP6" (LAB_SERVER_HOST)
+#   lab_ipv6_site NAME [dual|only]   give site NAME IPv6: its link to the router
+#                            2001:db8:i::/64, its LAN 2001:db8:i:1::/64 (the
+#                            peer LAB_IP6_<N>, a kind none peer sits on the link
+#                            itself); the site's NAT namespace routes it (no NAT)
+#                            with a stateful firewall: outbound allowed, inbound
+#                            only established/related. only: the peer also loses
+#                            its IPv4 default route (an IPv6-only site). Not for
+#                            double sites.
 # Verdicts and logs
 #   lab_fail MSG / lab_pass MSG   one-line verdict (fail dumps the logs), exit
 #   lab_check DESC cmd...    run cmd, print "ok: DESC" or "not ok: DESC", go on
@@ -158,7 +170,9 @@
 #   LAB_PREFIX, LAB_DIR (temp dir: logs/, keys/), LAB_UDP (np_labudp path),
 #   LAB_HOOKRUN (np_hookrun path), LAB_IMPAIR (np_impair path),
 #   LAB_TUN_DEV (np0), LAB_MTU (1400)
-#   SERVER_IP, SERVER_ALT_IP, LAB_PORT1=2000, LAB_PORT2=2001
+#   SERVER_IP, SERVER_ALT_IP, LAB_PORT1=2000, LAB_PORT2=2001, SERVER_IP6,
+#   LAB_SERVER_HOST (what peers are given as the server: SERVER_IP, or
+#   "SERVER_IP,SERVER_IP6" after lab_ipv6_server)
 #   after lab_site NAME:  LAB_KIND_<N>, LAB_LAN_IP_<N> (the peer's address),
 #     LAB_PUB_IP_<N> (outer NAT public address; = LAN IP for none),
 #     LAB_NAT_DEPTH_<N> (0, 1, 2), LAB_GW_IP_<N> (router address of the site),
@@ -182,6 +196,8 @@ LAB_IMPAIR=${LAB_IMPAIR:-$NP_BUILD_DIR/tests/lab/np_impair}
 
 SERVER_IP=203.0.113.10
 SERVER_ALT_IP=203.0.113.11
+SERVER_IP6=2001:db8::10
+LAB_SERVER_HOST=${LAB_SERVER_HOST:-$SERVER_IP}
 LAB_PORT1=2000
 LAB_PORT2=2001
 LAB_MTU=${LAB_MTU:-1400}
@@ -928,6 +944,69 @@ lab_impair_site() {
 	lab_impair router "s-$name" "$@"
 }
 
+# ---- IPv6 internet -----------------------------------------------------------
+
+_lab_v6_router() {
+	[ "${LAB_V6_ROUTER:-0}" = 1 ] && return 0
+	_lab_sysctl router net.ipv6.conf.all.forwarding=1
+	LAB_V6_ROUTER=1
+}
+
+lab_ipv6_server() {
+	_lab_v6_router
+	lab_run ip -n "${LAB_PREFIX}router" addr add 2001:db8::1/64 dev r-srv nodad
+	lab_run ip -n "${LAB_PREFIX}srv" addr add "$SERVER_IP6/64" dev eth0 nodad
+	lab_run ip -n "${LAB_PREFIX}srv" -6 route add default via 2001:db8::1
+	LAB_SERVER_HOST="$SERVER_IP,$SERVER_IP6"
+}
+
+# The stateful IPv6 firewall of a site's router: no NAT.
+_lab_v6_firewall() {
+	cat <<'EOF6'
+table ip6 nplab6 {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		iifname "wan" ct state established,related accept
+		iifname "wan" drop
+	}
+}
+EOF6
+}
+
+lab_ipv6_site() {
+	local name=$1 mode=${2:-dual} i kind p nat
+	kind=$(_lab_var "LAB_KIND_$name")
+	i=$(_lab_var "LAB_IDX_$name")
+	[ -n "$kind" ] && [ -n "$i" ] || { lab_log "lab_ipv6_site: no site '$name'"; return 1; }
+	case $mode in dual | only) ;; *) lab_log "lab_ipv6_site: mode dual or only, not '$mode'"; return 1 ;; esac
+	_lab_v6_router
+	p=2001:db8:$i
+	lab_run ip -n "${LAB_PREFIX}router" addr add "$p::1/64" dev "s-$name" nodad
+	case $kind in
+	none)
+		lab_run ip -n "$LAB_PREFIX$name" addr add "$p::2/64" dev eth0 nodad
+		lab_run ip -n "$LAB_PREFIX$name" -6 route add default via "$p::1"
+		_lab_set "LAB_IP6_$name" "$p::2"
+		;;
+	double) lab_log "lab_ipv6_site: double sites have no IPv6"; return 1 ;;
+	*)
+		nat=${LAB_PREFIX}nat-$name
+		_lab_sysctl "nat-$name" net.ipv6.conf.all.forwarding=1
+		lab_run ip -n "$nat" addr add "$p::2/64" dev wan nodad
+		lab_run ip -n "$nat" addr add "$p:1::1/64" dev lan nodad
+		lab_run ip -n "$nat" -6 route add default via "$p::1"
+		lab_run ip -n "$LAB_PREFIX$name" addr add "$p:1::2/64" dev eth0 nodad
+		lab_run ip -n "$LAB_PREFIX$name" -6 route add default via "$p:1::1"
+		lab_run ip -n "${LAB_PREFIX}router" -6 route add "$p:1::/64" via "$p::2"
+		_lab_v6_firewall | lab_run ip netns exec "$nat" nft -f -
+		_lab_set "LAB_IP6_$name" "$p:1::2"
+		;;
+	esac
+	if [ "$mode" = only ]; then
+		lab_run ip -n "$LAB_PREFIX$name" -4 route del default
+	fi
+}
+
 # ---- processes ------------------------------------------------------------
 
 # Start a process in a lab namespace; sets LAB_BG_PID. A watcher subshell
@@ -1179,7 +1258,7 @@ lab_start_peer() {
 	local extra=(${NP_LAB_EXTRA_ARGS:-})
 	_lab_spawn "$name" "$log" "${wrap[@]}" "$NP_BUILD_DIR/natpunch" "${keyargs[@]}" \
 		--strategy-path "$NP_BUILD_DIR/strategies" --control "$LAB_DIR/ctl-$name.sock" "${vflag[@]}" \
-		"${extra[@]}" "$@" "$SERVER_IP" "$port" "$LAB_TUN_DEV" "$local_ip" "$remote_ip" "$LAB_MTU"
+		"${extra[@]}" "$@" "$LAB_SERVER_HOST" "$port" "$LAB_TUN_DEV" "$local_ip" "$remote_ip" "$LAB_MTU"
 	_lab_set "LAB_CTL_$name" "$LAB_DIR/ctl-$name.sock"
 	_lab_set "LAB_PID_$name" "$LAB_BG_PID"
 	_lab_set "LAB_LOG_$name" "$log"
