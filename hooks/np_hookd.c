@@ -254,19 +254,6 @@ static int np_monitor_main(int fd, const struct np_hooks_config *cfg)
 	/* Signals for the daemon (terminal ^C, systemd's SIGTERM) must not cut
 	 * a pending on_down short: the helper ends when the daemon's socket
 	 * does. */
-	sigset_t none;
-
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	setsid();
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGALRM, SIG_DFL);
-	/* Drop the daemon's libev default loop if it had one (its SIGCHLD
-	 * handler too), so the worker starts its own. */
-	ev_loop_destroy(ev_default_loop(0));
 	prctl(PR_SET_NAME, "natpunch-hooks");
 
 	for (;;) {
@@ -563,10 +550,42 @@ static int np_hookd_wait_loaded(struct np_hookd *hd, char *err, size_t errlen)
 	}
 }
 
+/* The helper's first steps after fork, with every signal blocked. */
+static void np_monitor_child(const int sv[2], const struct np_hooks_config *cfg)
+{
+	sigset_t none;
+
+	/* Drop the daemon's libev default loop if it had one (a SIGHUP
+	 * reload): its backend fds are closed here, before the fds are
+	 * rearranged, and its SIGCHLD handler is reset. The worker makes its
+	 * own loop. */
+	ev_loop_destroy(ev_default_loop(0));
+	/* Signals for the daemon (terminal ^C, systemd's SIGTERM) must not cut
+	 * a pending on_down short: the helper ends when the daemon's socket
+	 * does. */
+	setsid();
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	/* Keep only stdio and the socket: not the tun, the UDP sockets or the
+	 * control socket of a running daemon. */
+	close(sv[0]);
+	if (sv[1] != 3 && dup2(sv[1], 3) < 0)
+		_exit(1);
+	close_range(4, ~0U, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	_exit(np_monitor_main(3, cfg));
+}
+
 int np_hookd_start(const struct np_hooks_config *cfg, struct np_hookd **out, char *err, size_t errlen)
 {
 	struct np_hookd *hd;
 	int sv[2], rc, st;
+	sigset_t all, old;
 	pid_t pid;
 
 	*out = NULL;
@@ -584,7 +603,14 @@ int np_hookd_start(const struct np_hooks_config *cfg, struct np_hookd **out, cha
 		return rc;
 	}
 	fflush(NULL);
+	/* No signal handler of the daemon may run in the child before it has
+	 * dropped the daemon's loop (libev's handlers write to its pipe). */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = fork();
+	if (pid == 0)
+		np_monitor_child(sv, cfg);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		rc = -errno;
 		np_errmsg(err, errlen, rc, "hooks: fork");
@@ -592,14 +618,6 @@ int np_hookd_start(const struct np_hooks_config *cfg, struct np_hookd **out, cha
 		close(sv[1]);
 		free(hd);
 		return rc;
-	}
-	if (pid == 0) {
-		/* Keep only stdio and the socket: not the tun, the UDP sockets or
-		 * the control socket of a running daemon (SIGHUP reload). */
-		if (sv[1] != 3 && dup2(sv[1], 3) < 0)
-			_exit(1);
-		close_range(4, ~0U, 0);
-		_exit(np_monitor_main(3, cfg));
 	}
 	close(sv[1]);
 	hd->fd = sv[0];

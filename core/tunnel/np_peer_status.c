@@ -6,6 +6,7 @@
 #include "np_wire.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define REPORT(...)                                                             \
 	do {                                                                    \
@@ -68,6 +69,13 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	if (p->st == NP_ST_UP) {
 		REPORT("peer_endpoint: %s\n", np_astr(&p->path_peer, a));
 		REPORT("path: %s\n", np_relay_on_path(p) ? "relayed" : "direct");
+		/* "lan": straight to the peer's LAN endpoint (same NAT), not through the NAT. */
+		REPORT("path_scope: %s\n", np_relay_on_path(p) ? "relay"
+					   : p->peer_local.family && p->path_peer.family == p->peer_local.family &&
+							     memcmp(p->path_peer.ip, p->peer_local.ip, 16) == 0 &&
+							     np_addr_is_private(&p->path_peer)
+						     ? "lan"
+						     : "internet");
 		REPORT("up_seconds: %.0f\n", now - p->up_since);
 		REPORT("attempt: %u\n", p->up_attempt);
 		REPORT("time_to_up_ms: %llu\n", (unsigned long long)p->up_ms);
@@ -101,7 +109,10 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	REPORT("dropped_not_up: %llu\n", (unsigned long long)p->stats.not_up);
 	REPORT("dropped_handshake_rate: %llu\n", (unsigned long long)p->stats.hs_limited);
 	REPORT("handshake_cookies_sent: %llu\n", (unsigned long long)p->stats.hs_cookies);
-	REPORT("dropped_other_pairing: %llu\n", (unsigned long long)p->stats.other_pairing);
+	REPORT("dropped_other_pairing: %llu\n",
+	       (unsigned long long)(p->stats.other_pairing + p->punch.stats.other_pairing));
+	REPORT("probes_refused: %llu\n", (unsigned long long)p->punch.stats.refused_probes);
+	REPORT("succeed_refused: %llu\n", (unsigned long long)p->punch.stats.refused_succeed);
 	REPORT("dropped_inner_source: %llu\n", (unsigned long long)p->stats.inner_src);
 	REPORT("dropped_other_version: %llu\n", (unsigned long long)p->stats.other_version);
 	{

@@ -1,7 +1,14 @@
 /* np_punch: the punch state machine (see np_punch.h). The strategy host
  * (np_host_api_t), probe authentication and acknowledgement, the probe
  * budget and opener rule, the attempt timeout, and the choice of strategy
- * for --strategy=auto. Everything outside goes through pu->up. */
+ * for --strategy=auto. Everything outside goes through pu->up.
+ *
+ * Whatever the strategy .so does, the core enforces (np_probeguard.h):
+ * probes and acks of another round are dropped before their MAC is
+ * checked; an address that never answered gets a bounded number of probes
+ * per attempt; the LAN endpoint is offered only when private or link-local;
+ * succeed() is honoured only for a (socket, address) from which an
+ * authenticated ack to our own probe came. */
 #include "np_punch.h"
 
 #include "np_auth.h"
@@ -115,6 +122,10 @@ static int h_send_probe(void *host, int sock_id, const np_addr_t *to, unsigned f
 			return 0; /* a public host sends no openers: they would poison the peer's NAT */
 		ttl = pu->a.nat_depth + 1;
 	}
+	if (!np_probeguard_send(&pu->guard, to, (flags & NP_PROBE_OPENER) != 0)) {
+		pu->stats.refused_probes++;
+		return -EDQUOT;
+	}
 	pu->probes_this_attempt++;
 	pu->stats.probes_sent++;
 	return send_probe_msg(pu, sock_id, to, NP_MSG_PROBE, probe_nonce(pu, sock_id, to), ttl);
@@ -197,6 +208,13 @@ static void h_succeed(void *host, int sock_id, const np_addr_t *peer)
 	if (!np_punch_running(pu) || !peer || sock_id < 0 || sock_id > NP_HOST_MAX_SOCKETS ||
 	    !pu->sock_open[sock_id])
 		return;
+	/* Only a path that an authenticated ack to our own probe came back on. */
+	if (!np_probeguard_may_succeed(&pu->guard, sock_id, peer)) {
+		pu->stats.refused_succeed++;
+		np_debug("strategy %s called succeed() for %s, which never acknowledged a probe of ours: ignored",
+			 pu->mod->desc.name, astr(peer, a));
+		return;
+	}
 	finish(pu, NP_PUNCH_ENDING);
 	np_info("punch succeeded: peer %s reached with %s after %u probes (attempt %u)", astr(peer, a),
 		pu->mod->desc.name, pu->probes_this_attempt, pu->a.attempt);
@@ -251,6 +269,14 @@ void np_punch_handle_probe(struct np_punch *pu, int sock_id, const uint8_t *buf,
 		pu->stats.bad++;
 		return;
 	}
+	if (pu->st == NP_PUNCH_IDLE)
+		return;
+	/* Another pairing's probe (a replay, or a peer one round behind): its
+	 * key is not ours, and nothing of it may count here. */
+	if (m.round != pu->a.round) {
+		pu->stats.other_pairing++;
+		return;
+	}
 	if (np_auth_verify(pu->a.probe_key, buf, NP_PROBE_MAC_OFFSET, m.mac) < 0) {
 		pu->stats.bad_mac++;
 		pu->up->auth_warn(pu->ctx,
@@ -264,19 +290,21 @@ void np_punch_handle_probe(struct np_punch *pu, int sock_id, const uint8_t *buf,
 		pu->stats.bad++;
 		return;
 	}
-	if (pu->st == NP_PUNCH_IDLE)
-		return;
 	pu->stats.probes_rx++;
 	if (m.type == NP_MSG_PROBE) {
+		/* One ack per probe, of the same size, and one probe of ours
+		 * may go back to where it came from. */
 		send_probe_msg(pu, sock_id, from, NP_MSG_PROBE_ACK, m.nonce, 0);
+		np_probeguard_probe_rx(&pu->guard, from);
 		if (np_punch_running(pu) && pu->mod->desc.on_answer)
 			pu->mod->desc.on_answer(pu->strat, sock_id, from, 0);
 		return;
 	}
-	if (m.round != pu->a.round || m.nonce != probe_nonce(pu, sock_id, from)) {
+	if (m.nonce != probe_nonce(pu, sock_id, from)) {
 		np_debug("probe-ack that answers no probe of ours: ignored");
 		return;
 	}
+	np_probeguard_ack_rx(&pu->guard, sock_id, from);
 	if (np_punch_running(pu) && pu->mod->desc.on_answer)
 		pu->mod->desc.on_answer(pu->strat, sock_id, from, 1);
 }
@@ -284,6 +312,15 @@ void np_punch_handle_probe(struct np_punch *pu, int sock_id, const uint8_t *buf,
 /* ---- attempts ------------------------------------------------------------------- */
 
 /* Sets pu->mod for this attempt; with --strategy=auto from both NAT kinds. */
+/* Both peers leave through the same public address (one NAT, or one
+ * CGNAT), and the peer told us a LAN endpoint of the same family. */
+static int same_nat(const struct np_punch_attempt *a)
+{
+	return a->self_public.family && a->self_public.family == a->peer_public.family &&
+	       memcmp(a->self_public.ip, a->peer_public.ip, a->self_public.family == 4 ? 4 : 16) == 0 &&
+	       a->peer_local.family == a->self_public.family;
+}
+
 static int select_strategy(struct np_punch *pu)
 {
 	char why[200], err[256];
@@ -294,7 +331,14 @@ static int select_strategy(struct np_punch *pu)
 		pu->mod = &pu->mods[0];
 		return 0;
 	}
-	name = np_autoselect(&pu->a.self_nat, &pu->a.peer_nat, pu->a.attempt, why, sizeof(why));
+	if (same_nat(&pu->a)) {
+		/* Behind one NAT: the LAN endpoint answers whatever the NAT's
+		 * kind, and "simple" probes it (first) as well as the public one. */
+		name = "simple";
+		snprintf(why, sizeof(why), "same public address as the peer: behind one NAT, probing its LAN endpoint");
+	} else {
+		name = np_autoselect(&pu->a.self_nat, &pu->a.peer_nat, pu->a.attempt, why, sizeof(why));
+	}
 	if (!name) {
 		snprintf(pu->fail_reason, sizeof(pu->fail_reason), "%s", why); /* for natpunch status */
 		pu->up->no_path(pu->ctx, why);
@@ -337,6 +381,13 @@ void np_punch_pair(struct np_punch *pu, const struct np_punch_attempt *a)
 	pu->probes_this_attempt = 0;
 	memset(pu->sock_open, 0, sizeof(pu->sock_open));
 	pu->sock_open[0] = 1;
+	/* A LAN endpoint is a candidate only in private or link-local space. */
+	if (pu->a.peer_local.family && !np_probeguard_lan_ok(&pu->a.peer_local)) {
+		char s1[NP_ADDR_STRLEN];
+		np_info("the peer's LAN endpoint %s is not a private address: not probed", astr(&pu->a.peer_local, s1));
+		memset(&pu->a.peer_local, 0, sizeof(pu->a.peer_local));
+	}
+	np_probeguard_reset(&pu->guard, &pu->a.peer_public, &pu->a.peer_local);
 }
 
 int np_punch_start(struct np_punch *pu, const struct np_punch_attempt *a)
@@ -351,7 +402,7 @@ int np_punch_start(struct np_punch *pu, const struct np_punch_attempt *a)
 	if (rc < 0)
 		return rc;
 	np_info("peer found: public %s, lan %s (round %u); punching with %s, opener TTL %d",
-		astr(&a->peer_public, s1), astr(&a->peer_local, s2), a->round, pu->mod->desc.name,
+		astr(&pu->a.peer_public, s1), astr(&pu->a.peer_local, s2), a->round, pu->mod->desc.name,
 		a->nat_depth ? a->nat_depth + 1 : 0);
 
 	v.size = sizeof(v);
@@ -359,8 +410,8 @@ int np_punch_start(struct np_punch *pu, const struct np_punch_attempt *a)
 	v.round = a->round;
 	v.self_local = a->self_local;
 	v.self_public = a->self_public;
-	v.peer_local = a->peer_local;
-	v.peer_public = a->peer_public;
+	v.peer_local = pu->a.peer_local;
+	v.peer_public = pu->a.peer_public;
 	v.self_nat = a->self_nat;
 	v.self_nat.depth = (uint8_t)a->nat_depth;
 	v.peer_nat = a->peer_nat;
@@ -423,11 +474,18 @@ int np_punch_init(struct np_punch *pu, const struct np_punch_cfg *cfg, const str
 		.succeed = h_succeed,
 		.fail = h_fail,
 	};
+	rc = np_probeguard_init(&pu->guard);
+	if (rc < 0) {
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
 	pu->auto_mode = strcmp(cfg->strategy, "auto") == 0;
 	if (!pu->auto_mode) {
 		rc = np_strategy_load(cfg->strategy, cfg->strategy_path, &pu->mods[0], err, errlen);
-		if (rc < 0)
+		if (rc < 0) {
+			np_probeguard_free(&pu->guard);
 			return rc;
+		}
 		pu->nmods = 1;
 	}
 	return 0;
@@ -441,5 +499,6 @@ void np_punch_fini(struct np_punch *pu)
 	for (int i = 0; i < pu->nmods; i++)
 		np_strategy_unload(&pu->mods[i]);
 	pu->nmods = 0;
+	np_probeguard_free(&pu->guard);
 	sodium_memzero(pu->a.probe_key, sizeof(pu->a.probe_key));
 }

@@ -30,6 +30,7 @@
 #ifndef NP_PUNCH_H
 #define NP_PUNCH_H
 
+#include "np_probeguard.h"
 #include "np_strategy_loader.h"
 
 #include <stddef.h>
@@ -95,6 +96,9 @@ struct np_punch_attempt {
 
 struct np_punch_stats {
 	uint64_t probes_sent, probes_rx, bad, bad_mac;
+	uint64_t other_pairing;      /* probes and acks of another round (replays, stale) */
+	uint64_t refused_probes;     /* probes over the bound to an address that never answered */
+	uint64_t refused_succeed;    /* succeed() for a path no authenticated ack came from */
 };
 
 struct np_punch {
@@ -118,6 +122,7 @@ struct np_punch {
 	unsigned probes_this_attempt;
 	char fail_reason[200];       /* the last failure, for the status report */
 	struct np_punch_stats stats;
+	struct np_probeguard guard;  /* per-address bounds and ack-gated success (np_probeguard.h) */
 };
 
 /* Loads --strategy (unless "auto"). 0, or -errno with a one-line reason. */

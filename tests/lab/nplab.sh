@@ -52,6 +52,12 @@
 #   lab_site_del NAME        kill our processes in NAME's namespaces, delete them
 #                            (then lab_site NAME KIND again gives fresh NATs)
 #   lab_host NAME            a plain host on the internet (192.0.2.x)
+#   lab_lan_host NAME SITE   another peer host on SITE's LAN, behind the same
+#                            NAT (double: behind the same home NAT): the inner
+#                            NAT's lan becomes a bridge; NAME gets 192.168.i.3,
+#                            .4, ... (LAB_LAN_IP_<N>; LAB_KIND_<N> is lan,
+#                            LAB_SITE_OF_<N> is SITE; NAT knobs on NAME act on
+#                            SITE's NATs)
 #   lab_netns NAME           a bare namespace (lo up; no address, no route)
 #   lab_link N1 IF1 ADDR1 N2 IF2 ADDR2   veth IF1 in N1 <-> IF2 in N2 (N1 = N2
 #                            allowed), ADDR = a.b.c.d/len or "" for none; up
@@ -509,6 +515,7 @@ lab_nat_ns() {
 	kind=$(_lab_var "LAB_KIND_$1")
 	case $kind in
 	"" | none | host | netns) lab_log "host '$1' has no NAT"; return 1 ;;
+	lan) lab_nat_ns "$(_lab_var "LAB_SITE_OF_$1")" ;;
 	*) echo "${LAB_PREFIX}nat-$1" ;;
 	esac
 }
@@ -519,6 +526,7 @@ _lab_nat_list() {
 	kind=$(_lab_var "LAB_KIND_$1")
 	case $kind in
 	double) echo "${LAB_PREFIX}nat-$1 ${LAB_PREFIX}home-$1" ;;
+	lan) _lab_nat_list "$(_lab_var "LAB_SITE_OF_$1")" ;;
 	"" | none | host | netns) lab_log "host '$1' has no NAT"; return 1 ;;
 	*) echo "${LAB_PREFIX}nat-$1" ;;
 	esac
@@ -704,6 +712,41 @@ lab_host() {
 	lab_trace "lab_host $name: $ip"
 }
 
+lab_lan_host() {
+	local name=$1 site=$2 kind i inner k
+	_lab_check_name "$name"
+	[ -z "$(_lab_var "LAB_KIND_$name")" ] || { lab_log "host $name exists"; exit 1; }
+	kind=$(_lab_var "LAB_KIND_$site")
+	i=$(_lab_var "LAB_IDX_$site")
+	case $kind in
+	double) inner=home-$site ;;
+	"" | none | host | netns | lan) lab_log "lab_lan_host: '$site' is not a site with a NAT"; exit 1 ;;
+	*) inner=nat-$site ;;
+	esac
+	if [ -z "$(_lab_var "LAB_LANN_$site")" ]; then
+		# The LAN becomes a bridge so that more hosts can join it.
+		lab_run ip -n "$LAB_PREFIX$inner" link add br0 type bridge
+		lab_run ip -n "$LAB_PREFIX$inner" link set br0 up
+		lab_run ip -n "$LAB_PREFIX$inner" addr del "192.168.$i.1/24" dev lan
+		lab_run ip -n "$LAB_PREFIX$inner" link set lan master br0
+		lab_run ip -n "$LAB_PREFIX$inner" addr add "192.168.$i.1/24" dev br0
+		_lab_set "LAB_LANN_$site" 2
+	fi
+	k=$(($(_lab_var "LAB_LANN_$site") + 1))
+	[ "$k" -le 250 ] || { lab_log "lab_lan_host: LAN of $site is full"; exit 1; }
+	_lab_set "LAB_LANN_$site" "$k"
+	_lab_netns_add "$name"
+	_lab_link "$inner" "l-$name" "" "$name" eth0 "192.168.$i.$k/24"
+	lab_run ip -n "$LAB_PREFIX$inner" link set "l-$name" master br0
+	lab_run ip -n "$LAB_PREFIX$name" route add default via "192.168.$i.1"
+	_lab_set "LAB_SITE_OF_$name" "$site"
+	_lab_set "LAB_LAN_IP_$name" "192.168.$i.$k"
+	_lab_set "LAB_PUB_IP_$name" "$(_lab_var "LAB_PUB_IP_$site")"
+	_lab_set "LAB_NAT_DEPTH_$name" "$(_lab_var "LAB_NAT_DEPTH_$site")"
+	_lab_set "LAB_GW_IP_$name" "$(_lab_var "LAB_GW_IP_$site")"
+	_lab_set "LAB_KIND_$name" lan
+}
+
 lab_describe() {
 	local n kind
 	echo "router   ip netns exec ${LAB_PREFIX}router bash    (the internet: 203.0.113.1, 198.51.100.16i+1, 192.0.2.16j+1)"
@@ -829,6 +872,7 @@ lab_site_move() {
 _lab_inner_nat() {
 	case $(_lab_var "LAB_KIND_$1") in
 	double) echo "${LAB_PREFIX}home-$1" ;;
+	lan) _lab_inner_nat "$(_lab_var "LAB_SITE_OF_$1")" ;;
 	*) lab_nat_ns "$1" ;;
 	esac
 }

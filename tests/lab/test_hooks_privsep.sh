@@ -30,6 +30,7 @@ lab_start_server
 # The uid line of /proc/PID/status: "real effective saved fs".
 uids() { awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$1/status"; }
 capeff() { awk '/^CapEff:/ { print $2 }' "/proc/$1/status"; }
+rss() { awk '/^VmRSS:/ { print $2 " kB" }' "/proc/$1/status"; }
 children() { ps -o pid= --ppid "$1" | tr -d ' '; }
 has_table() { lab_exec "$1" nft list table inet "$TABLE" >/dev/null 2>&1; }
 no_table() { ! has_table "$1"; }
@@ -55,7 +56,8 @@ for n in A B; do
 		lab_fail "$n: no 'dropped privileges: now uid $nobody (nobody)' line"
 	lab_wait 10 has_table "$n" || lab_fail "$n: on_up (as root in the helper) did not create table $TABLE"
 	eval "HELPER_$n=$helper WORKER_$n=$worker"
-	echo "ok: $n: daemon $pid uid $nobody, no capabilities; helper $helper and worker $worker uid 0; table $TABLE"
+	echo "ok: $n: daemon $pid uid $nobody, no capabilities; helper $helper and worker $worker uid 0; table $TABLE" \
+		"(RSS: daemon $(rss "$pid"), helper $(rss "$helper"), worker $(rss "$worker"))"
 done
 lab_ping_both A B || lab_fail "ping through the tunnel failed with --user nobody"
 

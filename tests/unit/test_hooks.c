@@ -753,6 +753,31 @@ static void test_helper_pending_down(void **state)
 	assert_string_equal(out_text(), "b begin up\nb end up\nb down daemon exited np-eof\n");
 }
 
+/* The daemon (a build without -DNP_DEV_PATHS) searches only installed
+ * Lua paths and what --hook-lua-path names: never the source tree's
+ * hooks/lua, never the current directory. */
+static void test_daemon_lua_path(void **state)
+{
+	char cmd[1024], out[8192];
+	size_t n;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "%s/natpunch --check-hooks --hook %spath.lua --hook-lua-path /opt/np-test 2>&1",
+		 NP_BUILD_DIR, FIX);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	assert_int_equal(pclose(p), 0);
+	if (!strstr(out, "package.path=/opt/np-test/?.lua;/opt/np-test/?/init.lua;"))
+		fail_msg("--hook-lua-path is not searched first: %s", out);
+	assert_non_null(strstr(out, "/share/natpunch/lua/?.lua"));
+#ifndef NP_DEV_LUA_DIR
+	if (strstr(out, "/hooks/lua") || strstr(out, "./?"))
+		fail_msg("a build-tree or relative path is searched: %s", out);
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -778,6 +803,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_helper_stall_at_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_helper_stall_at_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_helper_pending_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_daemon_lua_path, setup, teardown),
 	};
 
 	np_log_set_level(NP_LOG_INFO);

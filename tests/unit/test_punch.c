@@ -34,6 +34,8 @@ enum {
 	S_SOCKETS = 7,
 	S_TIMER_FAIL = 8,
 	S_FAIL_START = 9,
+	S_ONE_ADDR = 10,
+	S_OTHER = 11,
 };
 
 struct sent {
@@ -270,6 +272,27 @@ static int msg_type(const struct sent *s)
 	return m.type;
 }
 
+/* The peer (a second fake, the low side) acks f's last probe on socket sock,
+ * and f gets that ack on the same socket. */
+static void deliver_ack(struct fake *f, int sock)
+{
+	struct fake *b = fake_new("scripted", NULL);
+	np_addr_t from_a, from_b;
+	int i;
+
+	addr4(&from_a, 1, 4000);
+	addr4(&from_b, 2, 5000);
+	for (i = (int)f->nsent - 1; i >= 0 && (f->sent[i].sock != sock || msg_type(&f->sent[i]) != NP_MSG_PROBE); i--)
+		;
+	assert_true(i >= 0);
+	assert_int_equal(start(b, S_SILENT, 0, 1), 0);
+	b->nsent = 0;
+	np_punch_handle_probe(&b->pu, 0, f->sent[i].buf, f->sent[i].len, &from_a);
+	assert_int_equal(b->nsent, 1);
+	np_punch_handle_probe(&f->pu, sock, b->sent[0].buf, b->sent[0].len, &from_b);
+	fake_free(b);
+}
+
 /* ---- tests -------------------------------------------------------------------- */
 
 /* A strategy that probes without end gets exactly the budget, then -EDQUOT. */
@@ -433,6 +456,57 @@ static void test_ack_rules(void **state)
 	fake_free(evil);
 }
 
+/* An address that never answered gets NP_PG_UNANSWERED_MAX probes per
+ * attempt if it is the peer's (public IP or LAN endpoint), none if it is
+ * not, whatever the strategy asks; an ack lifts the bound. */
+static void test_unanswered_bound(void **state)
+{
+	struct fake *f = fake_new("scripted", NULL);
+	char want[64];
+
+	assert_int_equal(start(f, S_ONE_ADDR, 1, 1), 0);
+	run_until(f, f->now);
+	snprintf(want, sizeof(want), "sent=%u rc=%d", NP_PG_UNANSWERED_MAX, -EDQUOT);
+	assert_string_equal(f->reason, want);
+	assert_int_equal(f->pu.stats.refused_probes, 1);
+	assert_int_equal(start(f, S_OTHER, 1, 1), 0);
+	run_until(f, f->now);
+	snprintf(want, sizeof(want), "sent=0 rc=%d", -EDQUOT);
+	assert_string_equal(f->reason, want);
+	fake_free(f);
+}
+
+/* A replayed PROBE or ack of an earlier round (another pairing) is dropped
+ * and counted before anything else: no ack, no answer to the strategy. */
+static void test_old_round_replay(void **state)
+{
+	struct fake *a = fake_new("scripted", NULL), *b = fake_new("scripted", NULL);
+	np_addr_t from_a, attacker;
+	struct np_punch_attempt at;
+	struct sent old;
+
+	addr4(&from_a, 1, 4000);
+	addr4(&attacker, 9, 6666);
+	/* A probe of round 7 captured. */
+	assert_int_equal(start(a, S_ANSWER, 1, 1), 0);
+	old = a->sent[0];
+	/* B is now in round 8 (a new pairing; the key would differ too, but
+	 * even under the same key the round alone refuses it). */
+	attempt_for(b, &at, S_SILENT, 0, 1);
+	at.round = 8;
+	assert_int_equal(np_punch_start(&b->pu, &at), 0);
+	b->nsent = 0;
+	np_punch_handle_probe(&b->pu, 0, old.buf, old.len, &attacker);
+	np_punch_handle_probe(&b->pu, 0, old.buf, old.len, &from_a);
+	assert_int_equal(b->nsent, 0);
+	assert_int_equal(b->pu.stats.other_pairing, 2);
+	assert_int_equal(b->pu.stats.probes_rx, 0);
+	assert_int_equal(b->pu.stats.bad_mac, 0);
+	assert_int_equal(b->auth_warn, 0);
+	fake_free(a);
+	fake_free(b);
+}
+
 /* succeed() inside a callback: path_found at once, the strategy destroyed
  * only by the reap timer, and no failure. */
 static void test_succeed_then_reap(void **state)
@@ -441,7 +515,14 @@ static void test_succeed_then_reap(void **state)
 	np_addr_t peer;
 
 	addr4(&peer, 2, 5000);
+	/* Without an ack the core refuses succeed(). */
 	assert_int_equal(start(f, S_SUCCEED, 1, 1), 0);
+	assert_int_equal(f->path_found, 0);
+	assert_int_equal(f->pu.stats.refused_succeed, 1);
+	assert_true(np_punch_running(&f->pu));
+	/* With one, from the ack's callback. */
+	assert_int_equal(start(f, S_ANSWER, 1, 1), 0);
+	deliver_ack(f, 0);
 	assert_int_equal(f->path_found, 1);
 	assert_int_equal(f->path_sock, 0);
 	assert_true(np_addr_equal(&f->path_peer, &peer));
@@ -465,7 +546,8 @@ static void test_restart_before_reap(void **state)
 {
 	struct fake *f = fake_new("scripted", NULL);
 
-	assert_int_equal(start(f, S_SUCCEED, 1, 1), 0);
+	assert_int_equal(start(f, S_ANSWER, 1, 1), 0);
+	deliver_ack(f, 0);
 	assert_true(f->timer_on[NP_PUNCH_TIMER_REAP]);
 	assert_int_equal(start(f, S_SILENT, 1, 1), 0);
 	assert_false(f->timer_on[NP_PUNCH_TIMER_REAP]);
@@ -565,6 +647,8 @@ static void test_sockets(void **state)
 	assert_int_equal(start(f, S_SOCKETS, 1, 1), 0);
 	assert_int_equal(f->opened, 2);
 	assert_false(f->sock_open[1]);
+	assert_int_equal(f->path_found, 0);
+	deliver_ack(f, 2);
 	assert_int_equal(f->path_found, 1);
 	assert_int_equal(f->path_sock, 2);
 	run_until(f, f->now);
@@ -610,6 +694,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_budget),
+		cmocka_unit_test(test_unanswered_bound),
+		cmocka_unit_test(test_old_round_replay),
 		cmocka_unit_test(test_openers),
 		cmocka_unit_test(test_ack_rules),
 		cmocka_unit_test(test_succeed_then_reap),

@@ -318,6 +318,72 @@ static void test_predict_noise(void **state)
 	assert_true(res.ok || res.failed_clean);
 }
 
+/* --strategy=auto inside the punch itself: each side's np_punch picks from
+ * the discovered NAT kinds and loads the strategy on demand; reachable
+ * cells connect, the others end with "no direct path" on both sides
+ * without a probe. */
+static void test_auto_in_punch(void **state)
+{
+	unsigned r, c;
+
+	for (r = 0; r < NROWS; r++)
+		for (c = 0; c < NCOLS; c++) {
+			struct np_punchnet_side_cfg a, b;
+			struct np_punchnet_result res;
+			struct np_punchnet_run_cfg run = {
+				.strategy = { "auto", "auto" },
+				.bound_ms = 30000,
+				.discover = 1,
+				.seed = 11,
+			};
+
+			assert_int_equal(np_punchnet_side_by_kind(&a, rows[r], 23), 0);
+			assert_int_equal(np_punchnet_side_by_kind(&b, cols[c], 24), 0);
+			assert_int_equal(np_punchnet_run(&a, &b, &run, &res), 0);
+			if (bound_s[r][c]) {
+				if (!res.ok)
+					printf("auto %s x %s: %s / %s\n", rows[r], cols[c], res.reason[0], res.reason[1]);
+				assert_true(res.ok);
+				assert_true(res.ms <= bound_s[r][c] * 1000u);
+			} else {
+				assert_true(res.failed_clean);
+				assert_non_null(strstr(res.reason[0], "no direct path possible"));
+				assert_non_null(strstr(res.reason[1], "no direct path possible"));
+				assert_int_equal(res.probes[0] + res.probes[1], 0);
+			}
+		}
+}
+
+/* Probes MACed with another key (a different --peer-key or pairing) are
+ * dropped and counted, are never acked, and the attempt times out. */
+static void test_wrong_key(void **state)
+{
+	struct np_punchnet_side_cfg a, b;
+	struct np_punchnet_result res;
+	struct np_punchnet_run_cfg run = {
+		.strategy = { "simple", "simple" },
+		.bound_ms = 20000,
+		.discover = 1,
+		.seed = 5,
+	};
+
+	assert_int_equal(np_punchnet_side_by_kind(&a, "cone", 1), 0);
+	assert_int_equal(np_punchnet_side_by_kind(&b, "none", 2), 0);
+	assert_int_equal(np_punchnet_run(&a, &b, &run, &res), 0);
+	assert_true(res.ok);
+	assert_int_equal(res.stats[0].bad_mac + res.stats[1].bad_mac, 0);
+	run.wrong_key = 1;
+	assert_int_equal(np_punchnet_run(&a, &b, &run, &res), 0);
+	assert_false(res.ok);
+	assert_true(res.failed_clean);
+	assert_int_equal(res.failed[0], 2);
+	assert_int_equal(res.failed[1], 2);
+	assert_true(res.stats[0].bad_mac > 0 && res.stats[1].bad_mac > 0);
+	assert_int_equal(res.stats[0].probes_rx + res.stats[1].probes_rx, 0);
+	printf("simple cone x none, wrong probe key: no path, %llu + %llu probes refused\n",
+	       (unsigned long long)res.stats[0].bad_mac, (unsigned long long)res.stats[1].bad_mac);
+}
+
 /* Retries cycle through the suitable strategies. */
 static void test_autoselect_retry(void **state)
 {
@@ -351,6 +417,8 @@ int main(void)
 		cmocka_unit_test(test_clash_is_modelled),
 		cmocka_unit_test(test_predict_noise),
 		cmocka_unit_test(test_matrix_autoselect),
+		cmocka_unit_test(test_auto_in_punch),
+		cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_spray_probe_count),
 		cmocka_unit_test(test_matrix_simple),
 		cmocka_unit_test(test_matrix_predict),
