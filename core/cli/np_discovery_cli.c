@@ -119,7 +119,9 @@ int np_discovery_cli(int argc, char **argv)
 	rc = np_discovery_start(loop, (struct sockaddr *)&ss, (socklen_t)sl, server.port, 0,
 				have_token ? token_key : NULL, on_result, &run, &d);
 	if (rc < 0) {
-		fprintf(stderr, "natpunch: probe: cannot start discovery: %s\n", strerror(-rc));
+		char msg[160];
+
+		fprintf(stderr, "natpunch: probe: %s\n", np_errmsg(msg, sizeof(msg), rc, "cannot start discovery"));
 		ev_loop_destroy(loop);
 		return 1;
 	}

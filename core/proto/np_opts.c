@@ -386,7 +386,7 @@ int np_opts_load_file(struct np_opts *o, const char *path, char *err, size_t err
 	int rc;
 
 	if (!f) {
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		np_errmsg(err, errlen, errno, "%s: cannot open", path);
 		return -EINVAL;
 	}
 	buf = malloc(NP_OPTS_FILE_MAX + 1);

@@ -1,6 +1,7 @@
 /* np_turn_cred: the TURN REST credential scheme (see np_turn_cred.h).
  * HMAC-SHA1 and base64 come from OpenSSL libcrypto. */
 #include "np_turn_cred.h"
+#include "np_log.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -57,7 +58,7 @@ int np_turn_read_secret(const char *path, char *out, size_t cap, char *err, size
 
 	if (!f) {
 		int e = errno;
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+		np_errmsg(err, errlen, e, "cannot read %s", path);
 		return -e;
 	}
 	n = fread(out, 1, cap - 1, f);

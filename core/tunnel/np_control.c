@@ -234,7 +234,9 @@ static int show(const char *path, int json)
 	int n = fetch(path, buf, sizeof(buf));
 
 	if (n < 0) {
-		fprintf(stderr, "natpunch: status: cannot reach %s: %s%s\n", path, strerror(-n),
+		char msg[sizeof(((struct sockaddr_un *)0)->sun_path) + 128];
+
+		fprintf(stderr, "natpunch: status: %s%s\n", np_errmsg(msg, sizeof(msg), n, "cannot reach %s", path),
 			n == -ENOENT || n == -ECONNREFUSED ? " (is natpunch running on that interface?)" : "");
 		return 1;
 	}
