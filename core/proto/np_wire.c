@@ -177,8 +177,51 @@ static void wr_tlv_addr(struct wr *w, uint8_t type, const np_addr_t *a)
 	wr_addr(w, a);
 }
 
-/* Reads TLVs up to (not including) end. */
+#define TLV_TURN_URIS 0x02 /* PEER_INFO: space-separated TURN URIs the server offers */
+#define TLV_TURN_USER 0x03 /* PEER_INFO: user name for them */
+#define TLV_TURN_PASS 0x04 /* PEER_INFO: password for them */
+
+static void wr_tlv_str(struct wr *w, uint8_t type, const char *str, size_t max)
+{
+	size_t n = strnlen(str, max + 1);
+
+	if (!n)
+		return;
+	if (n > max) {
+		w->bad = 1;
+		return;
+	}
+	wr_u8(w, type);
+	wr_u8(w, (uint8_t)n);
+	wr_bytes(w, str, n);
+}
+
+/* A text field: printable ASCII (spaces allowed), 1..cap-1 bytes. */
+static void rd_tlv_str(struct rd *r, size_t l, char *out, size_t cap)
+{
+	if (l == 0 || l >= cap) {
+		r->bad = 1;
+		return;
+	}
+	rd_bytes(r, out, l);
+	out[l] = 0;
+	for (size_t i = 0; i < l; i++)
+		if ((unsigned char)out[i] < 0x20 || (unsigned char)out[i] > 0x7e)
+			r->bad = 1;
+}
+
+struct tlv_strs {
+	char *uris, *user, *pass;
+};
+
+/* Reads TLVs up to (not including) end; strs NULL: only RELAY is allowed. */
+static void rd_tlvs_ex(struct rd *r, size_t end, np_addr_t *relay, struct tlv_strs *strs);
 static void rd_tlvs(struct rd *r, size_t end, np_addr_t *relay)
+{
+	rd_tlvs_ex(r, end, relay, NULL);
+}
+
+static void rd_tlvs_ex(struct rd *r, size_t end, np_addr_t *relay, struct tlv_strs *strs)
 {
 	int last = 0;
 
@@ -201,6 +244,16 @@ static void rd_tlvs(struct rd *r, size_t end, np_addr_t *relay)
 			rd_addr(r, relay);
 			if (relay->family == 0 || r->off - start != l)
 				r->bad = 1;
+			break;
+		case TLV_TURN_URIS:
+		case TLV_TURN_USER:
+		case TLV_TURN_PASS:
+			if (!strs) {
+				r->bad = 1;
+				return;
+			}
+			rd_tlv_str(r, l, type == TLV_TURN_URIS ? strs->uris : type == TLV_TURN_USER ? strs->user : strs->pass,
+				   type == TLV_TURN_URIS ? NP_WIRE_TURN_URIS_MAX + 1 : NP_WIRE_TURN_CRED_MAX + 1);
 			break;
 		default:
 			r->bad = 1;
@@ -416,6 +469,9 @@ int np_wire_encode_peer_info(uint8_t *out, size_t cap, const struct np_msg_peer_
 	wr_addr(&w, &m->peer_local);
 	wr_nat(&w, &m->peer_nat);
 	wr_tlv_addr(&w, TLV_RELAY, &m->peer_relay);
+	wr_tlv_str(&w, TLV_TURN_URIS, m->turn_uris, NP_WIRE_TURN_URIS_MAX);
+	wr_tlv_str(&w, TLV_TURN_USER, m->turn_user, NP_WIRE_TURN_CRED_MAX);
+	wr_tlv_str(&w, TLV_TURN_PASS, m->turn_pass, NP_WIRE_TURN_CRED_MAX);
 	if (m->flags & NP_REG_F_MAC)
 		wr_bytes(&w, m->mac, NP_MAC_LEN);
 	return wr_done(&w);
@@ -440,7 +496,11 @@ int np_wire_parse_peer_info(const uint8_t *in, size_t len, struct np_msg_peer_in
 	rd_addr(&r, &m->peer_public);
 	rd_addr(&r, &m->peer_local);
 	rd_nat(&r, &m->peer_nat);
-	rd_tlvs(&r, (m->flags & NP_REG_F_MAC) ? len - (len < NP_MAC_LEN ? len : NP_MAC_LEN) : len, &m->peer_relay);
+	{
+		struct tlv_strs ts = { m->turn_uris, m->turn_user, m->turn_pass };
+		rd_tlvs_ex(&r, (m->flags & NP_REG_F_MAC) ? len - (len < NP_MAC_LEN ? len : NP_MAC_LEN) : len,
+			   &m->peer_relay, &ts);
+	}
 	m->mac_offset = r.off;
 	if (m->flags & NP_REG_F_MAC)
 		rd_bytes(&r, m->mac, NP_MAC_LEN);

@@ -38,6 +38,8 @@ enum np_wire_type {
 #define NP_WIRE_ADDR_MAX 19 /* encoded endpoint: family, port, 16 bytes */
 #define NP_WIRE_NAT_LEN 10  /* encoded np_nat_info_t */
 #define NP_COOKIE_LEN 16    /* server registration cookie */
+#define NP_WIRE_TURN_URIS_MAX 200 /* PEER_INFO TURN_URIS text */
+#define NP_WIRE_TURN_CRED_MAX 64  /* PEER_INFO TURN_USER / TURN_PASS text */
 #define NP_PAIRING_LEN 16   /* random pairing identifier in PEER_INFO */
 #define NP_NAT_PROBE_LEN 64 /* a NAT_PROBE is padded to this: no reply is larger */
 
@@ -94,6 +96,11 @@ struct np_msg_peer_info {
 	np_addr_t peer_local;
 	np_nat_info_t peer_nat;
 	np_addr_t peer_relay;        /* optional: the peer's TURN relayed address (family 0: none) */
+	/* optional: relays the server offers, space-separated RFC 7065 URIs, and
+	 * short-lived credentials for them ("" when none) */
+	char turn_uris[NP_WIRE_TURN_URIS_MAX + 1];
+	char turn_user[NP_WIRE_TURN_CRED_MAX + 1];
+	char turn_pass[NP_WIRE_TURN_CRED_MAX + 1];
 	uint8_t mac[NP_MAC_LEN];
 	size_t mac_offset;
 };

@@ -102,6 +102,7 @@ struct np_turn {
 
 	struct np_turn_stats stats;
 	char last_err[256];
+	char next_user[128], next_password[128]; /* np_turn_set_credentials */
 };
 
 static void conn_close(struct np_turn *t);
@@ -424,6 +425,11 @@ static void on_error_answer(struct np_turn *t, struct txn *x, const struct np_st
 		} else if (have_realm && strcmp(realm, t->realm) != 0) {
 			retry = x->stale_tries++ < 1;
 		}
+		if (!retry && t->next_user[0]) {
+			lost(t, 0, "%s refused: %d %s: allocating again with renewed credentials", what, code,
+			     np_stun_error_text(code));
+			return;
+		}
 		if (!retry) {
 			lost(t, 1, "%s refused: %d %s: the relay does not accept user '%s' and this password", what, code,
 			     np_stun_error_text(code), t->cfg.user);
@@ -639,6 +645,12 @@ static void read_stream(struct np_turn *t)
 
 static void start_allocate(struct np_turn *t)
 {
+	if (t->next_user[0]) {
+		memcpy(t->cfg.user, t->next_user, sizeof(t->cfg.user));
+		memcpy(t->cfg.password, t->next_password, sizeof(t->cfg.password));
+		sodium_memzero(t->next_password, sizeof(t->next_password));
+		t->next_user[0] = 0;
+	}
 	t->st = NP_TURN_ALLOCATING;
 	t->have_key = 0;
 	send_request(t, NP_STUN_ALLOCATE, -1, 0);
@@ -974,6 +986,17 @@ int np_turn_send(struct np_turn *t, const np_addr_t *peer, const void *buf, size
 		t->stats.tx_bytes += len;
 	}
 	return rc;
+}
+
+void np_turn_set_credentials(struct np_turn *t, const char *user, const char *password)
+{
+	if (strcmp(user, t->cfg.user) == 0 && strcmp(password, t->cfg.password) == 0)
+		return;
+	snprintf(t->next_user, sizeof(t->next_user), "%s", user);
+	snprintf(t->next_password, sizeof(t->next_password), "%s", password);
+	/* A relay that refused the old ones is tried again soon. */
+	if (t->st == NP_TURN_FAILED)
+		t->retry_at = ev_now(t->loop) + BACKOFF_MIN_S;
 }
 
 void np_turn_check(struct np_turn *t)

@@ -71,6 +71,9 @@ void np_turn_clear_peers(struct np_turn *t);
 /* Sends one datagram to peer through the relay. -ENOTCONN if not ready,
  * -EAGAIN if a stream's send buffer is full (the packet is dropped). */
 int np_turn_send(struct np_turn *t, const np_addr_t *peer, const void *buf, size_t len);
+/* New credentials (say, renewed by the rendezvous server): used from the
+ * next allocation on; the current one keeps the credentials it was made with. */
+void np_turn_set_credentials(struct np_turn *t, const char *user, const char *password);
 /* Checks the allocation now (a Refresh): after a tunnel went silent. */
 void np_turn_check(struct np_turn *t);
 

@@ -14,6 +14,7 @@
 #include "np_log.h"
 #include "np_ratelimit.h"
 #include "np_time.h"
+#include "np_turn_cred.h"
 #include "np_udp.h"
 #include "np_wire.h"
 
@@ -237,7 +238,7 @@ static void push_peer_info(struct np_server *s, struct srv_sess *e, int role)
 {
 	struct np_msg_peer_info pi = { 0 };
 	struct srv_reg *me = &e->r[role], *other = &e->r[1 - role];
-	uint8_t buf[256];
+	uint8_t buf[512];
 
 	pi.flags = s->cfg.has_token ? NP_REG_F_MAC : 0;
 	pi.role = (uint8_t)role;
@@ -250,6 +251,19 @@ static void push_peer_info(struct np_server *s, struct srv_sess *e, int role)
 	pi.peer_local = other->local;
 	pi.peer_nat = other->nat;
 	pi.peer_relay = other->relay;
+	if (s->cfg.turn_uris[0] && s->cfg.turn_secret_len) {
+		/* TURN REST credentials, stable for a whole hour so that a peer's
+		 * allocation is not torn up by every PEER_INFO, and valid for
+		 * between turn_ttl_s and turn_ttl_s + 1 h. */
+		uint64_t expiry = (np_wall_ms() / 1000 / 3600 + 1) * 3600 + s->cfg.turn_ttl_s;
+		const char *who = strchr(e->name, ':') || strlen(e->name) > 40 ? "natpunch" : e->name;
+
+		snprintf(pi.turn_uris, sizeof(pi.turn_uris), "%s", s->cfg.turn_uris);
+		if (np_turn_rest_username(expiry, who, pi.turn_user, sizeof(pi.turn_user)) < 0 ||
+		    np_turn_rest_password(s->cfg.turn_secret, s->cfg.turn_secret_len, pi.turn_user, pi.turn_pass,
+					  sizeof(pi.turn_pass)) < 0)
+			pi.turn_uris[0] = pi.turn_user[0] = pi.turn_pass[0] = 0;
+	}
 	reply(s, role, &me->pub, &me->via, buf, seal(s, role, buf, np_wire_encode_peer_info(buf, sizeof(buf), &pi)));
 }
 

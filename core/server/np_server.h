@@ -27,6 +27,13 @@ struct np_server_config {
 	double rate, burst;      /* per source address, messages per second; rate 0: off */
 	uint32_t expire_ms;      /* a registration expires after this much silence */
 	size_t max_sessions;
+	/* TURN relays handed to each pair in PEER_INFO (--turn, --turn-secret):
+	 * space-separated URIs, and coturn's static-auth-secret for the REST
+	 * credentials ("" / length 0: none). */
+	char turn_uris[201];
+	uint8_t turn_secret[128];
+	size_t turn_secret_len;
+	uint32_t turn_ttl_s;
 };
 
 struct np_server_stats {

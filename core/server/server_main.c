@@ -10,6 +10,8 @@
 #include "np_opts.h"
 #include "np_parse.h"
 #include "np_server.h"
+#include "np_turn_cred.h"
+#include "np_turn_uri.h"
 #include "np_udp.h"
 #include "np_wire.h"
 
@@ -26,6 +28,8 @@
 struct srv_opts {
 	struct np_server_config sc;
 	const char *token;
+	const char *turn_secret;
+	double turn_ttl;
 	double expire_s, max_sessions;
 	int log_level, syslog;
 	struct np_opts opts;
@@ -37,6 +41,27 @@ static int set_addr(void *c, const struct np_opt *o, const char *key, const char
 		snprintf(err, errlen, "invalid %s address '%.64s'", key, val);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+static int set_turn(void *c, const struct np_opt *o, const char *key, const char *val, char *err, size_t errlen)
+{
+	struct srv_opts *so = c;
+	struct np_turn_uri u;
+	size_t have = strlen(so->sc.turn_uris);
+
+	if (!val) {
+		so->sc.turn_uris[0] = 0;
+		return 0;
+	}
+	if (np_turn_uri_parse(val, &u, err, errlen) < 0)
+		return -EINVAL;
+	if (have + 1 + strlen(val) >= sizeof(so->sc.turn_uris)) {
+		snprintf(err, errlen, "%s: the relays' URIs exceed %zu characters together", key,
+			 sizeof(so->sc.turn_uris) - 1);
+		return -EINVAL;
+	}
+	snprintf(so->sc.turn_uris + have, sizeof(so->sc.turn_uris) - have, "%s%s", have ? " " : "", val);
 	return 0;
 }
 
@@ -54,6 +79,9 @@ static const struct np_opt options[] = {
 	{ .name = "bind", .arg = "ADDR", .def = "0.0.0.0", .help = "listen on this address only (default: every IPv4 and IPv6 address; :: for IPv6 only)", .set = set_addr, .off = F(sc.bind) },
 	{ .name = "alt-ip", .arg = "ADDR", .help = "a second address of this host, for NAT behaviour discovery", .set = set_addr, .off = F(sc.alt) },
 	{ .name = "token-file", .arg = "FILE", .help = "only accept registrations authenticated with this token", .set = np_opt_str, .off = F(token) },
+	{ .name = "turn", .arg = "URI", .flags = NP_OPT_REPEAT, .help = "a TURN relay to hand to each pair (RFC 7065 URI), repeatable", .set = set_turn },
+	{ .name = "turn-secret", .arg = "FILE", .help = "the relay's static-auth-secret (coturn use-auth-secret): pairs get\nTURN REST credentials", .set = np_opt_str, .off = F(turn_secret) },
+	{ .name = "turn-ttl", .arg = "SEC", .def = "86400", .help = "how long those credentials stay valid, at least", .set = np_opt_num, .off = F(turn_ttl), .lo = 600, .hi = 864000 },
 	{ .name = "rate", .arg = "N", .def = "20", .help = "messages per second allowed per source address (0: off)", .set = np_opt_num, .off = F(sc.rate), .lo = 0, .hi = 1e6 },
 	{ .name = "expire", .arg = "SEC", .def = "10", .help = "forget a registration after SEC seconds of silence", .set = np_opt_num, .off = F(expire_s), .lo = 1, .hi = 3600 },
 	{ .name = "max-sessions", .arg = "N", .def = "1000000", .help = "most sessions held at once", .set = np_opt_num, .off = F(max_sessions), .lo = 1, .hi = 1e8 },
@@ -203,6 +231,25 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	so.sc.has_token = so.token != NULL;
+	if (!so.sc.turn_uris[0] != !so.turn_secret) {
+		fprintf(stderr, "natpunch-server: --turn and --turn-secret go together\n");
+		np_opts_free(&so.opts);
+		return 2;
+	}
+	if (so.turn_secret) {
+		char sec[sizeof(so.sc.turn_secret) + 1];
+		int n = np_turn_read_secret(so.turn_secret, sec, sizeof(sec), err, sizeof(err));
+
+		if (n < 0) {
+			fprintf(stderr, "natpunch-server: --turn-secret: %s\n", err);
+			np_opts_free(&so.opts);
+			return 2;
+		}
+		memcpy(so.sc.turn_secret, sec, (size_t)n);
+		so.sc.turn_secret_len = (size_t)n;
+		sodium_memzero(sec, sizeof(sec));
+		so.sc.turn_ttl_s = (uint32_t)so.turn_ttl;
+	}
 	if (so.opts.check) {
 		np_opts_dump(&so.opts, stdout);
 		np_opts_free(&so.opts);

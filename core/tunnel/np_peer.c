@@ -398,7 +398,7 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 	}
 	if (!server_msg_ok(p, buf, m.mac_offset, m.mac, m.flags, m.nonce, from))
 		return;
-	np_relay_peer_info(p, &m.peer_relay);
+	np_relay_peer_info(p, &m);
 	switch (p->st) {
 	case NP_ST_REGISTER:
 	case NP_ST_WAIT_PEER:

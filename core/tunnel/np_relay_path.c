@@ -24,6 +24,7 @@
 #include "np_wire.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <string.h>
 
 #define RELAYED_REGISTER_S 5.0
@@ -144,10 +145,11 @@ static void on_down(void *arg, const char *msg)
 
 /* ---- what np_peer.c calls ------------------------------------------------- */
 
+static const struct np_turn_callbacks callbacks = { on_ready, on_data, on_down };
+
 int np_relay_init(struct np_peer *p, char *err, size_t errlen)
 {
 	struct np_turn_config tc = { 0 };
-	struct np_turn_callbacks cb = { on_ready, on_data, on_down };
 	char perr[256];
 
 	p->relay_sock.fd = -1;
@@ -167,7 +169,7 @@ int np_relay_init(struct np_peer *p, char *err, size_t errlen)
 	p->relay_transport = tc.uri.transport;
 	if (p->cfg->nturn > 1)
 		np_info("using the first of %zu --turn relays", p->cfg->nturn);
-	return np_turn_new(p->loop, &tc, &cb, p, &p->relay, err, errlen);
+	return np_turn_new(p->loop, &tc, &callbacks, p, &p->relay, err, errlen);
 }
 
 void np_relay_free(struct np_peer *p)
@@ -176,10 +178,47 @@ void np_relay_free(struct np_peer *p)
 	p->relay = NULL;
 }
 
-/* PEER_INFO said where the peer's relayed address is (family 0: none). */
-void np_relay_peer_info(struct np_peer *p, const np_addr_t *peer_relay)
+/* The server offers relays and credentials (natpunch-server --turn): used
+ * when we have no --turn of our own and may relay. */
+static void server_offer(struct np_peer *p, const struct np_msg_peer_info *m)
 {
+	struct np_turn_config tc = { 0 };
+	char err[256], first[NP_WIRE_TURN_URIS_MAX + 1];
+
+	if (p->cfg->nturn || p->cfg->relay_mode == NP_RELAY_NEVER || !m->turn_uris[0] || !m->turn_user[0] ||
+	    !m->turn_pass[0])
+		return;
+	if (p->relay) {
+		np_turn_set_credentials(p->relay, m->turn_user, m->turn_pass);
+		return;
+	}
+	snprintf(first, sizeof(first), "%s", m->turn_uris);
+	first[strcspn(first, " ")] = 0;
+	if (np_turn_uri_parse(first, &tc.uri, err, sizeof(err)) < 0) {
+		np_warn("the server offers a relay I cannot use: %s", err);
+		return;
+	}
+	snprintf(tc.user, sizeof(tc.user), "%s", m->turn_user);
+	snprintf(tc.password, sizeof(tc.password), "%s", m->turn_pass);
+	tc.ca_file = p->cfg->turn_ca;
+	p->relay_transport = tc.uri.transport;
+	if (np_turn_new(p->loop, &tc, &callbacks, p, &p->relay, err, sizeof(err)) < 0) {
+		np_warn("the relay the server offers (%s) cannot be used: %s", first, err);
+		p->relay = NULL;
+		return;
+	}
+	np_info("using the relay the server offers: %s", np_turn_uri(p->relay));
+	sodium_memzero(tc.password, sizeof(tc.password));
+}
+
+/* PEER_INFO: the peer's relayed address (family 0: none), and maybe relays
+ * the server offers. */
+void np_relay_peer_info(struct np_peer *p, const struct np_msg_peer_info *m)
+{
+	const np_addr_t *peer_relay = &m->peer_relay;
 	char a[NP_ADDR_STRLEN];
+
+	server_offer(p, m);
 
 	if (!p->relay || np_addr_equal(peer_relay, &p->relay_peer))
 		return;
