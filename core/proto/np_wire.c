@@ -372,7 +372,7 @@ int np_wire_parse_register(const uint8_t *in, size_t len, struct np_msg_register
 	rc = rd_hdr(&r, NP_MSG_REGISTER, &m->flags, &slen);
 	if (rc < 0)
 		return rc;
-	if (slen == 0 || slen > NP_SESSION_MAX || (m->flags & ~(NP_REG_F_MAC | NP_REG_F_COOKIE)))
+	if (slen == 0 || slen > NP_SESSION_MAX || (m->flags & ~(NP_REG_F_MAC | NP_REG_F_COOKIE | NP_REG_F_LEG)))
 		return -EBADMSG;
 	m->nonce = rd_u32(&r);
 	m->timestamp_ms = rd_u64(&r);

@@ -46,6 +46,8 @@ enum np_wire_type {
 /* REGISTER flags (REGISTER_ACK, REGISTER_COOKIE and PEER_INFO use F_MAC only) */
 #define NP_REG_F_MAC 0x01    /* a token MAC follows the body */
 #define NP_REG_F_COOKIE 0x02 /* REGISTER: the server's cookie follows the body */
+#define NP_REG_F_LEG 0x04    /* REGISTER: registration-only (the other address family):
+			      * tell me whether the peer is here, do not pair it for punching */
 
 /* NAT_PROBE flags (RFC 5780 CHANGE-REQUEST style) */
 #define NP_NATP_F_CHANGE_PORT 0x01 /* answer from the other server port */

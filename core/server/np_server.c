@@ -41,6 +41,7 @@ struct srv_reg {
 	uint64_t seen_ms;
 	uint32_t nonce;
 	uint8_t present;
+	uint8_t leg;                 /* registration-only (NP_REG_F_LEG): never punched to */
 };
 
 struct srv_sess {
@@ -332,11 +333,17 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 	relay_changed = me->present && !np_addr_equal(&me->relay, &m.relay);
 	me->relay = m.relay;
 	me->nonce = m.nonce;
+	me->leg = (m.flags & NP_REG_F_LEG) != 0;
 	me->seen_ms = now;
 	e->last_ts[role] = m.timestamp_ms;
 	e->last_ts_at[role] = now;
 
-	if (other->present) {
+	if (other->present && me->leg) {
+		/* A leg only learns that the peer is registered on this family. */
+		push_peer_info(s, e, role);
+		return;
+	}
+	if (other->present && !other->leg) {
 		if (!np_addr_equal(&e->pushed[role], &me->pub) || !np_addr_equal(&e->pushed[1 - role], &other->pub)) {
 			/* A new pairing: a round number that only grows, and a
 			 * fresh random identifier the peers key their probes with. */
@@ -450,6 +457,11 @@ void np_server_handle(struct np_server *s, int port_idx, const uint8_t *buf, siz
 		handle_register(s, port_idx, buf, len, from, to);
 	else
 		handle_nat_probe(s, port_idx, buf, len, from, to);
+}
+
+void np_server_cookie(struct np_server *s, int port_idx, const np_addr_t *from, uint8_t cookie[16])
+{
+	np_auth_cookie(s->cookie_secret, from, port_idx & 1, cookie_slot(), cookie);
 }
 
 void np_server_sweep(struct np_server *s)

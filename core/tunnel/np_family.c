@@ -5,8 +5,9 @@
  * family (p->server), IPv6 first when this host can reach the server over
  * it. While not up, a second, registration-only "leg" keeps us registered
  * on the other family from its own socket, so the server pairs us there
- * too (it pairs each family on its own) and we learn whether the peer is
- * there. The cycle moves to the other family when the peer turns out to be
+ * too (it pairs each family on its own; a leg registration, flag
+ * NP_REG_F_LEG, is only told whether the peer is there and is never given
+ * to the peer to punch) and we learn whether the peer is there. The cycle moves to the other family when the peer turns out to be
  * registered only there (its PEER_INFO arrives on the leg and none on the
  * main family within SWITCH_AFTER_S), or when an attempt on the current
  * family failed while the leg saw the peer. See "IPv6" in core/DESIGN.md. */
@@ -97,7 +98,7 @@ static void leg_send_register(struct np_peer *p)
 
 	if (p->leg_fd < 0)
 		return;
-	m.flags = p->keys.has_token ? NP_REG_F_MAC : 0;
+	m.flags = NP_REG_F_LEG | (p->keys.has_token ? NP_REG_F_MAC : 0);
 	if (p->leg_have_cookie) {
 		m.flags |= NP_REG_F_COOKIE;
 		memcpy(m.cookie, p->leg_cookie, NP_COOKIE_LEN);
@@ -159,7 +160,9 @@ static void leg_input(struct np_peer *p, const uint8_t *buf, size_t len, const n
 				 np_astr(&m.peer_public, a));
 		p->leg_peer_seen = ev_now(p->loop);
 		if ((p->st == NP_ST_REGISTER || p->st == NP_ST_WAIT_PEER) && !ev_is_active(&p->leg_switch)) {
-			ev_timer_set(&p->leg_switch, SWITCH_AFTER_S, 0.);
+			/* A random share breaks the tie when both peers sit
+			 * on different families and both could move. */
+			ev_timer_set(&p->leg_switch, SWITCH_AFTER_S + randombytes_uniform(1500) / 1000.0, 0.);
 			ev_timer_start(p->loop, &p->leg_switch);
 		}
 		break;
