@@ -459,6 +459,11 @@ void np_server_handle(struct np_server *s, int port_idx, const uint8_t *buf, siz
 		handle_nat_probe(s, port_idx, buf, len, from, to);
 }
 
+void np_server_cookie(struct np_server *s, int port_idx, const np_addr_t *from, uint8_t cookie[16])
+{
+	np_auth_cookie(s->cookie_secret, from, port_idx & 1, cookie_slot(), cookie);
+}
+
 void np_server_sweep(struct np_server *s)
 {
 	uint64_t now = np_mono_ms();

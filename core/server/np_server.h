@@ -51,6 +51,9 @@ void np_server_get_stats(const struct np_server *s, struct np_server_stats *st);
 /* Handles one datagram that arrived on socket `port_idx` (0 or 1). Exposed for fuzzing. */
 void np_server_handle(struct np_server *s, int port_idx, const uint8_t *buf, size_t len, const np_addr_t *from,
 		      const np_addr_t *to);
+/* The cookie the server expects now from `from` on port index port_idx.
+ * For fuzzing and tests, which cannot receive the REGISTER_COOKIE. */
+void np_server_cookie(struct np_server *s, int port_idx, const np_addr_t *from, uint8_t cookie[16]);
 /* Expires silent registrations (run by a timer every second). */
 void np_server_sweep(struct np_server *s);
 

@@ -1,9 +1,11 @@
 /* fuzz_server: arbitrary datagrams into np_server_handle, on two servers
  * (one without and one with a token) bound to 127.0.0.1 on random high
  * ports. Every source address is 127.0.0.1, so every reply the server sends
- * stays on loopback. Input layout: byte 0 picks the server, the port index
- * and whether to sweep; bytes 1-2 are the source port; the rest is the
- * datagram. */
+ * stays on loopback. Input layout: byte 0 picks the server, the port index,
+ * whether to sweep (0x80) and whether a REGISTER's cookie is replaced by the
+ * valid one (0x40: the fuzzer cannot receive cookies, and without one the
+ * registration and pairing code would be out of its reach); bytes 1-2 are
+ * the source port; the rest is the datagram. */
 #include <ev.h>
 #include <sodium.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include "np_auth.h"
 #include "np_log.h"
 #include "np_server.h"
+#include "np_wire.h"
 
 static struct np_server *np_fuzz_srv[2];
 static uint16_t np_fuzz_ports[2][2];
@@ -83,7 +86,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sport = 1024;
 	np_fuzz_loopback(&from, sport);
 	np_fuzz_loopback(&to, np_fuzz_ports[k][idx]);
-	np_server_handle(np_fuzz_srv[k], idx, data + 3, size - 3, &from, &to);
+	if ((data[0] & 0x40) && size - 3 <= 512) {
+		static uint8_t pkt[512];
+		struct np_msg_register m;
+
+		memcpy(pkt, data + 3, size - 3);
+		if (np_wire_parse_register(pkt, size - 3, &m) == 0 && (m.flags & NP_REG_F_COOKIE))
+			np_server_cookie(np_fuzz_srv[k], idx, &from, pkt + m.mac_offset - NP_COOKIE_LEN);
+		np_server_handle(np_fuzz_srv[k], idx, pkt, size - 3, &from, &to);
+	} else {
+		np_server_handle(np_fuzz_srv[k], idx, data + 3, size - 3, &from, &to);
+	}
 	if (data[0] & 0x80) {
 		ev_now_update(np_fuzz_loop);
 		np_server_sweep(np_fuzz_srv[k]);

@@ -6,7 +6,10 @@
 # 2. Server with --token-file. A has no --server-token, B has the token: A's
 #    REGISTERs are dropped and counted (server log at -v), the pair never
 #    forms, no tunnel for 12 s. A peer with a wrong token fares no better.
-# 3. A restarts with the token: the tunnel comes up and pings.
+# 3. A restarts with the token: the tunnel comes up and pings. Discovery
+#    with the token worked on both (a NAT kind in the log), and natpunch
+#    probe believes the token server only with its token: with a wrong one
+#    every answer is refused (they carry no valid MAC) and it says so.
 set -eu -o pipefail
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=nplab.sh
@@ -65,5 +68,15 @@ lab_stop A
 lab_start_peer A "$LAB_PORT1" 10.10.0.1 10.10.0.2 --server-token "$tok"
 lab_wait_tunnel A B 30 || lab_fail "tunnel not up within 30 s with the token on both sides"
 lab_ping_both A B || lab_fail "ping failed with the token on both sides"
+for n in A B; do
+	grep -q "NAT discovery: cone" "$(lab_get LOG "$n")" || lab_fail "$n's NAT discovery with the token did not classify its NAT"
+done
+lab_exec A "$NP_BUILD_DIR/natpunch" probe "$SERVER_IP" "$LAB_PORT1" --server-token "$tok" >/dev/null ||
+	lab_fail "natpunch probe with the token failed against the token server"
+rc=0
+out=$(lab_exec A "$NP_BUILD_DIR/natpunch" probe "$SERVER_IP" "$LAB_PORT1" --server-token "$LAB_DIR/keys/token.wrong" 2>&1) ||
+	rc=$?
+[ "$rc" = 1 ] && grep -q "without a valid token MAC" <<<"$out" ||
+	lab_fail "natpunch probe with a wrong token: exit $rc, want 1 and a word on the MAC: $out"
 lab_assert_alive server A B
 lab_pass "0644 token refused (exit 2); no token or a wrong one: dropped ($dropped), never paired; with the token: tunnel up"

@@ -10,6 +10,12 @@
 -- already gone (for example with the tun device) is not an error. Every
 -- prefix is checked to be an IPv4 or IPv6 CIDR before anything runs. Both
 -- return true, or nil and a message. No shell is involved.
+--
+-- Traffic *from* a routed subnet arrives from the peer with inner source
+-- addresses in that subnet, which natpunch drops unless they are in
+-- --allowed-ips (default: only the peer's tunnel address). So the side that
+-- routes a peer's subnet also starts natpunch with, for example,
+-- --allowed-ips 10.9.0.2/32,192.168.50.0/24.
 local natpunch = require "natpunch"
 
 local M = {}
