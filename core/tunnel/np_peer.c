@@ -437,12 +437,11 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 		/* While re-punching after silence: the peer registered again
 		 * (restarted, or moved), so the server knows where it is now. */
 		if (p->recovering && (!p->have_round || m.round != p->round)) {
-			np_info("the peer registered again (round %u): punching toward its new endpoint", m.round);
+			char why[96];
+			/* Not from this socket: its NAT entries may be what failed. */
+			snprintf(why, sizeof(why), "the peer registered again (round %u); registering afresh", m.round);
 			np_recover_stop(p);
-			p->downs++;
-			np_peer_fire_hook(p, "down", "peer registered again");
-			p->cycle_start_ms = np_mono_ms();
-			start_punch(p, &m);
+			np_peer_tunnel_down(p, why);
 		}
 		break;
 	}

@@ -82,6 +82,16 @@
 # NAT knobs
 #   lab_udp_timeout NAME S   nf_conntrack_udp_timeout(_stream) in NAME's NAT ns(es)
 #   lab_conntrack_flush NAME conntrack -F in NAME's NAT ns(es)
+#   lab_renumber NAME        NAME's outer NAT gets a new public address (the other
+#                            of .16i+2 / .16i+3 in its /28), as a DHCP renewal or
+#                            an LTE reattach does; the NAT's conntrack entries of
+#                            the old address go, as a real NAT's would. Sets
+#                            LAB_PUB_IP_NAME. Not for none/double sites.
+#   lab_site_move NAME KIND  NAME moves to another network: its NAT namespace is
+#                            replaced by (for a none site: it moves behind) a
+#                            fresh NAT of KIND (not none/double)
+#                            with the other public address; NAME's own namespace
+#                            and processes stay (its link goes down and up)
 #   lab_link_mtu NAME MTU    MTU of NAME's internet link (both ends: router
 #                            s-NAME and the site's wan), GSO/TSO off on both
 #   lab_drop_too_big NAME    the router and NAME's NATs drop ICMP "fragmentation
@@ -785,6 +795,77 @@ lab_conntrack_flush() {
 	for ns in $(_lab_nat_list "$1"); do
 		ip netns exec "$ns" conntrack -F >/dev/null 2>&1
 	done
+}
+
+# The other public address of site NAME's /28 (.16i+2 <-> .16i+3).
+_lab_other_pub() {
+	local i old
+	i=$(_lab_var "LAB_IDX_$1")
+	old=$(_lab_var "LAB_PUB_IP_$1")
+	if [ "$old" = "198.51.100.$((16 * i + 2))" ]; then
+		echo "198.51.100.$((16 * i + 3))"
+	else
+		echo "198.51.100.$((16 * i + 2))"
+	fi
+}
+
+_lab_single_nat() { # NAME WHAT
+	case $(_lab_var "LAB_KIND_$1") in
+	"" | none | host | double) lab_fail "$2: site '$1' has no single NAT (kind '$(_lab_var "LAB_KIND_$1")')" ;;
+	esac
+}
+
+lab_renumber() {
+	local name=$1 ns old new gw
+	_lab_single_nat "$name" lab_renumber
+	ns=${LAB_PREFIX}nat-$name
+	old=$(_lab_var "LAB_PUB_IP_$name")
+	new=$(_lab_other_pub "$name")
+	gw=$(_lab_var "LAB_GW_IP_$name")
+	lab_trace "lab_renumber $name: $old -> $new"
+	_lab_setup ip netns exec "$ns" sysctl -qw net.ipv4.conf.wan.promote_secondaries=1 >/dev/null
+	_lab_setup ip -n "$ns" addr add "$new/28" dev wan
+	_lab_setup ip -n "$ns" addr del "$old/28" dev wan
+	_lab_setup ip -n "$ns" route replace default via "$gw"
+	# Explicit snat rules name the address: write them again.
+	_lab_setup ip netns exec "$ns" nft delete table ip nplab
+	_lab_nat_setup "nat-$name" "$(_lab_var "LAB_KIND_$name")" "$new"
+	ip netns exec "$ns" conntrack -D -q "$old" >/dev/null 2>&1 || true
+	ip netns exec "$ns" conntrack -D -d "$old" >/dev/null 2>&1 || true
+	_lab_set "LAB_PUB_IP_$name" "$new"
+}
+
+lab_site_move() {
+	local name=$1 kind=$2 i lan gw wan ns inode pid st
+	[ "$(_lab_var "LAB_KIND_$name")" = none ] || _lab_single_nat "$name" lab_site_move
+	lab_valid_kind "$kind" || exit 1
+	case $kind in none | double) lab_fail "lab_site_move: kind '$kind' is not a single NAT" ;; esac
+	i=$(_lab_var "LAB_IDX_$name")
+	lan=192.168.$i
+	gw=$(_lab_var "LAB_GW_IP_$name")
+	wan=$(_lab_other_pub "$name")
+	lab_trace "lab_site_move $name: $(_lab_var "LAB_KIND_$name") -> $kind, public $wan"
+	ns=${LAB_PREFIX}nat-$name
+	if [ -e "/run/netns/$ns" ]; then
+		inode=$(stat -L -c %i "/run/netns/$ns")
+		while read -r pid st; do
+			_lab_pid_is_ours "$pid" "$st" || continue
+			[ "$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)" = "$inode" ] || continue
+			lab_kill "$pid"
+		done <"$LAB_DIR/run/pids"
+	fi
+	ip -n "${LAB_PREFIX}router" link del "s-$name" 2>/dev/null || true
+	_lab_netns_del "nat-$name"
+	_lab_netns_add "nat-$name"
+	_lab_link router "s-$name" "$gw/28" "nat-$name" wan "$wan/28"
+	_lab_setup ip -n "${LAB_PREFIX}nat-$name" route add default via "$gw"
+	_lab_link "nat-$name" lan "$lan.1/24" "$name" eth0 "$lan.2/24"
+	_lab_setup ip -n "$LAB_PREFIX$name" route replace default via "$lan.1"
+	_lab_nat_setup "nat-$name" "$kind" "$wan"
+	_lab_set "LAB_PUB_IP_$name" "$wan"
+	_lab_set "LAB_LAN_IP_$name" "$lan.2"
+	_lab_set "LAB_NAT_DEPTH_$name" 1
+	_lab_set "LAB_KIND_$name" "$kind"
 }
 
 # The inner-most NAT of a site (the one the peer's LAN is attached to).

@@ -1,0 +1,50 @@
+#!/bin/bash
+# test_nat_renumber: NATs that move under a live tunnel.
+#   phase 1: A's NAT (cone) renumbers its public address (lab_renumber), B is
+#            on the internet itself. A's next packet arrives from the new
+#            address; B must follow it (authenticated roaming, same keys):
+#            pings both ways within 5 s, no new registration on either side.
+#   phase 2: B moves behind a cone NAT (lab_site_move: B's address and
+#            route change, the process stays). Neither side's packets reach
+#            the other's NAT any more: after the dead timer both re-punch and
+#            ask the server, which starts a new round. Back within one dead
+#            timer (15 s) + 5 s (measured: about 15 s).
+#   phase 3: A's NAT renumbers again, both now behind NATs: back within one
+#            dead timer + 5 s.
+set -eu -o pipefail
+NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=nplab.sh
+source "$NP_SOURCE_DIR/tests/lab/nplab.sh"
+
+lab_init
+lab_two_sites cone none
+lab_two_peers_up
+lab_ping_both A B || lab_fail "tunnel up but ping failed"
+both_ways() { lab_ping A B && lab_ping B A; }
+regs() { grep -c "registering with" "$(lab_get LOG "$1")" || true; }
+
+# Phase 1
+ra=$(regs A) rb=$(regs B)
+old=$(lab_get PUB_IP A)
+lab_renumber A
+t0=$(lab_now_ms)
+lab_wait 5 both_ways || lab_fail "phase 1: no ping both ways within 5 s of NAT A renumbering ($old -> $(lab_get PUB_IP A))"
+echo "ok: phase 1: NAT A renumbered $old -> $(lab_get PUB_IP A): pings both ways after $(($(lab_now_ms) - t0)) ms"
+grep -q "peer moved from $old:.* to $(lab_get PUB_IP A):" "$(lab_get LOG B)" || lab_fail "phase 1: B did not log the peer's move"
+[ "$(regs A)" = "$ra" ] && [ "$(regs B)" = "$rb" ] || lab_fail "phase 1: a new registration although roaming sufficed"
+
+# Phase 2
+lab_site_move B cone
+t0=$(lab_now_ms)
+lab_wait 20 both_ways || lab_fail "phase 2: no ping both ways within 20 s of B moving behind a cone NAT"
+echo "ok: phase 2: B moved behind a cone NAT ($(lab_get PUB_IP B)): pings both ways after $(($(lab_now_ms) - t0)) ms"
+
+# Phase 3
+old=$(lab_get PUB_IP A)
+lab_renumber A
+t0=$(lab_now_ms)
+lab_wait 20 both_ways || lab_fail "phase 3: no ping both ways within 20 s of NAT A renumbering behind-NAT to behind-NAT"
+echo "ok: phase 3: NAT A renumbered $old -> $(lab_get PUB_IP A) (B behind a NAT): pings both ways after $(($(lab_now_ms) - t0)) ms"
+lab_ping_both A B || lab_fail "ping failed after the last recovery"
+lab_assert_alive server A B
+lab_pass "the tunnel follows a renumbered NAT and a peer that moved"
