@@ -118,6 +118,9 @@ bad_after=$(lab_json_field "$json" dropped_unauthenticated)
 [ "$bad_after" -gt "$bad_before" ] ||
 	lab_fail "B dropped no forged datagram as unauthenticated (dropped_unauthenticated $bad_before -> $bad_after)"
 echo "ok: B dropped $((replay_after - replay_before)) replayed and $((bad_after - bad_before)) unauthenticated datagrams"
+# The forged probes carry rounds of no current pairing: dropped before their MAC.
+[ "$(lab_json_field "$json" dropped_other_pairing)" -gt 0 ] ||
+	lab_fail "B counted none of the forged probes as of another pairing (dropped_other_pairing)"
 [ "$(lab_json_field "$json" peer_endpoint)" = "$ep_a" ] ||
 	lab_fail "a forged packet moved B's endpoint for A to $(lab_json_field "$json" peer_endpoint)"
 for n in A B; do
