@@ -14,6 +14,7 @@
 #define ORIGIN_DEFAULT 0
 #define ORIGIN_CLI (-1)
 #define NP_OPTS_FILE_MAX (1u << 20)
+#define NP_OPTS_LINE_MAX 199   /* libinih hands its reader INI_MAX_LINE (200) bytes, NUL included */
 
 struct np_opt_vals {
 	char **vals;
@@ -274,7 +275,7 @@ static char *file_reader(char *str, int num, void *stream)
 		if (n < cap)
 			str[n++] = ch == '\0' ? ' ' : ch;
 		else if (ch != '\r')
-			file_error(c, "line too long (at most %s characters)", cap >= 199 ? "198" : "a few");
+			file_error(c, "line too long (at most %s characters)", "199");
 	}
 	str[n] = '\0';
 	return str;
@@ -310,10 +311,13 @@ static int file_handler(void *user, const char *section, const char *name, const
 		file_error(c, "unexpected section [%.64s] (this file has no sections)", section);
 		return 0;
 	}
-	/* '#' after white space starts a comment too. */
+	/* '#' after white space starts a comment too (libinih has already
+	 * dropped the white space before the value, so a leading '#' counts). */
 	snprintf(val, sizeof(val), "%s", value);
+	if (val[0] == ';')      /* "name =;x": libinih's inline ';' comment, as in "name = ;x" */
+		val[0] = '\0';
 	for (char *h = strchr(val, '#'); h; h = strchr(h + 1, '#'))
-		if (h > val && (h[-1] == ' ' || h[-1] == '\t')) {
+		if (h == val || h[-1] == ' ' || h[-1] == '\t') {
 			*h = '\0';
 			break;
 		}
@@ -578,10 +582,16 @@ void np_opts_dump(const struct np_opts *o, FILE *f)
 			snprintf(where, sizeof(where), "command line");
 		else
 			snprintf(where, sizeof(where), "line %d", v->origin);
-		for (size_t k = 0; k < v->nvals; k++)
-			fprintf(f, "%s = %s%*s# %s\n", t->name, v->vals[k],
-				(int)(strlen(t->name) + strlen(v->vals[k]) < 40 ? 40 - strlen(t->name) - strlen(v->vals[k]) : 1),
-				"", where);
+		for (size_t k = 0; k < v->nvals; k++) {
+			size_t len = strlen(t->name) + 3 + strlen(v->vals[k]);
+			int pad = len < 43 ? (int)(43 - len) : 1;
+
+			/* The comment only where the line stays short enough to read back. */
+			if (len + (size_t)pad + 2 + strlen(where) <= NP_OPTS_LINE_MAX)
+				fprintf(f, "%s = %s%*s# %s\n", t->name, v->vals[k], pad, "", where);
+			else
+				fprintf(f, "%s = %s\n", t->name, v->vals[k]);
+		}
 	}
 }
 

@@ -48,6 +48,19 @@ static char *dump(struct np_config *cfg)
 	return out;
 }
 
+static size_t longest_line(const char *s)
+{
+	size_t best = 0;
+
+	while (*s) {
+		size_t n = strcspn(s, "\n");
+
+		best = n > best ? n : best;
+		s += n + (s[n] == '\n');
+	}
+	return best;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct np_config a, b;
@@ -64,12 +77,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *d1 = dump(&a), *d2;
 
 		rc = np_config_parse_buffer("fuzz.conf", d1, strlen(d1), &b, err, sizeof(err));
-		CHECK(rc == 0);
-		d2 = dump(&b);
-		CHECK(strcmp(d1, d2) == 0);
-		free(d1);
-		free(d2);
+		/* A value may be longer than a file line can be (a 253-character
+		 * server name on the command line); such a dump cannot be read back. */
+		CHECK(rc == 0 || (rc == -EINVAL && strstr(err, "line too long") && longest_line(d1) > 198));
+		if (rc == 0) {
+			d2 = dump(&b);
+			CHECK(strcmp(d1, d2) == 0);
+			free(d2);
+		}
 		np_config_free(&b);
+		free(d1);
 	}
 	np_config_free(&a);
 	return 0;

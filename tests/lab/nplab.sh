@@ -187,7 +187,8 @@
 #   after lab_start_peer NAME: LAB_PID_<N>, LAB_LOG_<N>, LAB_TUN_IP_<N>,
 #     LAB_CTL_<N> (its --control socket), LAB_START_MS_<N>
 #   after lab_start_server:    LAB_PID_server, LAB_LOG_server
-#   NP_LAB_VERBOSE=1 traces the topology commands too; NP_LAB_KEEP=1 keeps
+#   NP_LAB_VERBOSE=1 traces the topology commands too; NP_LAB_TRACE=0 turns
+#   the transcript off (the demo does); NP_LAB_KEEP=1 keeps
 #   LAB_DIR; NP_LAB_EXTRA_ARGS="--no-offload" adds options to every peer.
 #
 # The transcript: on failure a test's output reads as the commands it ran
@@ -247,6 +248,7 @@ lab_now_ms() {
 # long. NP_LAB_VERBOSE=1 also traces every command that builds the topology.
 LAB_TRACE_FD=2
 LAB_QUIET=0
+[ "${NP_LAB_TRACE:-1}" != 0 ] || LAB_QUIET=1 # NP_LAB_TRACE=0: no transcript
 
 # _lab_quote VAR ARGS...: ARGS as one line, quoted only where needed, into
 # VAR (no subshell: the lab forks enough as it is).
@@ -1435,6 +1437,7 @@ lab_ping_both() {
 	for pair in "$a $b" "$b $a"; do
 		# shellcheck disable=SC2086
 		set -- $pair
+		_lab_trace_cmd "$1: " ping -n -c 3 -i 0.2 -W 1 "$(_lab_var "LAB_TUN_IP_$2")"
 		if ! out=$(ip netns exec "$(lab_ns "$1")" ping -n -c 3 -i 0.2 -W 1 "$(_lab_var "LAB_TUN_IP_$2")" 2>&1); then
 			echo "nplab: ping $1 -> $2 failed: $(grep -E 'packet loss|rtt' <<<"$out" | tr '\n' ' ')" >&2
 			return 1
