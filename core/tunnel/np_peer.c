@@ -436,7 +436,8 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 	case NP_ST_UP:
 		/* While re-punching after silence: the peer registered again
 		 * (restarted, or moved), so the server knows where it is now. */
-		if (p->recovering && (!p->have_round || m.round != p->round)) {
+		/* (Newer pairings only, as above: a capture is never newer.) */
+		if (p->recovering && (!p->have_round || (int32_t)(m.round - p->round) > 0)) {
 			char why[96];
 			/* Not from this socket: its NAT entries may be what failed. */
 			snprintf(why, sizeof(why), "the peer registered again (round %u); registering afresh", m.round);
