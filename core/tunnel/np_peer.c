@@ -500,7 +500,14 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	if (np_relay_instead_of_punch(p)) {
 		np_punch_pair(&p->punch, &a); /* no strategy; the peer's probes are still acked */
 	} else {
+		/* A round that replaces one begun a moment ago (both peers
+		 * registered again at once, the later one made a new round) is
+		 * the same attempt: the peers must agree on its number, which
+		 * picks the strategy. */
+		if (p->st == NP_ST_PUNCH && p->attempts > 0 && np_mono_ms() - p->punch_started_ms < 1500)
+			p->attempts--;
 		p->attempts++;
+		p->punch_started_ms = np_mono_ms();
 		np_peer_set_state(p, NP_ST_PUNCH);
 		a.attempt = p->attempts;
 		np_punch_start(&p->punch, &a);

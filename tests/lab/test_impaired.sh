@@ -15,7 +15,7 @@ NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=nplab.sh
 source "$NP_SOURCE_DIR/tests/lab/nplab.sh"
 
-CELLS=${NP_IMPAIR_CELLS:-"sym:cone:cone sym:cone:symmetric-seq:4 sym:symmetric-seq:2:symmetric-seq:1 asym:cone:cone-altered asym:double:symmetric-seq:4"}
+CELLS=${NP_IMPAIR_CELLS:-"sym:cone:cone sym:symmetric-seq:2:symmetric-seq:1 asym:double:symmetric-seq:4"}
 BOUND=15
 
 lab_init
