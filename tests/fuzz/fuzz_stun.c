@@ -56,6 +56,11 @@ static void np_fuzz_rebuild(const struct np_stun_msg *m)
 		NP_FUZZ_CHECK(n == -EINVAL); /* over 64 KiB of attributes */
 		return;
 	}
+	if (end + 2 > NP_STUN_MAX_ATTRS) {
+		/* The parser keeps at most NP_STUN_MAX_ATTRS attributes. */
+		NP_FUZZ_CHECK(np_stun_parse(out, (size_t)n, &m2) == -EBADMSG);
+		return;
+	}
 	NP_FUZZ_CHECK(np_stun_parse(out, (size_t)n, &m2) == 0);
 	NP_FUZZ_CHECK(m2.method == m->method && m2.cls == m->cls && m2.nattrs == end + 2);
 	NP_FUZZ_CHECK(np_stun_check_integrity(&m2, (const uint8_t *)"key", 3) == 0);
