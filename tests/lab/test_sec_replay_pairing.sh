@@ -31,7 +31,7 @@ capture() { # NAME FILE FILTER... -> PID
 	local ns=$1 file=$2 log pid
 	shift 2
 	log=$LAB_DIR/logs/tcpdump-$ns-$(basename "$file").log
-	pid=$(lab_bg "$ns" "$log" tcpdump -Z root -U -n -i any -w "$file" "$@")
+	pid=$(lab_bg "$ns" "$log" tcpdump -Z root -U --immediate-mode -n -i any -w "$file" "$@")
 	lab_wait 10 grep -q "listening on" "$log" || lab_fail "tcpdump in $ns did not start"
 	echo "$pid"
 }

@@ -34,7 +34,7 @@ lab_wait 15 grep -q "waiting for the peer" "$LAB_LOG_A" || lab_fail "A did not r
 
 cap=$LAB_DIR/victim.pcap
 caplog=$LAB_DIR/logs/tcpdump-V.log
-cpid=$(lab_bg V "$caplog" tcpdump -Z root -U -n -i eth0 -w "$cap" udp)
+cpid=$(lab_bg V "$caplog" tcpdump -Z root -U --immediate-mode -n -i eth0 -w "$cap" udp)
 lab_wait 10 grep -q "listening on" "$caplog" || lab_fail "tcpdump on V did not start"
 
 # bytes_of OUTPUT: the B of np_labinject's "sent N bytes B".

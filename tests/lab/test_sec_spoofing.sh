@@ -40,7 +40,7 @@ start_capture() {
 	local ns=$1 ifc=$2 file=$3 log pid
 	shift 3
 	log=$LAB_DIR/logs/tcpdump-$ns-$ifc.log
-	pid=$(lab_bg "$ns" "$log" tcpdump -Z root -U -n -s 4096 -i "$ifc" -w "$file" "$@")
+	pid=$(lab_bg "$ns" "$log" tcpdump -Z root -U --immediate-mode -n -s 4096 -i "$ifc" -w "$file" "$@")
 	lab_wait 10 grep -q "listening on" "$log" || lab_fail "tcpdump on $ns/$ifc did not start"
 	echo "$pid"
 }
