@@ -6,9 +6,12 @@
 #              round trip)
 #   asym:      A 5 ms from the internet core (and the server), B 150 ms,
 #              both +-5 ms jitter and 2 % loss
-# Each cell: fresh NATs, tunnel up and a ping each way within 15 s of
-# starting the daemons (the matrix benchmark measures the p95 target of
-# 10 s over many runs), then pings each way through the impaired tunnel.
+# Each cell: fresh NATs, tunnel up and a ping each way within 25 s of
+# starting the daemons, that is within the first attempt or its retry with
+# fresh facts (the 10 s attempt timeout plus one more attempt: under 5 %
+# loss predict's first attempt between two sequential NATs failed in one CI
+# run of several). The matrix benchmark measures the p95 target of 10 s
+# over many runs; then pings each way through the impaired tunnel.
 # NP_IMPAIR_CELLS="PROFILE:ROW:COL ..." overrides the cells.
 set -eu -o pipefail
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -16,7 +19,7 @@ NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 source "$NP_SOURCE_DIR/tests/lab/nplab.sh"
 
 CELLS=${NP_IMPAIR_CELLS:-"sym:cone:cone sym:symmetric-seq:2:symmetric-seq:1 asym:double:symmetric-seq:4"}
-BOUND=15
+BOUND=25
 
 lab_init
 lab_keys A B
