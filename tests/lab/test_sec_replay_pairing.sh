@@ -88,4 +88,4 @@ lab_check "nothing answers the attacker beyond one reply per replayed datagram (
 lab_check "B dropped the replays ($dropped counted)" test "$dropped" -gt 0
 lab_check "the tunnel carries traffic" lab_ping_both A B
 lab_assert_alive server A B
-lab_finish "probes captured in one pairing neither steer nor draw answers in the next"
+lab_finish "probes captured in one pairing neither steer the next nor draw more than one answer each"
