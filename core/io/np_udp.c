@@ -216,11 +216,13 @@ int np_resolve(const char *host, int family_hint, np_addr_t *out, char *err, siz
 	return rc;
 }
 
-int np_route_source(const np_addr_t *to, np_addr_t *out)
+/* A UDP socket connected towards to (port 9 when none): connect() on UDP
+ * sends nothing, it only asks the routing table. Returns the fd or -errno. */
+static int route_socket(const np_addr_t *to)
 {
 	struct sockaddr_storage ss;
 	np_addr_t t = *to;
-	int fd, rc = 0, sl;
+	int fd, sl;
 
 	if (!t.port)
 		t.port = 9;
@@ -230,34 +232,34 @@ int np_route_source(const np_addr_t *to, np_addr_t *out)
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	/* connect() on UDP sends nothing; it only asks the routing table. */
-	if (connect(fd, (struct sockaddr *)&ss, (socklen_t)sl) < 0)
-		rc = -errno;
-	else
-		rc = np_udp_local(fd, out);
+	if (connect(fd, (struct sockaddr *)&ss, (socklen_t)sl) < 0) {
+		sl = -errno;
+		close(fd);
+		return sl;
+	}
+	return fd;
+}
+
+int np_route_source(const np_addr_t *to, np_addr_t *out)
+{
+	int fd = route_socket(to), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = np_udp_local(fd, out);
 	close(fd);
 	return rc;
 }
 
 int np_route_mtu(const np_addr_t *to)
 {
-	struct sockaddr_storage ss;
-	np_addr_t t = *to;
-	int fd, rc, sl, mtu = 0;
+	int fd = route_socket(to), rc, mtu = 0;
 	socklen_t ml = sizeof(mtu);
 
-	if (!t.port)
-		t.port = 9;
-	sl = np_addr_to_sockaddr(&t, &ss);
-	if (sl < 0)
-		return sl;
-	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&ss, (socklen_t)sl) < 0)
-		rc = -errno;
-	else if (getsockopt(fd, t.family == 6 ? IPPROTO_IPV6 : IPPROTO_IP, t.family == 6 ? IPV6_MTU : IP_MTU, &mtu,
-			    &ml) < 0)
+		return fd;
+	if (getsockopt(fd, to->family == 6 ? IPPROTO_IPV6 : IPPROTO_IP, to->family == 6 ? IPV6_MTU : IP_MTU, &mtu,
+		       &ml) < 0)
 		rc = -errno;
 	else
 		rc = mtu > 0 ? mtu : -EINVAL;
