@@ -237,12 +237,12 @@ if [ "${NP_SOAK_SANITIZER:-0}" = 1 ]; then
 	lab_stop A 10
 	lab_stop B 10
 	lab_stop server 10
-	san=$(grep -lE "ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: (Address|Undefined|Leak)" \
+	san=$(grep -lE "ERROR: AddressSanitizer|ERROR: LeakSanitizer|Sanitizer has encountered|runtime error:|SUMMARY: (Address|Undefined|Leak)" \
 		"$LAB_DIR"/logs/*.log 2>/dev/null || true)
 	if [ -n "$san" ]; then
 		for f in $san; do
 			echo "---- sanitizer report in $f:"
-			grep -E -A25 "ERROR: |runtime error:" "$f" | head -60
+			grep -E -A25 "ERROR: |runtime error:|Sanitizer has" "$f" | head -60
 		done
 		bad="$bad sanitizer reports in $(echo "$san" | xargs -n1 basename | tr '\n' ' ');"
 	else
