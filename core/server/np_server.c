@@ -565,8 +565,8 @@ static int listen_tcp(struct np_server *s, char *err, size_t errlen)
 
 	lim.max_conns = s->cfg.tcp_max_conns;
 	lim.max_per_ip = s->cfg.tcp_max_per_ip ? s->cfg.tcp_max_per_ip : 64;
-	lim.first_s = 10.0;
-	lim.idle_s = 60.0;
+	lim.first_s = s->cfg.tcp_first_s > 0 ? s->cfg.tcp_first_s : 10.0;
+	lim.idle_s = s->cfg.tcp_idle_s > 0 ? s->cfg.tcp_idle_s : 60.0;
 	rc = np_srvtcp_new(s->loop, &lim, on_tcp_frame, s, &s->tcp);
 	if (rc < 0) {
 		snprintf(err, errlen, "out of memory");

@@ -40,6 +40,7 @@ struct np_server_config {
 	 * most this many connections, and tcp_max_per_ip per source address
 	 * (0: 64). See np_server_tcp.h. */
 	size_t tcp_max_conns, tcp_max_per_ip;
+	double tcp_first_s, tcp_idle_s; /* 0: 10 s for the first frame, 60 s between frames */
 };
 
 struct np_server_stats {
