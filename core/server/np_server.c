@@ -51,6 +51,7 @@ struct srv_sess {
 	uint32_t round;
 	uint8_t pairing[NP_PAIRING_LEN];
 	np_addr_t pushed[2];
+	uint32_t pushed_nonce[2];    /* the registrations the current pairing joined */
 	struct srv_reg r[2];
 	uint64_t last_ts[2];         /* token: newest timestamp accepted per role */
 	uint64_t last_ts_at[2];      /* when (monotonic ms) */
@@ -360,13 +361,21 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 		return;
 	}
 	if (other->present && !other->leg) {
-		if (!np_addr_equal(&e->pushed[role], &me->pub) || !np_addr_equal(&e->pushed[1 - role], &other->pub)) {
+		if (!np_addr_equal(&e->pushed[role], &me->pub) || !np_addr_equal(&e->pushed[1 - role], &other->pub) ||
+		    e->pushed_nonce[role] != me->nonce || e->pushed_nonce[1 - role] != other->nonce) {
 			/* A new pairing: a round number that only grows, and a
-			 * fresh random identifier the peers key their probes with. */
+			 * fresh random identifier the peers key their probes with.
+			 * A new registration (a restarted or retrying peer: a new
+			 * nonce) is a new pairing even from the same endpoint (a
+			 * fixed --port on a public address), or it would be
+			 * handed the old pairing's key, and probes captured in
+			 * that pairing would verify again. */
 			e->round = s->next_round++;
 			randombytes_buf(e->pairing, sizeof(e->pairing));
 			e->pushed[role] = me->pub;
 			e->pushed[1 - role] = other->pub;
+			e->pushed_nonce[role] = me->nonce;
+			e->pushed_nonce[1 - role] = other->nonce;
 			s->st.pairs++;
 			if (log_allowed(s))
 				np_info("session '%s' paired %s <-> %s (round %u)", e->name,
