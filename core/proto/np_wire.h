@@ -48,6 +48,8 @@ enum np_wire_type {
 #define NP_REG_F_COOKIE 0x02 /* REGISTER: the server's cookie follows the body */
 #define NP_REG_F_LEG 0x04    /* REGISTER: registration-only (the other address family):
 			      * tell me whether the peer is here, do not pair it for punching */
+#define NP_PI_F_PEER_TCP 0x08 /* PEER_INFO: the peer registered over TCP (its network passes
+			       * no UDP): no direct path, go to the relay at once */
 
 /* NAT_PROBE flags (RFC 5780 CHANGE-REQUEST style) */
 #define NP_NATP_F_CHANGE_PORT 0x01 /* answer from the other server port */

@@ -183,7 +183,26 @@ void np_peer_send_register(struct np_peer *p)
 	if (p->keys.has_token)
 		np_auth_server_mac(p->keys.token_key, p->server.port, buf, (size_t)len - NP_MAC_LEN,
 				   buf + len - NP_MAC_LEN);
+	if (p->regtcp && np_regtcp_send(p, buf, (size_t)len) == 0)
+		return;
 	np_sock_send(p, 0, &p->server, buf, (size_t)len, 0);
+	if (p->st == NP_ST_REGISTER)
+		p->udp_unanswered++;
+}
+
+/* UDP got no answer from the server at all: register over TCP, and relay
+ * over TCP or TLS (a network without UDP has no direct path). */
+static void maybe_tcp(struct np_peer *p)
+{
+	char a[NP_ADDR_STRLEN];
+
+	if (p->regtcp || p->udp_unanswered < REGISTER_UDP_TRIES)
+		return;
+	if (np_regtcp_start(p) < 0)
+		return;
+	np_warn("no answer from server %s over UDP after %u REGISTERs: registering over TCP (this network "
+		"may pass no UDP; the tunnel will be relayed)", np_astr(&p->server, a), p->udp_unanswered);
+	np_relay_no_udp(p);
 }
 
 static uint16_t main_port(struct np_peer *p)
@@ -202,15 +221,18 @@ static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			np_astr(&p->server, a), p->server.port);
 		p->server_silent_logged = 1;
 	}
-	/* The server answered discovery but not one REGISTER, not even with a
-	 * cookie: a server older than the MAPPED field drops such a REGISTER
-	 * as malformed. Register without it from now on. */
+	/* The server answered discovery over UDP but not one REGISTER, not
+	 * even with a cookie: a server older than the MAPPED field drops such
+	 * a REGISTER as malformed. Register without it from now on (before
+	 * the TCP fallback, which is for networks that pass no UDP). */
 	if (p->st == NP_ST_REGISTER && !p->have_reg_cookie && !p->no_mapped && p->self_mapped.family &&
-	    np_mono_ms() - p->cycle_start_ms > 4000) {
+	    p->udp_unanswered >= REGISTER_UDP_TRIES - 1) {
 		np_warn("no answer from server %s to REGISTER with the MAPPED field although it answered NAT "
 			"discovery: an older server? registering without it", np_astr(&p->server, a));
 		p->no_mapped = 1;
+		p->udp_unanswered = 0;
 	}
+	maybe_tcp(p);
 	/* The socket could not be opened last time (say, --port still busy). */
 	if (!p->socks[0]) {
 		if (np_sock_open(p, 0, main_port(p)) < 0)
@@ -360,6 +382,7 @@ static int server_msg_ok(struct np_peer *p, const uint8_t *buf, size_t mac_off, 
 		np_debug("server message without a valid token MAC: ignored");
 		return 0;
 	}
+	p->udp_unanswered = 0;
 	return 1;
 }
 
@@ -1056,6 +1079,7 @@ void np_peer_free(struct np_peer *p)
 	np_family_free(p);
 	np_recover_stop(p);
 	np_relay_free(p);
+	np_regtcp_free(p);
 	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_stop(p->loop, &p->hs_timer);
 	ev_timer_stop(p->loop, &p->keepalive);

@@ -9,7 +9,7 @@
  * itself and nothing else, and is never paired), MACs that cover the server
  * port (a REGISTER replayed to the other port is refused), replays refused
  * by (session, role) even after the registration expired, fresh pairing
- * identifiers, IPv6 rate limits per /64. */
+ * identifiers (also for a peer that registers anew from the same endpoint), IPv6 rate limits per /64. */
 #include <errno.h>
 #include <ev.h>
 #include <poll.h>
@@ -658,6 +658,27 @@ static void test_pairing_identifier(void **state)
 	assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &again), 0);
 	assert_int_equal(again.round, pi[1].round);
 	assert_memory_equal(again.pairing, pi[1].pairing, NP_PAIRING_LEN);
+	/* B restarts on the same endpoint (a fixed --port on a public
+	 * address): a new registration nonce is a new pairing, pushed to both,
+	 * so B is never handed the key of the pairing before its restart. */
+	reg(f, 1, &f->caddr[1], "pid", 6, NULL, 0, 0);
+	for (int c = 0; c < 2; c++) {
+		n = recv_on(f, c, buf, sizeof(buf), 1000);
+		while (n > 0 && np_wire_type(buf, (size_t)n) != NP_MSG_PEER_INFO)
+			n = recv_on(f, c, buf, sizeof(buf), 1000);
+		assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &again), 0);
+		assert_int_equal(again.nonce, c ? 6 : 1);
+		assert_true((int32_t)(again.round - pi[1].round) > 0);
+		assert_memory_not_equal(again.pairing, pi[1].pairing, NP_PAIRING_LEN);
+	}
+	pi[1] = again;
+	/* Its next REGISTER (same nonce) is a refresh: the same pairing. */
+	reg(f, 1, &f->caddr[1], "pid", 6, NULL, 0, 0);
+	n = recv_on(f, 1, buf, sizeof(buf), 1000);
+	assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &again), 0);
+	assert_int_equal(again.round, pi[1].round);
+	assert_memory_equal(again.pairing, pi[1].pairing, NP_PAIRING_LEN);
+	assert_int_equal(recv_on(f, 0, buf, sizeof(buf), 200), -1);
 	/* Swap the roles of the two clients: each side's endpoint changes, a
 	 * new pairing. */
 	reg(f, 0, &f->caddr[1], "pid", 4, NULL, 0, 0);
