@@ -159,6 +159,8 @@ static void lost(struct np_turn *t, int fatal, const char *fmt, ...)
 	t->backoff = t->backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : t->backoff * 2;
 	if (t->cb.on_down && (was_ready || fatal))
 		t->cb.on_down(t->arg, msg);
+	if (t->cb.on_fail)
+		t->cb.on_fail(t->arg, msg);
 }
 
 /* ---- the socket ------------------------------------------------------------ */

@@ -174,13 +174,37 @@ void np_peer_send_register(struct np_peer *p)
 	m.nat = p->self_nat;
 	m.nat.depth = (uint8_t)(p->nat_depth < 0 ? 0 : p->nat_depth);
 	m.relay = p->relay_self;
+	/* What discovery just saw, so the peer predicts from now: a --port
+	 * socket's mapping toward the server may be much older. Not once up:
+	 * by then it is old news too (a new cycle discovers again). */
+	if (p->st != NP_ST_UP && !p->no_mapped && p->self_mapped.family == p->server.family)
+		m.mapped = p->self_mapped;
 	len = np_wire_encode_register(buf, sizeof(buf), &m);
 	if (len < 0)
 		return;
 	if (p->keys.has_token)
 		np_auth_server_mac(p->keys.token_key, p->server.port, buf, (size_t)len - NP_MAC_LEN,
 				   buf + len - NP_MAC_LEN);
+	if (p->regtcp && np_regtcp_send(p, buf, (size_t)len) == 0)
+		return;
 	np_sock_send(p, 0, &p->server, buf, (size_t)len, 0);
+	if (p->st == NP_ST_REGISTER)
+		p->udp_unanswered++;
+}
+
+/* UDP got no answer from the server at all: register over TCP, and relay
+ * over TCP or TLS (a network without UDP has no direct path). */
+static void maybe_tcp(struct np_peer *p)
+{
+	char a[NP_ADDR_STRLEN];
+
+	if (p->regtcp || p->udp_unanswered < REGISTER_UDP_TRIES)
+		return;
+	if (np_regtcp_start(p) < 0)
+		return;
+	np_warn("no answer from server %s over UDP after %u REGISTERs: registering over TCP (this network "
+		"may pass no UDP; the tunnel will be relayed)", np_astr(&p->server, a), p->udp_unanswered);
+	np_relay_no_udp(p);
 }
 
 static uint16_t main_port(struct np_peer *p)
@@ -199,6 +223,18 @@ static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			np_astr(&p->server, a), p->server.port);
 		p->server_silent_logged = 1;
 	}
+	/* The server answered discovery over UDP but not one REGISTER, not
+	 * even with a cookie: a server older than the MAPPED field drops such
+	 * a REGISTER as malformed. Register without it from now on (before
+	 * the TCP fallback, which is for networks that pass no UDP). */
+	if (p->st == NP_ST_REGISTER && !p->have_reg_cookie && !p->no_mapped && p->self_mapped.family &&
+	    p->udp_unanswered >= REGISTER_UDP_TRIES - 1) {
+		np_warn("no answer from server %s to REGISTER with the MAPPED field although it answered NAT "
+			"discovery: an older server? registering without it", np_astr(&p->server, a));
+		p->no_mapped = 1;
+		p->udp_unanswered = 0;
+	}
+	maybe_tcp(p);
 	/* The socket could not be opened last time (say, --port still busy). */
 	if (!p->socks[0]) {
 		if (np_sock_open(p, 0, main_port(p)) < 0)
@@ -283,10 +319,13 @@ static void on_discovery(const struct np_discovery_result *res, void *arg)
 	char kind[32], text[128], ep[NP_ADDR_STRLEN];
 
 	p->disc = NULL;
+	/* Never the facts of an earlier discovery (a failed attempt's). */
+	memset(&p->self_mapped, 0, sizeof(p->self_mapped));
 	if (res->error) {
 		np_warn("%s", res->message);
 	} else {
 		p->self_nat = res->nat;
+		p->self_mapped = res->latest_ep;
 		np_info("NAT discovery: %s (%s), public endpoint %s", np_natclass_kind_str(&res->nat, kind, sizeof(kind)),
 			np_natclass_describe(&res->nat, text, sizeof(text)),
 			np_addr_str(&res->public_ep, ep, sizeof(ep)));
@@ -356,6 +395,7 @@ static int server_msg_ok(struct np_peer *p, const uint8_t *buf, size_t mac_off, 
 		np_debug("server message without a valid token MAC: ignored");
 		return 0;
 	}
+	p->udp_unanswered = 0;
 	return 1;
 }
 
@@ -491,6 +531,7 @@ static void pairing_attempt(struct np_peer *p, const struct np_msg_peer_info *pi
 	p->peer_public = pi->peer_public;
 	p->peer_local = pi->peer_local;
 	p->peer_nat = pi->peer_nat;
+	p->peer_mapped = pi->peer_mapped;
 	learn_depth(p);
 	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
 	a.round = p->round;
@@ -503,6 +544,7 @@ static void pairing_attempt(struct np_peer *p, const struct np_msg_peer_info *pi
 	a.peer_public = p->peer_public;
 	a.self_nat = p->self_nat;
 	a.peer_nat = p->peer_nat;
+	a.peer_mapped = p->peer_mapped;
 	a.start_in_ms = pi->start_in_ms;
 	memcpy(a.probe_key, p->probe_key, sizeof(a.probe_key));
 	*out = a;
@@ -1094,6 +1136,7 @@ void np_peer_free(struct np_peer *p)
 	np_recover_stop(p);
 	np_switch_stop(p);
 	np_relay_free(p);
+	np_regtcp_free(p);
 	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_stop(p->loop, &p->hs_timer);
 	ev_timer_stop(p->loop, &p->keepalive);

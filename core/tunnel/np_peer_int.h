@@ -138,8 +138,15 @@ struct np_peer {
 	double last_version_warn;
 	np_addr_t self_local, self_public, peer_public, peer_local;
 	np_nat_info_t self_nat, peer_nat;
+	/* The newest NAT mapping our last discovery saw (REGISTER MAPPED;
+	 * family 0 when that discovery failed), and the peer's from PEER_INFO. */
+	np_addr_t self_mapped, peer_mapped;
+	int no_mapped;               /* the server never answered a REGISTER with MAPPED */
 	int role, high, nat_depth;
 	int server_silent_logged;
+	/* registration over TCP (np_regtcp.c) once UDP got no answer */
+	struct np_regtcp *regtcp;    /* NULL: over UDP */
+	unsigned udp_unanswered;     /* REGISTERs over UDP since the server last answered */
 
 	/* the path that works */
 	int path_sock;
@@ -200,6 +207,17 @@ struct np_peer {
 
 	/* TURN relay (np_relay_path.c); relay is NULL without --turn */
 	struct np_turn *relay;
+	/* the relays to try, in order (--turn, else the server's offer), the
+	 * one in use, and the credentials for them */
+#define NP_RELAY_URIS 8
+	char relay_uris[NP_RELAY_URIS][NP_WIRE_TURN_URIS_MAX + 1];
+	size_t relay_nuris, relay_cur;
+	char relay_offer[NP_WIRE_TURN_URIS_MAX + 1]; /* the server's list, as offered */
+	char relay_user[128], relay_pass[128];
+	unsigned relay_fails;        /* failed attempts since the last allocation */
+	int relay_ready_once;        /* the relay in use has allocated at least once */
+	int relay_peer_tcp;          /* the peer registered over TCP (PEER_INFO) */
+	ev_timer relay_next;         /* moves to the next relay (deferred: not from its callback) */
 	int relay_transport;         /* enum np_turn_transport */
 	struct np_sock relay_sock;   /* what relayed packets arrive "on" (id 0, fd -1) */
 	np_addr_t relay_self;        /* our relayed address (family 0: none yet) */
@@ -320,6 +338,8 @@ struct np_msg_peer_info;
 void np_relay_peer_info(struct np_peer *p, const struct np_msg_peer_info *m);
 int np_relay_instead_of_punch(struct np_peer *p);
 int np_relay_fallback(struct np_peer *p, const char *why);
+/* We register over TCP (no UDP here): relay, over TCP or TLS only. */
+void np_relay_no_udp(struct np_peer *p);
 void np_relay_on_up(struct np_peer *p);
 void np_relay_on_dead(struct np_peer *p);
 size_t np_relay_status(struct np_peer *p, char *buf, size_t cap);
@@ -348,6 +368,13 @@ int np_pmtud_send_to(struct np_peer *p, int sock_id, const np_addr_t *to, int ty
 void np_peer_main_socket_changed(struct np_peer *p);
 int np_peer_bg_punch(struct np_peer *p, const struct np_msg_peer_info *pi);
 void np_peer_learn_depth(struct np_peer *p);
+
+/* np_regtcp.c: registration over TCP (see there). */
+#define REGISTER_UDP_TRIES 3         /* unanswered REGISTERs over UDP before TCP */
+int np_regtcp_start(struct np_peer *p);
+int np_regtcp_send(struct np_peer *p, const uint8_t *msg, size_t len);
+int np_regtcp_connected(const struct np_peer *p);
+void np_regtcp_free(struct np_peer *p);
 
 /* np_peer_status.c */
 size_t np_peer_status_report(void *arg, char *buf, size_t cap);
