@@ -38,6 +38,7 @@
 struct srv_reg {
 	np_addr_t pub, local, via;
 	np_addr_t relay;             /* its TURN relayed address, if it has one */
+	np_addr_t mapped;            /* the newest NAT mapping its discovery saw, if it said */
 	np_nat_info_t nat;
 	uint64_t seen_ms;
 	uint32_t nonce;
@@ -266,6 +267,7 @@ static void push_peer_info(struct np_server *s, struct srv_sess *e, int role)
 	pi.peer_local = other->local;
 	pi.peer_nat = other->nat;
 	pi.peer_relay = other->relay;
+	pi.peer_mapped = other->mapped;
 	if (other->tcp)
 		pi.flags |= NP_PI_F_PEER_TCP;
 	if (s->cfg.turn_uris[0] && s->cfg.turn_secret_len) {
@@ -346,6 +348,7 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 	me->local = m.local;
 	me->via = *to;
 	me->nat = m.nat;
+	me->mapped = m.mapped;
 	relay_changed = me->present && !np_addr_equal(&me->relay, &m.relay);
 	me->relay = m.relay;
 	me->nonce = m.nonce;

@@ -172,6 +172,11 @@ void np_peer_send_register(struct np_peer *p)
 	m.nat = p->self_nat;
 	m.nat.depth = (uint8_t)(p->nat_depth < 0 ? 0 : p->nat_depth);
 	m.relay = p->relay_self;
+	/* What discovery just saw, so the peer predicts from now: a --port
+	 * socket's mapping toward the server may be much older. Not once up:
+	 * by then it is old news too (a new cycle discovers again). */
+	if (p->st != NP_ST_UP && !p->no_mapped && p->self_mapped.family == p->server.family)
+		m.mapped = p->self_mapped;
 	len = np_wire_encode_register(buf, sizeof(buf), &m);
 	if (len < 0)
 		return;
@@ -215,6 +220,17 @@ static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		np_warn("no answer from server %s yet; still trying (is it running, and is UDP port %u open?)",
 			np_astr(&p->server, a), p->server.port);
 		p->server_silent_logged = 1;
+	}
+	/* The server answered discovery over UDP but not one REGISTER, not
+	 * even with a cookie: a server older than the MAPPED field drops such
+	 * a REGISTER as malformed. Register without it from now on (before
+	 * the TCP fallback, which is for networks that pass no UDP). */
+	if (p->st == NP_ST_REGISTER && !p->have_reg_cookie && !p->no_mapped && p->self_mapped.family &&
+	    p->udp_unanswered >= REGISTER_UDP_TRIES - 1) {
+		np_warn("no answer from server %s to REGISTER with the MAPPED field although it answered NAT "
+			"discovery: an older server? registering without it", np_astr(&p->server, a));
+		p->no_mapped = 1;
+		p->udp_unanswered = 0;
 	}
 	maybe_tcp(p);
 	/* The socket could not be opened last time (say, --port still busy). */
@@ -295,10 +311,13 @@ static void on_discovery(const struct np_discovery_result *res, void *arg)
 	char kind[32], text[128], ep[NP_ADDR_STRLEN];
 
 	p->disc = NULL;
+	/* Never the facts of an earlier discovery (a failed attempt's). */
+	memset(&p->self_mapped, 0, sizeof(p->self_mapped));
 	if (res->error) {
 		np_warn("%s", res->message);
 	} else {
 		p->self_nat = res->nat;
+		p->self_mapped = res->latest_ep;
 		np_info("NAT discovery: %s (%s), public endpoint %s", np_natclass_kind_str(&res->nat, kind, sizeof(kind)),
 			np_natclass_describe(&res->nat, text, sizeof(text)),
 			np_addr_str(&res->public_ep, ep, sizeof(ep)));
@@ -504,6 +523,7 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	p->peer_public = pi->peer_public;
 	p->peer_local = pi->peer_local;
 	p->peer_nat = pi->peer_nat;
+	p->peer_mapped = pi->peer_mapped;
 	learn_depth(p);
 	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
 	a.round = p->round;
@@ -516,6 +536,7 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	a.peer_public = p->peer_public;
 	a.self_nat = p->self_nat;
 	a.peer_nat = p->peer_nat;
+	a.peer_mapped = p->peer_mapped;
 	a.start_in_ms = pi->start_in_ms;
 	memcpy(a.probe_key, p->probe_key, sizeof(a.probe_key));
 	if (np_relay_instead_of_punch(p)) {

@@ -137,6 +137,10 @@ struct np_peer {
 	double last_version_warn;
 	np_addr_t self_local, self_public, peer_public, peer_local;
 	np_nat_info_t self_nat, peer_nat;
+	/* The newest NAT mapping our last discovery saw (REGISTER MAPPED;
+	 * family 0 when that discovery failed), and the peer's from PEER_INFO. */
+	np_addr_t self_mapped, peer_mapped;
+	int no_mapped;               /* the server never answered a REGISTER with MAPPED */
 	int role, high, nat_depth;
 	int server_silent_logged;
 	/* registration over TCP (np_regtcp.c) once UDP got no answer */
