@@ -99,15 +99,13 @@ void np_peer_rejoin_peer_info(struct np_peer *p, const struct np_msg_peer_info *
 	p->peer_public = m->peer_public;
 	p->peer_local = m->peer_local;
 	p->peer_nat = m->peer_nat;
-	if (!applies(p) || np_addr_equal(&m->peer_public, &before) || np_addr_equal(&m->peer_public, &p->path_peer)) {
-		np_debug("round %u: the peer's endpoint is unchanged (%s)", m->round, np_astr(&m->peer_public, s1));
+	p->peer_mapped = m->peer_mapped;
+	if (!applies(p))
 		return;
-	}
-	np_info("the peer registered again from %s (round %u) while the tunnel is up on %s: reaching for it there; "
-		"the path moves only once a handshake from there authenticates",
-		np_astr(&m->peer_public, s1), m->round, np_astr(&p->path_peer, s2));
 	/* Record the new pairing (its probes are acked, ours carry its key)
-	 * without a strategy: the tunnel is up. */
+	 * without a strategy: the tunnel is up. A peer that restarted on the
+	 * same endpoint punches with this round too (the server makes a new
+	 * round for a new registration), and its probes start the rejoin. */
 	a.attempt = p->attempts;
 	a.round = m->round;
 	a.high = p->high;
@@ -119,9 +117,17 @@ void np_peer_rejoin_peer_info(struct np_peer *p, const struct np_msg_peer_info *
 	a.peer_public = p->peer_public;
 	a.self_nat = p->self_nat;
 	a.peer_nat = p->peer_nat;
+	a.peer_mapped = p->peer_mapped;
 	np_auth_probe_key(p->probe_base, p->pairing, a.probe_key);
 	np_punch_pair(&p->punch, &a);
 	sodium_memzero(a.probe_key, sizeof(a.probe_key));
+	if (np_addr_equal(&m->peer_public, &before) || np_addr_equal(&m->peer_public, &p->path_peer)) {
+		np_debug("round %u: the peer's endpoint is unchanged (%s)", m->round, np_astr(&m->peer_public, s1));
+		return;
+	}
+	np_info("the peer registered again from %s (round %u) while the tunnel is up on %s: reaching for it there; "
+		"the path moves only once a handshake from there authenticates",
+		np_astr(&m->peer_public, s1), m->round, np_astr(&p->path_peer, s2));
 	p->rejoin_round = m->round;
 	p->rejoin_pending = 1;
 	np_rejoin_start(&p->rejoin, &m->peer_public, now);

@@ -87,6 +87,11 @@
 #                            an LTE reattach does; the NAT's conntrack entries of
 #                            the old address go, as a real NAT's would. Sets
 #                            LAB_PUB_IP_NAME. Not for none/double sites.
+#   lab_set_nat NAME KIND    NAME's outer NAT changes its kind in place (its
+#                            nftables rules are replaced; same address, the
+#                            conntrack entries it has keep their mappings, new
+#                            ones follow KIND). Sets LAB_KIND_NAME. Not for
+#                            none/double sites, nor to none/double.
 #   lab_site_move NAME KIND  NAME moves to another network: its NAT namespace is
 #                            replaced by (for a none site: it moves behind) a
 #                            fresh NAT of KIND (not none/double)
@@ -187,6 +192,11 @@
 #   after lab_start_peer NAME: LAB_PID_<N>, LAB_LOG_<N>, LAB_TUN_IP_<N>,
 #     LAB_CTL_<N> (its --control socket), LAB_START_MS_<N>
 #   after lab_start_server:    LAB_PID_server, LAB_LOG_server
+#   NP_LAB_BUDGET=S (ctest sets it a little below the test's TIMEOUT): the
+#   watchdog that lab_init starts stops a test still running after S
+#   seconds: it fails with "over its time budget", and its EXIT trap deletes
+#   its namespaces and ends its processes, which a hard kill by ctest (on
+#   TIMEOUT, SIGKILL) would leave behind. Unset or 0: no watchdog.
 #   NP_LAB_VERBOSE=1 traces the topology commands too; NP_LAB_TRACE=0 turns
 #   the transcript off (the demo does); NP_LAB_KEEP=1 keeps
 #   LAB_DIR; NP_LAB_EXTRA_ARGS="--no-offload" adds options to every peer.
@@ -372,6 +382,7 @@ lab_init() {
 	trap '_lab_on_exit' EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
+	_lab_watchdog_start
 	lab_pair A B
 	lab_pair C D
 	_lab_netns_add router
@@ -383,6 +394,11 @@ lab_init() {
 _lab_on_exit() {
 	local rc=$?
 	set +e
+	_lab_watchdog_stop
+	if [ -f "${LAB_DIR:-/nonexistent}/run/overrun" ]; then
+		[ "$rc" != 0 ] || rc=1
+		echo "FAIL: over its time budget of $(cat "$LAB_DIR/run/overrun") s (NP_LAB_BUDGET): stopped, cleaning up"
+	fi
 	LAB_QUIET=0
 	local cmd
 	for cmd in "${LAB_AT_EXIT[@]}"; do
@@ -400,6 +416,71 @@ _lab_on_exit() {
 		rm -rf "$LAB_DIR"
 	fi
 	exit "$rc"
+}
+
+# ---- the watchdog -------------------------------------------------------------
+# ctest ends a test that overruns its TIMEOUT with SIGKILL, so its EXIT trap
+# never runs: its namespaces and daemons would stay. With NP_LAB_BUDGET=S
+# (set by tests/CMakeLists.txt below the TIMEOUT), a background subshell
+# waits S seconds; then it leaves a mark and sends SIGTERM to the test (whose
+# TERM trap exits, and the EXIT trap cleans up) and to the test's direct
+# children (bash runs a trap only once the foreground command has ended: a
+# long sleep, iperf3 or wait). The subshell holds no pipe of ctest's open
+# while it waits (sleep's output goes to /dev/null), and the EXIT trap ends
+# it, so it never outlives the test.
+LAB_WATCHDOG_PID=""
+
+_lab_watchdog_start() {
+	local budget=${NP_LAB_BUDGET:-0} main=$$
+	[[ $budget =~ ^[0-9]+$ ]] || { lab_log "NP_LAB_BUDGET must be whole seconds, not '$budget'"; exit 1; }
+	[ "$budget" -gt 0 ] || return 0
+	(
+		trap 'kill -TERM "${sp:-}" 2>/dev/null; exit 0' TERM
+		sleep "$budget" >/dev/null 2>&1 </dev/null &
+		sp=$!
+		wait "$sp" || exit 0
+		echo "$budget" >"$LAB_DIR/run/overrun"
+		echo "nplab: watchdog: still running after the ${budget} s budget: stopping the test" >&2
+		kill -TERM "$main" 2>/dev/null || exit 0
+		# Not the subshells of lab_bg (parents of recorded PIDs): they
+		# reap the daemons, which the cleanup ends in order.
+		local c p keep=" $BASHPID " kids=""
+		while read -r p _; do
+			keep="$keep$(_lab_ppid "$p") "
+		done <"$LAB_DIR/run/pids"
+		if [ -r "/proc/$main/task/$main/children" ]; then
+			kids=$(cat "/proc/$main/task/$main/children")
+		else
+			for c in /proc/[0-9]*/stat; do
+				c=${c#/proc/}
+				c=${c%/stat}
+				[ "$(_lab_ppid "$c")" != "$main" ] || kids="$kids $c"
+			done
+		fi
+		for c in $kids; do
+			[[ $keep == *" $c "* ]] || kill -TERM "$c" 2>/dev/null
+		done
+		exit 0
+	) &
+	LAB_WATCHDOG_PID=$!
+	lab_trace "lab_init: watchdog pid $LAB_WATCHDOG_PID, budget $budget s"
+}
+
+_lab_ppid() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	echo "$2"
+}
+
+_lab_watchdog_stop() {
+	[ -n "$LAB_WATCHDOG_PID" ] || return 0
+	kill -TERM "$LAB_WATCHDOG_PID" 2>/dev/null
+	wait "$LAB_WATCHDOG_PID" 2>/dev/null
+	LAB_WATCHDOG_PID=""
+	return 0
 }
 
 lab_at_exit() {
@@ -447,11 +528,15 @@ _lab_starttime() {
 	echo "${20}"
 }
 
-# True if PID still runs and is the process we started (same start time).
+# True if PID still runs (a zombie does not) and is the process we started
+# (same start time).
 _lab_pid_is_ours() {
-	local now
-	now=$(_lab_starttime "$1") || return 1
-	[ "$now" = "$2" ]
+	local want=$2 s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	[ "$1" != Z ] && [ "${20}" = "$want" ]
 }
 
 _lab_none_alive() {
@@ -835,6 +920,18 @@ lab_renumber() {
 	ip netns exec "$ns" conntrack -D -q "$old" >/dev/null 2>&1 || true
 	ip netns exec "$ns" conntrack -D -d "$old" >/dev/null 2>&1 || true
 	_lab_set "LAB_PUB_IP_$name" "$new"
+}
+
+lab_set_nat() {
+	local name=$1 kind=$2 ns
+	_lab_single_nat "$name" lab_set_nat
+	lab_valid_kind "$kind" || exit 1
+	case $kind in none | double) lab_fail "lab_set_nat: kind '$kind' is not a single NAT" ;; esac
+	ns=${LAB_PREFIX}nat-$name
+	lab_trace "lab_set_nat $name: $(_lab_var "LAB_KIND_$name") -> $kind"
+	_lab_setup ip netns exec "$ns" nft delete table ip nplab
+	_lab_nat_setup "nat-$name" "$kind" "$(_lab_var "LAB_PUB_IP_$name")"
+	_lab_set "LAB_KIND_$name" "$kind"
 }
 
 lab_site_move() {
