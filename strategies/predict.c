@@ -2,8 +2,11 @@
  *
  * A sequential NAT (APDM, each new mapping = previous port + step) gives the
  * peer's socket 0 a NEW public port toward us; the server only saw the old
- * one. So we aim at a window of predicted ports: peer_port + k * step for
- * k = 1..W, with W growing with the noise seen during discovery (8 ports
+ * one. So we aim at a window of predicted ports: base + k * step for
+ * k = 1..W, where base is the newer of the port the server saw and the
+ * newest mapping the peer's discovery saw just before it registered
+ * (view->peer_mapped: a fixed --port socket's mapping toward the server can
+ * be far behind the NAT's counter), with W growing with the noise seen during discovery (8 ports
  * when clean) and with the attempt number (a retry from the same socket
  * finds the NAT further on), never more than PREDICT_MAX_WINDOW. An
  * easy peer (no NAT,
@@ -26,6 +29,7 @@
  * CYCLE ms, for PREDICT_RUN_MS: well under 2000 probes in the worst case. */
 #include <natpunch/strategy.h>
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +54,7 @@ struct predict {
 	int phase;
 	uint64_t start_at, probe_at, cycle_at;
 	int16_t step;
+	uint16_t base;
 };
 
 static int predict_create(const np_host_api_t *api, void *host, void **state)
@@ -98,6 +103,26 @@ static unsigned window_for(const np_nat_info_t *n)
 	return w > PREDICT_MAX_WINDOW ? PREDICT_MAX_WINDOW : w;
 }
 
+/* The port to predict from: peer_mapped when it is the same address and
+ * ahead of peer_public along the step (less than half the port space). */
+static uint16_t predict_base(const np_strategy_view_t *v, int16_t step)
+{
+	const np_addr_t *m = &v->peer_mapped;
+	int d;
+
+	if (!NP_VIEW_HAS(v, peer_mapped) || m->family != v->peer_public.family || !m->port ||
+	    memcmp(m->ip, v->peer_public.ip, m->family == 4 ? 4 : 16) != 0)
+		return v->peer_public.port;
+	d = (int)m->port - (int)v->peer_public.port;
+	if (d > 32767)
+		d -= 65536;
+	else if (d < -32768)
+		d += 65536;
+	if (step < 0)
+		d = -d;
+	return d > 0 ? m->port : v->peer_public.port;
+}
+
 static void arm(struct predict *p, uint64_t at)
 {
 	uint64_t now = p->api->now_ms(p->host);
@@ -114,8 +139,10 @@ static int predict_start(void *state, const np_strategy_view_t *v)
 	p->start_at = v->start_at_ms > now ? v->start_at_ms : now;
 	if (is_seq(&v->peer_nat)) {
 		np_addr_t a = v->peer_public;
+		uint16_t base;
 
 		p->step = v->peer_nat.step;
+		base = predict_base(v, p->step);
 		p->window = window_for(&v->peer_nat);
 		/* A retry from the same socket: the peer's NAT has spent ports on
 		 * the earlier attempts, so look further ahead. */
@@ -124,7 +151,7 @@ static int predict_start(void *state, const np_strategy_view_t *v)
 		if (p->window > PREDICT_MAX_WINDOW)
 			p->window = PREDICT_MAX_WINDOW;
 		for (k = 1; k <= p->window; k++) {
-			int port = (int)v->peer_public.port + (int)k * p->step;
+			int port = (int)base + (int)k * p->step;
 
 			while (port > 65535)
 				port -= 64512;
@@ -135,16 +162,19 @@ static int predict_start(void *state, const np_strategy_view_t *v)
 		}
 		/* The observed port too: it is right if the NAT reused it. */
 		add_target(p, &v->peer_public);
+		p->base = base;
 	} else {
 		p->window = 1;
+		p->base = v->peer_public.port;
 		add_target(p, &v->peer_public);
 	}
 	if (!p->ntargets) {
 		p->api->fail(p->host, "predict: no peer endpoint to aim at");
 		return 0;
 	}
-	p->api->log(p->host, 2, "predict: %u targets (peer step %d, window %u), self %s",
-		    p->ntargets, p->step, p->window,
+	p->api->log(p->host, 2, "predict: %u targets (peer step %d, window %u, from port %u%s), self %s",
+		    p->ntargets, p->step, p->window, p->base,
+		    p->step && p->base != v->peer_public.port ? ", the peer's newest mapping" : "",
 		    is_seq(&v->self_nat) ? "sequential" : "not sequential");
 	p->phase = PH_WAIT;
 	arm(p, p->start_at);

@@ -139,7 +139,7 @@ int np_relay_cli(int argc, char **argv)
 	if (json)
 		printf("[");
 	for (int i = 0; i < nuris; i++) {
-		struct np_turn_callbacks cb = { on_ready, on_data, on_down };
+		struct np_turn_callbacks cb = { on_ready, on_data, on_down, NULL };
 		struct relay_run r = { 0 };
 		int timed_out = 0, ok;
 		ev_timer to;

@@ -26,15 +26,17 @@
 #define DISC_TTL_TRIES 2
 
 /* Sockets. */
-enum { S_MAIN, S_F1, S_F2, S_TTL, S_FRESH, S_COUNT = S_FRESH + NP_DISCOVERY_FRESH };
+enum { S_MAIN, S_F1, S_F2, S_TTL, S_FRESH, S_TAIL = S_FRESH + NP_DISCOVERY_FRESH, S_COUNT };
 
 /* Questions. */
 enum {
 	Q_P1, Q_P2, Q_ALT, Q_F1, Q_F2,
 	Q_FRESH,
 	Q_TTL = Q_FRESH + NP_DISCOVERY_FRESH,
-	Q_COUNT = Q_TTL + NP_DISCOVERY_MAX_TTL
+	Q_TAIL = Q_TTL + NP_DISCOVERY_MAX_TTL,
+	Q_COUNT
 };
+#define DISC_TAIL_MS 600    /* the tail question may run this much past DISC_TOTAL_MS */
 
 struct disc_sock {
 	int fd;
@@ -64,6 +66,7 @@ struct np_discovery {
 	unsigned ticks;
 	int last_err;
 	int ttl_started;
+	int tail_decided;           /* the tail question was asked, or not needed */
 	np_addr_t hops[NP_DISCOVERY_MAX_TTL];
 	int has_token;
 	uint8_t token_key[32];
@@ -133,6 +136,7 @@ static int ip_equal(const np_addr_t *a, const np_addr_t *b)
 }
 
 static void disc_finish(struct np_discovery *d);
+static int disc_open(struct np_discovery *d, int slot, int family, int recverr);
 
 static void disc_start_ttl(struct np_discovery *d)
 {
@@ -156,6 +160,8 @@ static void disc_reply(struct np_discovery *d, int slot, const struct np_msg_nat
 	if (qi >= Q_COUNT)
 		return;
 	q = &d->q[qi];
+	if (qi >= Q_TTL && qi < Q_TAIL)
+		return; /* a TTL probe that reached the server: nothing to learn */
 	if (!q->active || q->slot != slot || q->txid != r->txid || q->answered)
 		return;
 	switch (qi) {
@@ -174,8 +180,6 @@ static void disc_reply(struct np_discovery *d, int slot, const struct np_msg_nat
 		}
 		break;
 	default:
-		if (qi >= Q_TTL)
-			return; /* a TTL probe that reached the server: nothing to learn */
 		if (!ep_equal(from, &q->to)) {
 			d->rejected++;
 			return;
@@ -268,7 +272,7 @@ static void disc_errqueue(struct np_discovery *d, int fd)
 			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
 			if (ee.ee_origin != SO_EE_ORIGIN_ICMP && ee.ee_origin != SO_EE_ORIGIN_ICMP6)
 				continue;
-			if (qi < Q_TTL || qi >= Q_COUNT || d->q[qi].txid != p.txid)
+			if (qi < Q_TTL || qi >= Q_TAIL || d->q[qi].txid != p.txid)
 				continue;
 			if (np_addr_from_sockaddr(&off, SO_EE_OFFENDER(
 				(struct sock_extended_err *)(void *)CMSG_DATA(c))) < 0)
@@ -315,19 +319,64 @@ static int disc_all_done(const struct np_discovery *d)
 	return d->q[Q_P1].answered && (d->ttl_started || ip_equal(&d->public_ep, &d->local_ip));
 }
 
+static void disc_obs(const struct np_discovery *d, struct np_nat_obs *o);
+
+/* The mapping questions are settled. Behind a sequential NAT, ask once more
+ * from a new socket: every other socket of ours has sent already, so nothing
+ * of ours allocates after it, and its mapping is exactly where the NAT's
+ * counter stands (REGISTER MAPPED). 1 if asked. */
+static int disc_start_tail(struct np_discovery *d)
+{
+	struct np_nat_obs o;
+	np_nat_info_t nat;
+
+	d->tail_decided = 1;
+	disc_obs(d, &o);
+	if (np_natclass_classify(&o, &nat) < 0 || nat.allocation != NP_NAT_ALLOC_SEQUENTIAL ||
+	    disc_open(d, S_TAIL, d->server1.family, 0) < 0)
+		return 0;
+	disc_ask(d, Q_TAIL, S_TAIL, &d->server1, 0, 0);
+	return 1;
+}
+
+/* The mapping questions are settled (answered, or out of tries): enough to
+ * classify the allocation. The filtering and TTL questions may never be
+ * answered; they do not open sockets any more. */
+static int disc_tail_ready(const struct np_discovery *d)
+{
+	int i;
+
+	if (!d->q[Q_P1].answered)
+		return 0;
+	for (i = Q_P2; i < Q_TTL; i++) {
+		if (i == Q_F1 || i == Q_F2)
+			continue;
+		if (d->q[i].active && !d->q[i].answered && d->q[i].tries < DISC_TRIES)
+			return 0;
+	}
+	return 1;
+}
+
 static void disc_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct np_discovery *d = w->data;
+	unsigned ms;
 	int i;
 
 	d->ticks++;
-	if (disc_all_done(d) || d->ticks * DISC_TICK_S * 1000 >= DISC_TOTAL_MS) {
-		disc_finish(d);
-		return;
+	ms = (unsigned)(d->ticks * DISC_TICK_S * 1000);
+	if (!d->tail_decided && disc_tail_ready(d))
+		disc_start_tail(d);
+	if ((disc_all_done(d) && d->tail_decided) || ms >= DISC_TOTAL_MS) {
+		/* The tail question may take a little longer. */
+		if (!d->q[Q_TAIL].active || d->q[Q_TAIL].answered || ms >= DISC_TOTAL_MS + DISC_TAIL_MS) {
+			disc_finish(d);
+			return;
+		}
 	}
 	for (i = 0; i < Q_COUNT; i++) {
 		struct disc_q *q = &d->q[i];
-		unsigned max = i >= Q_TTL ? DISC_TTL_TRIES : DISC_TRIES;
+		unsigned max = i >= Q_TTL && i < Q_TAIL ? DISC_TTL_TRIES : DISC_TRIES;
 
 		if (q->active && !q->answered && q->tries < max)
 			disc_send(d, q);
@@ -349,12 +398,39 @@ static void disc_free(struct np_discovery *d)
 	free(d);
 }
 
+/* The observations so far (np_natclass input). */
+static void disc_obs(const struct np_discovery *d, struct np_nat_obs *o)
+{
+	unsigned k;
+
+	memset(o, 0, sizeof(*o));
+	o->local = d->local_ip;
+	o->local.port = d->s[S_MAIN].port;
+	o->mapped_p1 = d->q[Q_P1].observed;
+	if (d->q[Q_P2].answered)
+		o->mapped_p2 = d->q[Q_P2].observed;
+	o->have_alt = d->alt.family != 0;
+	if (d->q[Q_ALT].answered)
+		o->mapped_alt = d->q[Q_ALT].observed;
+	if (d->q[Q_TAIL].answered)
+		o->mapped_last = d->q[Q_TAIL].observed;
+	o->change_port_reply = d->q[Q_F1].answered;
+	o->change_ip_reply = d->q[Q_F2].answered;
+	o->n_fresh = NP_DISCOVERY_FRESH;
+	for (k = 0; k < NP_DISCOVERY_FRESH; k++) {
+		o->fresh_local[k] = d->s[S_FRESH + k].port;
+		o->fresh_public[k] = d->q[Q_FRESH + k].answered ? d->q[Q_FRESH + k].observed.port : 0;
+	}
+	o->depth = ip_equal(&o->mapped_p1, &o->local)
+			   ? 0
+			   : (uint8_t)np_discovery_depth(d->hops, NP_DISCOVERY_MAX_TTL);
+}
+
 static void disc_finish(struct np_discovery *d)
 {
 	struct np_discovery_result res;
 	struct np_nat_obs *o = &res.obs;
 	char sa[NP_ADDR_STRLEN];
-	unsigned k;
 
 	memset(&res, 0, sizeof(res));
 	res.server_alt = d->alt;
@@ -377,25 +453,11 @@ static void disc_finish(struct np_discovery *d)
 		snprintf(res.text, sizeof(res.text), "nat=unknown");
 		goto out;
 	}
-	o->local = res.local;
-	o->mapped_p1 = d->q[Q_P1].observed;
-	if (d->q[Q_P2].answered)
-		o->mapped_p2 = d->q[Q_P2].observed;
-	o->have_alt = d->alt.family != 0;
-	if (d->q[Q_ALT].answered)
-		o->mapped_alt = d->q[Q_ALT].observed;
-	o->change_port_reply = d->q[Q_F1].answered;
-	o->change_ip_reply = d->q[Q_F2].answered;
-	o->n_fresh = NP_DISCOVERY_FRESH;
-	for (k = 0; k < NP_DISCOVERY_FRESH; k++) {
-		o->fresh_local[k] = d->s[S_FRESH + k].port;
-		o->fresh_public[k] = d->q[Q_FRESH + k].answered ? d->q[Q_FRESH + k].observed.port : 0;
-	}
-	o->depth = ip_equal(&o->mapped_p1, &o->local)
-			   ? 0
-			   : (uint8_t)np_discovery_depth(d->hops, NP_DISCOVERY_MAX_TTL);
+	disc_obs(d, o);
 	res.public_ep = o->mapped_p1;
 	res.error = np_natclass_classify(o, &res.nat);
+	if (!res.error)
+		(void)np_natclass_latest(o, &res.nat, &res.latest_ep);
 	np_natclass_kind_str(&res.nat, res.kind, sizeof(res.kind));
 	np_natclass_describe(&res.nat, res.text, sizeof(res.text));
 out:

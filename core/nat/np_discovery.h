@@ -41,6 +41,7 @@ struct np_discovery_result {
 	char message[192];          /* on error: one line for people */
 	np_nat_info_t nat;          /* nat.known == 0 on error */
 	np_addr_t public_ep;        /* the main socket as the server saw it (PORT1) */
+	np_addr_t latest_ep;        /* the NAT's newest mapping seen (np_natclass_latest) */
 	np_addr_t local;            /* the main socket's local endpoint */
 	np_addr_t server_alt;       /* the server's alternate address, family 0 if none */
 	np_addr_t hops[NP_DISCOVERY_MAX_TTL]; /* ICMP offenders for TTL 1..4 */

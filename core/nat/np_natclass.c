@@ -32,6 +32,39 @@ int np_natclass_port_delta(uint16_t a, uint16_t b)
 	return d;
 }
 
+int np_natclass_latest(const struct np_nat_obs *obs, const np_nat_info_t *info, np_addr_t *out)
+{
+	uint16_t cand[4 + NP_NATCLASS_MAX_FRESH];
+	unsigned n = 0, i, nf = obs->n_fresh > NP_NATCLASS_MAX_FRESH ? NP_NATCLASS_MAX_FRESH : obs->n_fresh;
+	int sign, best = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!obs->mapped_p1.family || !obs->mapped_p1.port)
+		return -ENODATA;
+	*out = obs->mapped_p1;
+	if (obs->mapped_p2.family && np_same_ip(&obs->mapped_p2, &obs->mapped_p1))
+		cand[n++] = obs->mapped_p2.port;
+	if (obs->mapped_alt.family && np_same_ip(&obs->mapped_alt, &obs->mapped_p1))
+		cand[n++] = obs->mapped_alt.port;
+	if (obs->mapped_last.family && np_same_ip(&obs->mapped_last, &obs->mapped_p1))
+		cand[n++] = obs->mapped_last.port;
+	for (i = 0; i < nf; i++)
+		if (obs->fresh_public[i])
+			cand[n++] = obs->fresh_public[i];
+	if (!info || !info->known || info->allocation != NP_NAT_ALLOC_SEQUENTIAL || !info->step)
+		return 0; /* no counter to follow */
+	sign = info->step > 0 ? 1 : -1;
+	for (i = 0; i < n; i++) {
+		int ahead = sign * np_natclass_port_delta(obs->mapped_p1.port, cand[i]);
+
+		if (ahead > best && ahead < 32768) {
+			best = ahead;
+			out->port = cand[i];
+		}
+	}
+	return 0;
+}
+
 static int np_cmp_int(const void *a, const void *b)
 {
 	int x = *(const int *)a, y = *(const int *)b;

@@ -46,6 +46,9 @@ struct np_nat_obs {
 	unsigned n_fresh;
 	uint16_t fresh_local[NP_NATCLASS_MAX_FRESH];
 	uint16_t fresh_public[NP_NATCLASS_MAX_FRESH];
+	/* Sequential NATs: what the server saw from one more socket, opened
+	 * after every other one had sent (family 0: not asked / no reply). */
+	np_addr_t mapped_last;
 };
 
 /* Classify. Fills *out (out->known = 1) and returns 0, or returns -ENODATA
@@ -59,6 +62,15 @@ int np_natclass_port_delta(uint16_t a, uint16_t b);
  * ports look sequential (step != 0, noise bounded), 0 otherwise, -EINVAL
  * with fewer than 3 ports. */
 int np_natclass_step(const uint16_t *ports, unsigned n, int16_t *step, uint16_t *noise);
+
+/* The newest mapping the observations show, as the server saw it: behind
+ * a sequential NAT (info->allocation SEQUENTIAL, step != 0) the observed
+ * port furthest along the step (PORT2, ALT, fresh-socket and last mappings of
+ * mapped_p1's address, less than half the port space ahead), which is
+ * where the NAT's counter stood when discovery ended; otherwise mapped_p1. A registration that carries it lets
+ * the peer predict from now rather than from an older, long-lived mapping.
+ * 0 and *out, or -ENODATA (no PORT1 mapping: *out zeroed). */
+int np_natclass_latest(const struct np_nat_obs *obs, const np_nat_info_t *info, np_addr_t *out);
 
 /* Names of the enum values ("EIM", "APDF", "sequential", ...). */
 const char *np_nat_mapping_str(unsigned mapping);

@@ -180,6 +180,8 @@ static void wr_tlv_addr(struct wr *w, uint8_t type, const np_addr_t *a)
 #define TLV_TURN_URIS 0x02 /* PEER_INFO: space-separated TURN URIs the server offers */
 #define TLV_TURN_USER 0x03 /* PEER_INFO: user name for them */
 #define TLV_TURN_PASS 0x04 /* PEER_INFO: password for them */
+#define TLV_MAPPED 0x05    /* an endpoint: the newest NAT mapping the sender's (REGISTER) or the
+			    * peer's (PEER_INFO) last NAT discovery saw */
 
 static void wr_tlv_str(struct wr *w, uint8_t type, const char *str, size_t max)
 {
@@ -214,18 +216,28 @@ struct tlv_strs {
 	char *uris, *user, *pass;
 };
 
-/* Reads TLVs up to (not including) end; strs NULL: only RELAY is allowed. */
-static void rd_tlvs_ex(struct rd *r, size_t end, np_addr_t *relay, struct tlv_strs *strs);
-static void rd_tlvs(struct rd *r, size_t end, np_addr_t *relay)
+/* Reads TLVs up to (not including) end; strs NULL: only RELAY and MAPPED
+ * are allowed. */
+static void rd_tlvs_ex(struct rd *r, size_t end, np_addr_t *relay, np_addr_t *mapped, struct tlv_strs *strs);
+static void rd_tlvs(struct rd *r, size_t end, np_addr_t *relay, np_addr_t *mapped)
 {
-	rd_tlvs_ex(r, end, relay, NULL);
+	rd_tlvs_ex(r, end, relay, mapped, NULL);
 }
 
-static void rd_tlvs_ex(struct rd *r, size_t end, np_addr_t *relay, struct tlv_strs *strs)
+/* An endpoint TLV: a real family, and exactly len bytes. */
+static void rd_tlv_addr(struct rd *r, size_t start, uint8_t l, np_addr_t *a)
+{
+	rd_addr(r, a);
+	if (a->family == 0 || r->off - start != l)
+		r->bad = 1;
+}
+
+static void rd_tlvs_ex(struct rd *r, size_t end, np_addr_t *relay, np_addr_t *mapped, struct tlv_strs *strs)
 {
 	int last = 0;
 
 	memset(relay, 0, sizeof(*relay));
+	memset(mapped, 0, sizeof(*mapped));
 	if (r->bad || end < r->off || end > r->len) {
 		r->bad = 1;
 		return;
@@ -241,9 +253,10 @@ static void rd_tlvs_ex(struct rd *r, size_t end, np_addr_t *relay, struct tlv_st
 		last = type;
 		switch (type) {
 		case TLV_RELAY:
-			rd_addr(r, relay);
-			if (relay->family == 0 || r->off - start != l)
-				r->bad = 1;
+			rd_tlv_addr(r, start, l, relay);
+			break;
+		case TLV_MAPPED:
+			rd_tlv_addr(r, start, l, mapped);
 			break;
 		case TLV_TURN_URIS:
 		case TLV_TURN_USER:
@@ -348,6 +361,7 @@ int np_wire_encode_register(uint8_t *out, size_t cap, const struct np_msg_regist
 	if (m->flags & NP_REG_F_COOKIE)
 		wr_bytes(&w, m->cookie, NP_COOKIE_LEN);
 	wr_tlv_addr(&w, TLV_RELAY, &m->relay);
+	wr_tlv_addr(&w, TLV_MAPPED, &m->mapped);
 	if (m->flags & NP_REG_F_MAC)
 		wr_bytes(&w, m->mac, NP_MAC_LEN);
 	return wr_done(&w);
@@ -382,7 +396,8 @@ int np_wire_parse_register(const uint8_t *in, size_t len, struct np_msg_register
 	rd_nat(&r, &m->nat);
 	if (m->flags & NP_REG_F_COOKIE)
 		rd_bytes(&r, m->cookie, NP_COOKIE_LEN);
-	rd_tlvs(&r, (m->flags & NP_REG_F_MAC) ? len - (len < NP_MAC_LEN ? len : NP_MAC_LEN) : len, &m->relay);
+	rd_tlvs(&r, (m->flags & NP_REG_F_MAC) ? len - (len < NP_MAC_LEN ? len : NP_MAC_LEN) : len, &m->relay,
+		&m->mapped);
 	m->mac_offset = r.off;
 	if (m->flags & NP_REG_F_MAC)
 		rd_bytes(&r, m->mac, NP_MAC_LEN);
@@ -472,6 +487,7 @@ int np_wire_encode_peer_info(uint8_t *out, size_t cap, const struct np_msg_peer_
 	wr_tlv_str(&w, TLV_TURN_URIS, m->turn_uris, NP_WIRE_TURN_URIS_MAX);
 	wr_tlv_str(&w, TLV_TURN_USER, m->turn_user, NP_WIRE_TURN_CRED_MAX);
 	wr_tlv_str(&w, TLV_TURN_PASS, m->turn_pass, NP_WIRE_TURN_CRED_MAX);
+	wr_tlv_addr(&w, TLV_MAPPED, &m->peer_mapped);
 	if (m->flags & NP_REG_F_MAC)
 		wr_bytes(&w, m->mac, NP_MAC_LEN);
 	return wr_done(&w);
@@ -486,7 +502,7 @@ int np_wire_parse_peer_info(const uint8_t *in, size_t len, struct np_msg_peer_in
 	rc = rd_hdr(&r, NP_MSG_PEER_INFO, &m->flags, &m->role);
 	if (rc < 0)
 		return rc;
-	if ((m->flags & ~NP_REG_F_MAC) || m->role > 1)
+	if ((m->flags & ~(NP_REG_F_MAC | NP_PI_F_PEER_TCP)) || m->role > 1)
 		return -EBADMSG;
 	m->nonce = rd_u32(&r);
 	m->round = rd_u32(&r);
@@ -499,7 +515,7 @@ int np_wire_parse_peer_info(const uint8_t *in, size_t len, struct np_msg_peer_in
 	{
 		struct tlv_strs ts = { m->turn_uris, m->turn_user, m->turn_pass };
 		rd_tlvs_ex(&r, (m->flags & NP_REG_F_MAC) ? len - (len < NP_MAC_LEN ? len : NP_MAC_LEN) : len,
-			   &m->peer_relay, &ts);
+			   &m->peer_relay, &m->peer_mapped, &ts);
 	}
 	m->mac_offset = r.off;
 	if (m->flags & NP_REG_F_MAC)

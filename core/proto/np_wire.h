@@ -48,6 +48,8 @@ enum np_wire_type {
 #define NP_REG_F_COOKIE 0x02 /* REGISTER: the server's cookie follows the body */
 #define NP_REG_F_LEG 0x04    /* REGISTER: registration-only (the other address family):
 			      * tell me whether the peer is here, do not pair it for punching */
+#define NP_PI_F_PEER_TCP 0x08 /* PEER_INFO: the peer registered over TCP (its network passes
+			       * no UDP): no direct path, go to the relay at once */
 
 /* NAT_PROBE flags (RFC 5780 CHANGE-REQUEST style) */
 #define NP_NATP_F_CHANGE_PORT 0x01 /* answer from the other server port */
@@ -66,6 +68,8 @@ struct np_msg_register {
 	np_nat_info_t nat;           /* the peer's NAT classification, if known */
 	uint8_t cookie[NP_COOKIE_LEN]; /* valid when flags & NP_REG_F_COOKIE */
 	np_addr_t relay;             /* optional: the peer's TURN relayed address (family 0: none) */
+	np_addr_t mapped;            /* optional: the newest NAT mapping its last discovery saw
+				      * (family 0: none); nat.step is that discovery's step */
 	uint8_t mac[NP_MAC_LEN];     /* valid when flags & NP_REG_F_MAC */
 	size_t mac_offset;           /* parse: bytes covered by the MAC */
 };
@@ -98,6 +102,7 @@ struct np_msg_peer_info {
 	np_addr_t peer_local;
 	np_nat_info_t peer_nat;
 	np_addr_t peer_relay;        /* optional: the peer's TURN relayed address (family 0: none) */
+	np_addr_t peer_mapped;       /* optional: the peer's REGISTER MAPPED (family 0: none) */
 	/* optional: relays the server offers, space-separated RFC 7065 URIs, and
 	 * short-lived credentials for them ("" when none) */
 	char turn_uris[NP_WIRE_TURN_URIS_MAX + 1];

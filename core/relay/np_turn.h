@@ -50,6 +50,10 @@ struct np_turn_callbacks {
 	void (*on_data)(void *arg, const np_addr_t *peer, uint8_t *buf, size_t len);
 	/* The allocation was lost or refused; msg says why, in words. */
 	void (*on_down)(void *arg, const char *msg);
+	/* Optional (may be NULL): every failed attempt, ready before or not
+	 * (unreachable, refused, lost), in words; for failing over to another
+	 * relay. The np_turn must not be freed from inside the callback. */
+	void (*on_fail)(void *arg, const char *msg);
 };
 
 struct np_turn_stats {

@@ -9,6 +9,7 @@
  * source address and port is registered and paired. NAT probes are padded to
  * the size of the largest reply. */
 #include "np_server.h"
+#include "np_server_tcp.h"
 #include "np_auth.h"
 #define NP_LOG_COMPONENT "server"
 #include "np_log.h"
@@ -37,11 +38,13 @@
 struct srv_reg {
 	np_addr_t pub, local, via;
 	np_addr_t relay;             /* its TURN relayed address, if it has one */
+	np_addr_t mapped;            /* the newest NAT mapping its discovery saw, if it said */
 	np_nat_info_t nat;
 	uint64_t seen_ms;
 	uint32_t nonce;
 	uint8_t present;
 	uint8_t leg;                 /* registration-only (NP_REG_F_LEG): never punched to */
+	uint64_t tcp;                /* registered over this TCP connection (0: UDP) */
 };
 
 struct srv_sess {
@@ -79,6 +82,8 @@ struct np_server {
 	uint64_t log_at_ms, log_suppressed;
 	uint64_t other_version_logged_ms;
 	struct np_server_stats st;
+	struct np_srvtcp *tcp;       /* TCP listeners (NULL: none) */
+	uint64_t cur_tcp;            /* the connection of the message being handled (0: UDP) */
 };
 
 /* At most LOG_LINES_PER_S info lines about registrations: a spoofed flood
@@ -165,13 +170,22 @@ static struct srv_sess *session_get(struct np_server *s, const char *name, int f
 	return e;
 }
 
-static void reply(struct np_server *s, int port_idx, const np_addr_t *to, const np_addr_t *via,
+/* Sends to `to` over UDP, or as a frame on TCP connection tcp (not 0). */
+static void reply(struct np_server *s, int port_idx, const np_addr_t *to, const np_addr_t *via, uint64_t tcp,
 		  const uint8_t *buf, int len)
 {
 	int rc;
 
 	if (len < 0)
 		return;
+	if (tcp) {
+		rc = np_srvtcp_send(s->tcp, tcp, buf, (size_t)len);
+		if (rc < 0 && np_log_get_level() >= NP_LOG_DEBUG) {
+			char a[NP_ADDR_STRLEN];
+			np_debug_e(rc, "TCP send to %s failed", np_addr_str(to, a, sizeof(a)));
+		}
+		return;
+	}
 	np_addr_t v = via ? *via : (np_addr_t){ 0 }, alt = s->cfg.alt;
 	int sock = port_idx;
 
@@ -233,7 +247,7 @@ static void send_cookie(struct np_server *s, int role, const struct np_msg_regis
 	if (n < 0 || (size_t)n > req_len)
 		return;
 	s->st.cookies++;
-	reply(s, role, from, to, out, n);
+	reply(s, role, from, to, s->cur_tcp, out, n);
 }
 
 static void push_peer_info(struct np_server *s, struct srv_sess *e, int role)
@@ -253,6 +267,9 @@ static void push_peer_info(struct np_server *s, struct srv_sess *e, int role)
 	pi.peer_local = other->local;
 	pi.peer_nat = other->nat;
 	pi.peer_relay = other->relay;
+	pi.peer_mapped = other->mapped;
+	if (other->tcp)
+		pi.flags |= NP_PI_F_PEER_TCP;
 	if (s->cfg.turn_uris[0] && s->cfg.turn_secret_len) {
 		/* TURN REST credentials, stable for a whole hour so that a peer's
 		 * allocation is not torn up by every PEER_INFO, and valid for
@@ -266,7 +283,7 @@ static void push_peer_info(struct np_server *s, struct srv_sess *e, int role)
 					  sizeof(pi.turn_pass)) < 0)
 			pi.turn_uris[0] = pi.turn_user[0] = pi.turn_pass[0] = 0;
 	}
-	reply(s, role, &me->pub, &me->via, buf, seal(s, role, buf, np_wire_encode_peer_info(buf, sizeof(buf), &pi)));
+	reply(s, role, &me->pub, &me->via, me->tcp, buf, seal(s, role, buf, np_wire_encode_peer_info(buf, sizeof(buf), &pi)));
 }
 
 static void handle_register(struct np_server *s, int role, const uint8_t *buf, size_t len, const np_addr_t *from,
@@ -331,10 +348,12 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 	me->local = m.local;
 	me->via = *to;
 	me->nat = m.nat;
+	me->mapped = m.mapped;
 	relay_changed = me->present && !np_addr_equal(&me->relay, &m.relay);
 	me->relay = m.relay;
 	me->nonce = m.nonce;
 	me->leg = (m.flags & NP_REG_F_LEG) != 0;
+	me->tcp = s->cur_tcp;
 	me->seen_ms = now;
 	e->last_ts[role] = m.timestamp_ms;
 	e->last_ts_at[role] = now;
@@ -380,7 +399,8 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 		ack.flags = s->cfg.has_token ? NP_REG_F_MAC : 0;
 		ack.nonce = m.nonce;
 		ack.observed = *from;
-		reply(s, role, from, to, out, seal(s, role, out, np_wire_encode_register_ack(out, sizeof(out), &ack)));
+		reply(s, role, from, to, s->cur_tcp, out,
+		      seal(s, role, out, np_wire_encode_register_ack(out, sizeof(out), &ack)));
 	}
 }
 
@@ -428,7 +448,7 @@ static void handle_nat_probe(struct np_server *s, int port_idx, const uint8_t *b
 	/* The source is unproven: never answer with more than it sent. */
 	if (n < 0 || (size_t)n > len)
 		return;
-	reply(s, via_port, from, &via, out, n);
+	reply(s, via_port, from, &via, 0, out, n);
 }
 
 void np_server_handle(struct np_server *s, int port_idx, const uint8_t *buf, size_t len, const np_addr_t *from,
@@ -524,9 +544,58 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+/* A frame from a TCP connection: a REGISTER, answered on that connection
+ * (NAT probes mean nothing over TCP). */
+static void on_tcp_frame(void *arg, uint64_t conn_id, int port_idx, const uint8_t *msg, size_t len,
+			 const np_addr_t *from, const np_addr_t *to)
+{
+	struct np_server *s = arg;
+
+	if (np_wire_type(msg, len) != NP_MSG_REGISTER) {
+		s->st.rx++;
+		s->st.bad++;
+		return;
+	}
+	s->cur_tcp = conn_id;
+	np_server_handle(s, port_idx, msg, len, from, to);
+	s->cur_tcp = 0;
+}
+
 static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	np_server_sweep(w->data);
+	struct np_server *s = w->data;
+
+	np_server_sweep(s);
+	np_srvtcp_sweep(s->tcp);
+}
+
+/* TCP listeners on the addresses and ports of the UDP sockets. */
+static int listen_tcp(struct np_server *s, char *err, size_t errlen)
+{
+	struct np_srvtcp_limits lim = { 0 };
+	int rc;
+
+	lim.max_conns = s->cfg.tcp_max_conns;
+	lim.max_per_ip = s->cfg.tcp_max_per_ip ? s->cfg.tcp_max_per_ip : 64;
+	lim.first_s = s->cfg.tcp_first_s > 0 ? s->cfg.tcp_first_s : 10.0;
+	lim.idle_s = s->cfg.tcp_idle_s > 0 ? s->cfg.tcp_idle_s : 60.0;
+	rc = np_srvtcp_new(s->loop, &lim, on_tcp_frame, s, &s->tcp);
+	if (rc < 0) {
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	for (int i = 0; i < 6; i++) {
+		np_addr_t a = i < 2 ? s->cfg.bind : i < 4 ? s->cfg.alt : (np_addr_t){ .family = 6 };
+
+		if (s->fd[i] < 0)
+			continue;
+		rc = np_srvtcp_listen(s->tcp, &a, s->cfg.port[i & 1], i & 1, err, errlen);
+		if (rc < 0 && i < 4)
+			return rc;
+		if (rc < 0)
+			np_info("not listening on TCP over IPv6: %s", err);
+	}
+	return 0;
 }
 
 int np_server_new(struct ev_loop *loop, const struct np_server_config *cfg, struct np_server **out, char *err,
@@ -585,6 +654,8 @@ int np_server_new(struct ev_loop *loop, const struct np_server_config *cfg, stru
 		s->io[i].data = s;
 		ev_io_start(loop, &s->io[i]);
 	}
+	if (cfg->tcp_max_conns && (rc = listen_tcp(s, err, errlen)) < 0)
+		goto fail;
 	ev_timer_init(&s->sweep, on_sweep, 1.0, 1.0);
 	s->sweep.data = s;
 	ev_timer_start(loop, &s->sweep);
@@ -597,8 +668,15 @@ fail:
 
 void np_server_get_stats(const struct np_server *s, struct np_server_stats *st)
 {
+	struct np_srvtcp_stats ts;
+
 	*st = s->st;
 	st->sessions = s->count;
+	np_srvtcp_get_stats(s->tcp, &ts);
+	st->tcp_accepted = ts.accepted;
+	st->tcp_refused = ts.refused + ts.evicted;
+	st->tcp_closed_idle = ts.idle_closed;
+	st->tcp_bad_frames = ts.bad_frames;
 }
 
 void np_server_free(struct np_server *s)
@@ -614,6 +692,7 @@ void np_server_free(struct np_server *s)
 	}
 	if (s->loop)
 		ev_timer_stop(s->loop, &s->sweep);
+	np_srvtcp_free(s->tcp);
 	for (size_t i = 0; s->buckets && i < s->nbuckets; i++) {
 		struct srv_sess *e = s->buckets[i], *next;
 		for (; e; e = next) {

@@ -6,7 +6,9 @@
  * changes). It answers NAT probes with the observed endpoint, from the other
  * port or the alternate address on request. It never sees tunnel keys.
  * A REGISTER counts only once its source echoed a cookie (return
- * routability); until then the answer is a cookie no larger than the request. */
+ * routability); until then the answer is a cookie no larger than the request.
+ * Peers without UDP register over TCP on the same ports (np_server_tcp.h):
+ * the same REGISTER, framed; the answers come back on that connection. */
 #ifndef NP_SERVER_H
 #define NP_SERVER_H
 
@@ -34,6 +36,11 @@ struct np_server_config {
 	uint8_t turn_secret[128];
 	size_t turn_secret_len;
 	uint32_t turn_ttl_s;
+	/* TCP listeners on the same addresses and ports (0: none), with at
+	 * most this many connections, and tcp_max_per_ip per source address
+	 * (0: 64). See np_server_tcp.h. */
+	size_t tcp_max_conns, tcp_max_per_ip;
+	double tcp_first_s, tcp_idle_s; /* 0: 10 s for the first frame, 60 s between frames */
 };
 
 struct np_server_stats {
@@ -42,6 +49,7 @@ struct np_server_stats {
 	uint64_t bad_cookie;     /* REGISTERs echoing a cookie that is wrong or too old */
 	uint64_t replays;        /* token: REGISTERs not newer than their (session, role) */
 	uint64_t other_version;  /* datagrams of another natpunch wire version */
+	uint64_t tcp_accepted, tcp_refused, tcp_closed_idle, tcp_bad_frames;
 };
 
 int np_server_new(struct ev_loop *loop, const struct np_server_config *cfg, struct np_server **out,

@@ -30,7 +30,7 @@ struct srv_opts {
 	const char *token;
 	const char *turn_secret;
 	double turn_ttl;
-	double expire_s, max_sessions;
+	double expire_s, max_sessions, tcp_max_conns;
 	int log_level, syslog;
 	struct np_opts opts;
 };
@@ -85,6 +85,7 @@ static const struct np_opt options[] = {
 	{ .name = "rate", .arg = "N", .def = "20", .help = "messages per second allowed per source address (0: off)", .set = np_opt_num, .off = F(sc.rate), .lo = 0, .hi = 1e6 },
 	{ .name = "expire", .arg = "SEC", .def = "10", .help = "forget a registration after SEC seconds of silence", .set = np_opt_num, .off = F(expire_s), .lo = 1, .hi = 3600 },
 	{ .name = "max-sessions", .arg = "N", .def = "1000000", .help = "most sessions held at once", .set = np_opt_num, .off = F(max_sessions), .lo = 1, .hi = 1e8 },
+	{ .name = "tcp-max-conns", .arg = "N", .def = "1024", .help = "also listen on TCP on both ports (peers without UDP), with at most N\nconnections at once (0: no TCP)", .set = np_opt_num, .off = F(tcp_max_conns), .lo = 0, .hi = 65535 },
 	{ .name = "log-level", .arg = "LEVEL", .flags = NP_OPT_RELOAD, .help = "error, warning, info (default) or debug", .set = np_opt_loglevel, .off = F(log_level) },
 	{ .name = "syslog", .help = "log to syslog (daemon facility) instead of stderr", .set = np_opt_flag, .off = F(syslog) },
 	{ .name = "verbose", .short_name = 'v', .flags = NP_OPT_RELOAD, .help = "debug logging (log-level = debug)", .set = np_opt_verbose, .off = F(log_level) },
@@ -145,6 +146,7 @@ static int parse(int argc, char **argv, struct srv_opts *so, char *err, size_t e
 	}
 	so->sc.expire_ms = (uint32_t)(so->expire_s * 1000);
 	so->sc.max_sessions = (size_t)so->max_sessions;
+	so->sc.tcp_max_conns = (size_t)so->tcp_max_conns;
 	so->sc.burst = so->sc.rate * 2;
 	return 0;
 }
@@ -272,7 +274,7 @@ int main(int argc, char **argv)
 	ev_signal_start(loop, &sigint);
 	ev_signal_start(loop, &sigterm);
 	ev_signal_start(loop, &sighup);
-	np_info("listening on ports %u and %u%s%s", so.sc.port[0], so.sc.port[1],
+	np_info("listening on ports %u and %u (UDP%s)%s%s", so.sc.port[0], so.sc.port[1], so.sc.tcp_max_conns ? " and TCP" : "",
 		so.sc.alt.family ? " (with alternate address)" : "", so.sc.has_token ? ", token required" : "");
 	np_notify("READY=1");
 	np_notify_status("listening on ports %u and %u%s", so.sc.port[0], so.sc.port[1],
@@ -280,12 +282,15 @@ int main(int argc, char **argv)
 	ev_run(loop, 0);
 	np_server_get_stats(srv, &st);
 	np_info("stats rx=%llu bad=%llu unauthenticated=%llu rate_limited=%llu registers=%llu pairs=%llu "
-		"nat_probes=%llu cookies=%llu bad_cookies=%llu replays=%llu other_version=%llu",
+		"nat_probes=%llu cookies=%llu bad_cookies=%llu replays=%llu other_version=%llu tcp_accepted=%llu "
+		"tcp_refused=%llu tcp_closed_idle=%llu tcp_bad_frames=%llu",
 		(unsigned long long)st.rx, (unsigned long long)st.bad, (unsigned long long)st.unauth,
 		(unsigned long long)st.limited, (unsigned long long)st.registers, (unsigned long long)st.pairs,
 		(unsigned long long)st.nat_probes, (unsigned long long)st.cookies,
 		(unsigned long long)st.bad_cookie, (unsigned long long)st.replays,
-		(unsigned long long)st.other_version);
+		(unsigned long long)st.other_version, (unsigned long long)st.tcp_accepted,
+		(unsigned long long)st.tcp_refused, (unsigned long long)st.tcp_closed_idle,
+		(unsigned long long)st.tcp_bad_frames);
 	np_server_free(srv);
 	ev_signal_stop(loop, &sigint);
 	ev_signal_stop(loop, &sigterm);

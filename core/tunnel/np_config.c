@@ -213,7 +213,7 @@ static const struct np_opt options[] = {
 	{ .name = "turn", .arg = "URI", .flags = NP_OPT_REPEAT, .help = "relay: turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT];\nrepeatable (the first is used)", .set = set_turn },
 	{ .name = "turn-user", .arg = "NAME", .help = "the relay's long-term user name", .set = set_turn_user },
 	{ .name = "turn-password-file", .arg = "FILE", .help = "the relay password (first line of FILE)", .set = np_opt_str, .off = F(turn_password_file) },
-	{ .name = "turn-ca", .arg = "FILE", .help = "CA certificates for turns: (default: the system store)", .set = np_opt_str, .off = F(turn_ca) },
+	{ .name = "turn-ca", .arg = "FILE", .help = "CA certificates for turns: relays, ours or the server's (default: the\nsystem store)", .set = np_opt_str, .off = F(turn_ca) },
 	HEADING("tunnel:"),
 	{ .name = "keepalive", .arg = "SEC", .def = "5", .help = "send a keepalive after SEC idle seconds", .set = np_opt_num, .off = F(keepalive_s), .lo = 0.1, .hi = 3600 },
 	{ .name = "dead-after", .arg = "SEC", .def = "15", .help = "re-handshake after SEC seconds without a packet", .set = np_opt_num, .off = F(dead_after_s), .lo = 0.5, .hi = 86400 },
@@ -342,8 +342,9 @@ static int finish(struct np_config *cfg, char *err, size_t errlen)
 			 np_config_where(cfg, "turn", at, sizeof(at)));
 		return -EINVAL;
 	}
-	if (!cfg->nturn && (cfg->turn_user || cfg->turn_password_file || cfg->turn_ca)) {
-		snprintf(err, errlen, "--turn-user, --turn-password-file and --turn-ca need --turn URI");
+	/* --turn-ca alone is for the turns: relays the server offers. */
+	if (!cfg->nturn && (cfg->turn_user || cfg->turn_password_file)) {
+		snprintf(err, errlen, "--turn-user and --turn-password-file need --turn URI");
 		return -EINVAL;
 	}
 	if (cfg->relay_mode == NP_RELAY_ALWAYS && !cfg->nturn) {

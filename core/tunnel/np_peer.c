@@ -100,6 +100,8 @@ void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason)
 	ev.strategy = np_punch_strategy_name(&p->punch);
 	ev.attempts = (int)p->attempts;
 	ev.session = p->cfg->session;
+	if (p->st == NP_ST_UP)
+		ev.path = np_relay_on_path(p) ? "relayed" : "direct";
 	if (np_hookd_fire(p->hooks, &ev) < 0)
 		np_warn("cannot queue hook event %s", event);
 }
@@ -172,13 +174,37 @@ void np_peer_send_register(struct np_peer *p)
 	m.nat = p->self_nat;
 	m.nat.depth = (uint8_t)(p->nat_depth < 0 ? 0 : p->nat_depth);
 	m.relay = p->relay_self;
+	/* What discovery just saw, so the peer predicts from now: a --port
+	 * socket's mapping toward the server may be much older. Not once up:
+	 * by then it is old news too (a new cycle discovers again). */
+	if (p->st != NP_ST_UP && !p->no_mapped && p->self_mapped.family == p->server.family)
+		m.mapped = p->self_mapped;
 	len = np_wire_encode_register(buf, sizeof(buf), &m);
 	if (len < 0)
 		return;
 	if (p->keys.has_token)
 		np_auth_server_mac(p->keys.token_key, p->server.port, buf, (size_t)len - NP_MAC_LEN,
 				   buf + len - NP_MAC_LEN);
+	if (p->regtcp && np_regtcp_send(p, buf, (size_t)len) == 0)
+		return;
 	np_sock_send(p, 0, &p->server, buf, (size_t)len, 0);
+	if (p->st == NP_ST_REGISTER)
+		p->udp_unanswered++;
+}
+
+/* UDP got no answer from the server at all: register over TCP, and relay
+ * over TCP or TLS (a network without UDP has no direct path). */
+static void maybe_tcp(struct np_peer *p)
+{
+	char a[NP_ADDR_STRLEN];
+
+	if (p->regtcp || p->udp_unanswered < REGISTER_UDP_TRIES)
+		return;
+	if (np_regtcp_start(p) < 0)
+		return;
+	np_warn("no answer from server %s over UDP after %u REGISTERs: registering over TCP (this network "
+		"may pass no UDP; the tunnel will be relayed)", np_astr(&p->server, a), p->udp_unanswered);
+	np_relay_no_udp(p);
 }
 
 static uint16_t main_port(struct np_peer *p)
@@ -197,6 +223,18 @@ static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			np_astr(&p->server, a), p->server.port);
 		p->server_silent_logged = 1;
 	}
+	/* The server answered discovery over UDP but not one REGISTER, not
+	 * even with a cookie: a server older than the MAPPED field drops such
+	 * a REGISTER as malformed. Register without it from now on (before
+	 * the TCP fallback, which is for networks that pass no UDP). */
+	if (p->st == NP_ST_REGISTER && !p->have_reg_cookie && !p->no_mapped && p->self_mapped.family &&
+	    p->udp_unanswered >= REGISTER_UDP_TRIES - 1) {
+		np_warn("no answer from server %s to REGISTER with the MAPPED field although it answered NAT "
+			"discovery: an older server? registering without it", np_astr(&p->server, a));
+		p->no_mapped = 1;
+		p->udp_unanswered = 0;
+	}
+	maybe_tcp(p);
 	/* The socket could not be opened last time (say, --port still busy). */
 	if (!p->socks[0]) {
 		if (np_sock_open(p, 0, main_port(p)) < 0)
@@ -204,6 +242,11 @@ static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		update_local_endpoint(p);
 	}
 	np_peer_send_register(p);
+}
+
+void np_peer_main_socket_changed(struct np_peer *p)
+{
+	update_local_endpoint(p);
 }
 
 static void update_local_endpoint(struct np_peer *p)
@@ -228,6 +271,7 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	ev_timer_stop(p->loop, &p->housekeeping);
 	np_pmtud_stop(p);
 	np_recover_stop(p);
+	np_switch_stop(p);
 	np_punch_reset(&p->punch);
 	if (p->secure)
 		np_session_reset(&p->sess);
@@ -275,10 +319,13 @@ static void on_discovery(const struct np_discovery_result *res, void *arg)
 	char kind[32], text[128], ep[NP_ADDR_STRLEN];
 
 	p->disc = NULL;
+	/* Never the facts of an earlier discovery (a failed attempt's). */
+	memset(&p->self_mapped, 0, sizeof(p->self_mapped));
 	if (res->error) {
 		np_warn("%s", res->message);
 	} else {
 		p->self_nat = res->nat;
+		p->self_mapped = res->latest_ep;
 		np_info("NAT discovery: %s (%s), public endpoint %s", np_natclass_kind_str(&res->nat, kind, sizeof(kind)),
 			np_natclass_describe(&res->nat, text, sizeof(text)),
 			np_addr_str(&res->public_ep, ep, sizeof(ep)));
@@ -313,6 +360,11 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 /* The NAT depth decides the opener TTL: configured, else learned. */
 static void learn_depth(struct np_peer *p)
 {
+	np_peer_learn_depth(p);
+}
+
+void np_peer_learn_depth(struct np_peer *p)
+{
 	if (p->cfg->nat_depth >= 0)
 		p->nat_depth = p->cfg->nat_depth;
 	else if (p->self_nat.known && (p->self_nat.depth || p->self_nat.mapping == NP_NAT_MAP_NONE))
@@ -343,6 +395,7 @@ static int server_msg_ok(struct np_peer *p, const uint8_t *buf, size_t mac_off, 
 		np_debug("server message without a valid token MAC: ignored");
 		return 0;
 	}
+	p->udp_unanswered = 0;
 	return 1;
 }
 
@@ -434,6 +487,11 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 			p->stats.other_pairing++;
 		break;
 	case NP_ST_UP:
+		/* While relayed: a newer pairing is a background direct
+		 * attempt (np_relay_switch.c). */
+		if (!p->recovering && p->have_round && (int32_t)(m.round - p->round) > 0 &&
+		    np_switch_peer_info(p, &m))
+			break;
 		/* While re-punching after silence: the peer registered again
 		 * (restarted, or moved), so the server knows where it is now. */
 		/* (Newer pairings only, as above: a capture is never newer.) */
@@ -458,6 +516,56 @@ static void on_hold(struct ev_loop *loop, ev_timer *w, int revents)
 	start_punch(p, &p->held);
 }
 
+/* Takes the pairing of a PEER_INFO and fills the punch attempt from it. */
+static void pairing_attempt(struct np_peer *p, const struct np_msg_peer_info *pi, struct np_punch_attempt *out)
+{
+	struct np_punch_attempt a = { 0 };
+
+	p->round = pi->round;
+	p->have_round = 1;
+	memcpy(p->pairing, pi->pairing, NP_PAIRING_LEN);
+	/* Probes of this pairing only: a capture of another one fails its MAC. */
+	np_auth_probe_key(p->probe_base, p->pairing, p->probe_key);
+	p->role = pi->role;
+	p->self_public = pi->observed;
+	p->peer_public = pi->peer_public;
+	p->peer_local = pi->peer_local;
+	p->peer_nat = pi->peer_nat;
+	p->peer_mapped = pi->peer_mapped;
+	learn_depth(p);
+	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
+	a.round = p->round;
+	a.high = p->high;
+	a.nat_depth = p->nat_depth;
+	a.family = p->server.family;
+	a.self_local = p->self_local;
+	a.self_public = p->self_public;
+	a.peer_local = p->peer_local;
+	a.peer_public = p->peer_public;
+	a.self_nat = p->self_nat;
+	a.peer_nat = p->peer_nat;
+	a.peer_mapped = p->peer_mapped;
+	a.start_in_ms = pi->start_in_ms;
+	memcpy(a.probe_key, p->probe_key, sizeof(a.probe_key));
+	*out = a;
+	sodium_memzero(&a, sizeof(a));
+}
+
+/* While up on the relay: the punch of a newer pairing runs in the
+ * background; the session, the path and the state stay. */
+int np_peer_bg_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
+{
+	struct np_punch_attempt a;
+	int rc;
+
+	np_punch_reset(&p->punch);
+	pairing_attempt(p, pi, &a);
+	a.attempt = 1; /* both sides agree without counting */
+	rc = np_punch_start(&p->punch, &a);
+	sodium_memzero(&a, sizeof(a));
+	return rc;
+}
+
 static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 {
 	struct np_msg_peer_info m = *pi; /* pi may be p->held */
@@ -473,30 +581,7 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	if (p->secure)
 		np_session_reset(&p->sess);
 	memset(&p->path_peer, 0, sizeof(p->path_peer));
-	p->round = pi->round;
-	p->have_round = 1;
-	memcpy(p->pairing, pi->pairing, NP_PAIRING_LEN);
-	/* Probes of this pairing only: a capture of another one fails its MAC. */
-	np_auth_probe_key(p->probe_base, p->pairing, p->probe_key);
-	p->role = pi->role;
-	p->self_public = pi->observed;
-	p->peer_public = pi->peer_public;
-	p->peer_local = pi->peer_local;
-	p->peer_nat = pi->peer_nat;
-	learn_depth(p);
-	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
-	a.round = p->round;
-	a.high = p->high;
-	a.nat_depth = p->nat_depth;
-	a.family = p->server.family;
-	a.self_local = p->self_local;
-	a.self_public = p->self_public;
-	a.peer_local = p->peer_local;
-	a.peer_public = p->peer_public;
-	a.self_nat = p->self_nat;
-	a.peer_nat = p->peer_nat;
-	a.start_in_ms = pi->start_in_ms;
-	memcpy(a.probe_key, p->probe_key, sizeof(a.probe_key));
+	pairing_attempt(p, pi, &a);
 	if (np_relay_instead_of_punch(p)) {
 		np_punch_pair(&p->punch, &a); /* no strategy; the peer's probes are still acked */
 	} else {
@@ -540,6 +625,10 @@ void np_peer_path_found(struct np_peer *p)
 
 void np_peer_no_path(struct np_peer *p, const char *why)
 {
+	if (p->st == NP_ST_UP) { /* a background attempt, while relayed */
+		np_switch_punch_failed(p, why);
+		return;
+	}
 	if (np_relay_fallback(p, why))
 		return;
 	np_warn("%s; retrying in 30 s", why);
@@ -633,7 +722,7 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_dead(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct np_peer *p = w->data;
-	double after = p->last_rx + p->cfg->dead_after_s - ev_now(loop);
+	double after = np_switch_last_rx(p) + p->cfg->dead_after_s - ev_now(loop);
 	char why[96];
 
 	if (p->st != NP_ST_UP)
@@ -846,22 +935,30 @@ void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_add
 {
 	char a[NP_ADDR_STRLEN], b[NP_ADDR_STRLEN];
 
-	p->last_rx = ev_now(p->loop);
 	if (p->st == NP_ST_HANDSHAKE && p->secure) {
+		p->last_rx = ev_now(p->loop);
 		p->path_peer = *from;
 		np_peer_enter_up(p);
 		return;
 	}
 	if (p->recovering) {
+		p->last_rx = ev_now(p->loop);
 		np_recover_done(p, s, from);
 		return;
 	}
 	if (p->secure && !np_addr_equal(from, &p->path_peer)) {
+		/* Over the other path (direct while relayed, or the relay while
+		 * direct): the path changes only by np_relay_switch.c's rules. */
+		if (np_switch_other_path(p, s, from))
+			return;
+		p->last_rx = ev_now(p->loop);
 		np_info("peer moved from %s to %s", np_astr(&p->path_peer, a), np_astr(from, b));
 		p->path_peer = *from;
 		np_pmtud_start(p, "peer moved");
 		np_peer_fire_hook(p, "endpoint_change", "peer roamed");
+		return;
 	}
+	p->last_rx = ev_now(p->loop);
 }
 
 void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t len, const np_addr_t *from)
@@ -921,6 +1018,7 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	np_pmtud_init(p);
 	np_family_setup(p);
 	np_recover_init(p);
+	np_switch_init(p);
 	ev_timer_init(&p->reg_timer, on_reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
 	ev_timer_init(&p->hs_timer, on_hs_timer, 1., 0.);
 	ev_timer_init(&p->keepalive, on_keepalive, 1., 0.);
@@ -1036,7 +1134,9 @@ void np_peer_free(struct np_peer *p)
 	np_pmtud_stop(p);
 	np_family_free(p);
 	np_recover_stop(p);
+	np_switch_stop(p);
 	np_relay_free(p);
+	np_regtcp_free(p);
 	ev_timer_stop(p->loop, &p->reg_timer);
 	ev_timer_stop(p->loop, &p->hs_timer);
 	ev_timer_stop(p->loop, &p->keepalive);

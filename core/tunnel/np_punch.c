@@ -415,6 +415,7 @@ int np_punch_start(struct np_punch *pu, const struct np_punch_attempt *a)
 	v.self_nat = a->self_nat;
 	v.self_nat.depth = (uint8_t)a->nat_depth;
 	v.peer_nat = a->peer_nat;
+	v.peer_mapped = a->peer_mapped;
 	v.start_at_ms = pu->up->now_ms(pu->ctx) + a->start_in_ms;
 	v.self_is_high = a->high;
 	rc = pu->mod->desc.create(&pu->api, pu, &pu->strat);

@@ -90,6 +90,7 @@ struct np_punch_attempt {
 	uint8_t family;             /* 4 or 6: the only family probes may use */
 	np_addr_t self_local, self_public, peer_local, peer_public;
 	np_nat_info_t self_nat, peer_nat;
+	np_addr_t peer_mapped;      /* the peer's newest NAT mapping (PEER_INFO MAPPED), or family 0 */
 	uint16_t start_in_ms;       /* both sides start probing this much later */
 	uint8_t probe_key[32];      /* the MAC key of this pairing's probes and acks */
 };

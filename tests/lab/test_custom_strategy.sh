@@ -29,7 +29,7 @@ PKG_CONFIG_PATH=$libdir/pkgconfig make -C "$LAB_DIR/strategy" >"$LAB_DIR/make.lo
 so=$LAB_DIR/strategy/lanfirst.so
 nm -D --defined-only "$so" | grep -q ' np_strategy_entry$' || lab_fail "lanfirst.so does not export np_strategy_entry"
 [ "$(nm -D --defined-only "$so" | grep -c ' T ')" = 1 ] || lab_fail "lanfirst.so exports more than its entry"
-"$prefix/bin/natpunch" check-strategy "$so" | grep -q "strategy 'lanfirst', ABI 1.0" ||
+"$prefix/bin/natpunch" check-strategy "$so" | grep -q "strategy 'lanfirst', ABI 1.1" ||
 	lab_fail "the installed natpunch does not accept lanfirst.so"
 
 lab_keys A B

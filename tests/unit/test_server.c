@@ -138,6 +138,9 @@ static void drain(struct fixture *f)
 			;
 }
 
+/* The MAPPED field the next REGISTERs carry (family 0: none). */
+static np_addr_t g_mapped;
+
 /* Encodes a REGISTER (cookie may be NULL); returns its length. */
 static int reg_encode(struct fixture *f, int idx, uint8_t *buf, size_t cap, const char *session, uint32_t nonce,
 		      const np_addr_t *local, int mac, uint64_t ts, const uint8_t *cookie)
@@ -161,6 +164,7 @@ static int reg_encode(struct fixture *f, int idx, uint8_t *buf, size_t cap, cons
 		m.local = *local;
 	if (cookie)
 		memcpy(m.cookie, cookie, NP_COOKIE_LEN);
+	m.mapped = g_mapped;
 	n = np_wire_encode_register(buf, cap, &m);
 	assert_true(n > 0);
 	if (mac)
@@ -270,6 +274,43 @@ static void test_pairing(void **state)
 	assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &pi), 0);
 	stats(f, &st);
 	assert_int_equal(st.pairs, 1);
+	destroy(f);
+}
+
+/* What a peer's discovery just saw (MAPPED) reaches the other peer in
+ * PEER_INFO, and a registration without it clears it. */
+static void test_mapped_forwarded(void **state)
+{
+	struct fixture *f = make(0, 0);
+	struct np_msg_peer_info pi;
+	np_addr_t seen = loopback(1, 40404);
+	uint8_t buf[512];
+	int n;
+
+	(void)state;
+	g_mapped = seen;
+	reg(f, 0, &f->caddr[0], "mapped", 0x1001, NULL, 0, 0);
+	drain(f);
+	memset(&g_mapped, 0, sizeof(g_mapped));
+	reg(f, 1, &f->caddr[1], "mapped", 0x2002, NULL, 0, 0);
+	for (int c = 0; c < 2; c++) {
+		n = recv_on(f, c, buf, sizeof(buf), 1000);
+		assert_true(n > 0);
+		assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &pi), 0);
+		if (c == 1)
+			assert_true(np_addr_equal(&pi.peer_mapped, &seen));
+		else
+			assert_int_equal(pi.peer_mapped.family, 0);
+	}
+	/* Peer 0 registers again after a discovery that failed: no MAPPED. */
+	reg(f, 0, &f->caddr[0], "mapped", 0x1001, NULL, 0, 0);
+	n = recv_on(f, 0, buf, sizeof(buf), 1000);
+	assert_true(n > 0);
+	reg(f, 1, &f->caddr[1], "mapped", 0x2002, NULL, 0, 0);
+	n = recv_on(f, 1, buf, sizeof(buf), 1000);
+	assert_true(n > 0);
+	assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &pi), 0);
+	assert_int_equal(pi.peer_mapped.family, 0);
 	destroy(f);
 }
 
@@ -680,6 +721,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pairing),
 		cmocka_unit_test(test_sessions_do_not_mix),
+		cmocka_unit_test(test_mapped_forwarded),
 		cmocka_unit_test(test_token),
 		cmocka_unit_test(test_nat_probe),
 		cmocka_unit_test(test_garbage_counted),

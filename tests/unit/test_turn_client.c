@@ -172,7 +172,7 @@ static void test_allocate_stale_nonce_channel_and_loss(void **state)
 	struct fake f = { 0 };
 	struct client c = { 0 };
 	struct np_turn_config cfg = { 0 };
-	struct np_turn_callbacks cb = { on_ready, on_data, on_down };
+	struct np_turn_callbacks cb = { on_ready, on_data, on_down, NULL };
 	struct np_turn *t = NULL;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sa);
@@ -236,7 +236,7 @@ static void test_wrong_password(void **state)
 	struct fake f = { 0 };
 	struct client c = { 0 };
 	struct np_turn_config cfg = { 0 };
-	struct np_turn_callbacks cb = { on_ready, on_data, NULL };
+	struct np_turn_callbacks cb = { on_ready, on_data, NULL, NULL };
 	struct np_turn *t = NULL;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sa);

@@ -74,7 +74,7 @@ extern "C" {
 #endif
 
 #define NP_STRATEGY_ABI_MAJOR 1
-#define NP_STRATEGY_ABI_MINOR 0
+#define NP_STRATEGY_ABI_MINOR 1
 
 /* The one symbol every strategy .so exports. */
 #define NP_STRATEGY_ENTRY_SYMBOL "np_strategy_entry"
@@ -146,7 +146,16 @@ typedef struct np_strategy_view {
 	np_nat_info_t peer_nat;
 	uint64_t start_at_ms;   /* host clock (now_ms) time at which both sides start */
 	int self_is_high;       /* 1 on exactly one of the two peers (tie-breaker) */
+	/* ABI 1.1: the newest mapping the peer's NAT discovery saw just before
+	 * it registered (family 0: unknown). Behind a sequential NAT it can be
+	 * ahead of peer_public, whose mapping toward the server may be old (a
+	 * fixed --port socket): predict from whichever is newer. Check
+	 * view->size before reading it (NP_VIEW_HAS). */
+	np_addr_t peer_mapped;
 } np_strategy_view_t;
+
+/* 1 if the core's view v is large enough to hold field f. */
+#define NP_VIEW_HAS(v, f) ((v)->size >= offsetof(np_strategy_view_t, f) + sizeof((v)->f))
 
 /* Flags for send_probe(). */
 #define NP_PROBE_OPENER 0x1u /* low TTL: opens our NAT(s), dies before the peer's.

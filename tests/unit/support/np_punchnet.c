@@ -251,34 +251,44 @@ static void server_ask(struct net_side *s, uint16_t lport, uint32_t sip, uint16_
 		*reply_ok = 1;
 }
 
-static int side_discover(struct net_side *s, np_nat_info_t *out)
+/* The simulated discovery's observations, from local ports base.. (a later
+ * discovery uses other ports, as the daemon's fresh sockets do). */
+static void side_observe(struct net_side *s, uint16_t base, struct np_nat_obs *obs)
 {
-	struct np_sim_ep local = { s->host_ip, 45000 };
-	struct np_nat_obs obs;
+	struct np_sim_ep local = { s->host_ip, base };
 	np_addr_t seen;
 	unsigned k;
 	int ok;
 
-	memset(&obs, 0, sizeof(obs));
-	ep_to_addr(&local, &obs.local);
-	server_ask(s, 45000, NET_SERVER_IP, NET_P1, NET_SERVER_IP, NET_P1, &obs.mapped_p1, NULL);
-	server_ask(s, 45000, NET_SERVER_IP, NET_P2, NET_SERVER_IP, NET_P2, &obs.mapped_p2, NULL);
-	server_ask(s, 45000, NET_SERVER_ALT, NET_P1, NET_SERVER_ALT, NET_P1, &obs.mapped_alt,
+	memset(obs, 0, sizeof(*obs));
+	ep_to_addr(&local, &obs->local);
+	server_ask(s, base, NET_SERVER_IP, NET_P1, NET_SERVER_IP, NET_P1, &obs->mapped_p1, NULL);
+	server_ask(s, base, NET_SERVER_IP, NET_P2, NET_SERVER_IP, NET_P2, &obs->mapped_p2, NULL);
+	server_ask(s, base, NET_SERVER_ALT, NET_P1, NET_SERVER_ALT, NET_P1, &obs->mapped_alt,
 		   NULL);
-	obs.have_alt = 1;
-	server_ask(s, 45001, NET_SERVER_IP, NET_P1, NET_SERVER_IP, NET_P2, NULL, &ok);
-	obs.change_port_reply = (uint8_t)ok;
-	server_ask(s, 45002, NET_SERVER_IP, NET_P1, NET_SERVER_ALT, NET_P2, NULL, &ok);
-	obs.change_ip_reply = (uint8_t)ok;
-	obs.n_fresh = 5;
-	for (k = 0; k < obs.n_fresh; k++) {
-		uint16_t lp = (uint16_t)(45010 + 7 * k);
+	obs->have_alt = 1;
+	server_ask(s, (uint16_t)(base + 1), NET_SERVER_IP, NET_P1, NET_SERVER_IP, NET_P2, NULL, &ok);
+	obs->change_port_reply = (uint8_t)ok;
+	server_ask(s, (uint16_t)(base + 2), NET_SERVER_IP, NET_P1, NET_SERVER_ALT, NET_P2, NULL, &ok);
+	obs->change_ip_reply = (uint8_t)ok;
+	obs->n_fresh = 5;
+	for (k = 0; k < obs->n_fresh; k++) {
+		uint16_t lp = (uint16_t)(base + 10 + 7 * k);
 
 		server_ask(s, lp, NET_SERVER_IP, NET_P1, NET_SERVER_IP, NET_P1, &seen, NULL);
-		obs.fresh_local[k] = lp;
-		obs.fresh_public[k] = seen.family ? seen.port : 0;
+		obs->fresh_local[k] = lp;
+		obs->fresh_public[k] = seen.family ? seen.port : 0;
 	}
-	obs.depth = (uint8_t)s->n_nats;
+	/* The daemon's tail question: one more socket, after all the others. */
+	server_ask(s, (uint16_t)(base + 60), NET_SERVER_IP, NET_P1, NET_SERVER_IP, NET_P1, &obs->mapped_last, NULL);
+	obs->depth = (uint8_t)s->n_nats;
+}
+
+static int side_discover(struct net_side *s, np_nat_info_t *out)
+{
+	struct np_nat_obs obs;
+
+	side_observe(s, 45000, &obs);
 	return np_natclass_classify(&obs, out);
 }
 
@@ -702,11 +712,12 @@ int np_punchnet_run(const struct np_punchnet_side_cfg *a, const struct np_punchn
 {
 	const struct np_punchnet_side_cfg *cfg[2] = { a, b };
 	uint8_t key[2][32];
-	np_addr_t pub[2], loc[2];
+	np_addr_t pub[2], loc[2], mapped[2];
 	struct net_world *w;
 	int ret = 0, i;
 
 	memset(res, 0, sizeof(*res));
+	memset(mapped, 0, sizeof(mapped));
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -754,6 +765,16 @@ int np_punchnet_run(const struct np_punchnet_side_cfg *a, const struct np_punchn
 
 		for (j = 0; j < w->s[i].n_nats; j++)
 			np_natsim_burn(w->s[i].nat[j], run->seq_noise);
+		/* A discovery after the registration (socket 0's mapping toward
+		 * the server is older): its newest mapping goes to the peer. */
+		if (run->report_mapped) {
+			struct np_nat_obs obs;
+			np_nat_info_t nat;
+
+			side_observe(&w->s[i], 46000, &obs);
+			if (np_natclass_classify(&obs, &nat) == 0)
+				np_natclass_latest(&obs, &nat, &mapped[i]);
+		}
 	}
 	w->now = 10;
 	w->start_at = w->now + NET_START_IN_MS;
@@ -771,6 +792,7 @@ int np_punchnet_run(const struct np_punchnet_side_cfg *a, const struct np_punchn
 			.peer_public = pub[!i],
 			.self_nat = res->nat[i],
 			.peer_nat = res->nat[!i],
+			.peer_mapped = mapped[!i],
 			.start_in_ms = (uint16_t)(NET_START_IN_MS + (i == 1 ? run->start_skew_ms : 0)),
 		};
 

@@ -62,6 +62,9 @@ struct np_punchnet_run_cfg {
 	unsigned seq_noise;        /* ports other traffic takes on each NAT between
 	                            * registration and the start */
 	int wrong_key;             /* B MACs with another probe key */
+	int report_mapped;         /* after the noise, each side discovers again (fresh
+	                            * ports) and the peer's attempt gets its newest
+	                            * mapping (PEER_INFO MAPPED) */
 };
 
 /* Run one attempt between two freshly built sides. 0, or -errno on a setup
