@@ -6,6 +6,8 @@
 #define NP_LOG_COMPONENT "relay"
 #include "np_log.h"
 #include "np_stun.h"
+#include "np_time.h"
+#include "np_turn_cred.h"
 #include "np_udp.h"
 #include "np_wire.h"
 
@@ -39,6 +41,7 @@
 #define BACKOFF_MIN_S 1.0
 #define BACKOFF_MAX_S 30.0
 #define AUTH_BACKOFF_S 30.0
+#define RENEW_MARGIN_S 300     /* replace REST credentials this long before they expire */
 #define FRAME_MAX (NP_STUN_HDR_LEN + 65535 + 4)
 #define STREAM_TX_CAP (512 * 1024)
 #define REQ_MAX 1024
@@ -103,6 +106,7 @@ struct np_turn {
 	struct np_turn_stats stats;
 	char last_err[256];
 	char next_user[128], next_password[128]; /* np_turn_set_credentials */
+	int expiry_warned;           /* REST credentials about to expire, and no new ones */
 };
 
 static void conn_close(struct np_turn *t);
@@ -792,6 +796,40 @@ static void start_connect(struct np_turn *t)
 	}
 }
 
+/* ---- credential renewal ---------------------------------------------------------- */
+
+/* An allocation keeps the user name it was made with (RFC 8656: a Refresh
+ * under another one is refused), so REST credentials about to expire are
+ * replaced by a new allocation made with the renewed ones, before the
+ * relay would refuse the next Refresh. The relayed address changes; the
+ * owner learns it through on_ready, as after a relay restart. */
+static void renew_if_due(struct np_turn *t)
+{
+	uint64_t now = np_wall_ms() / 1000, exp = np_turn_rest_expiry(t->cfg.user);
+
+	if (!exp || now + RENEW_MARGIN_S < exp)
+		return;
+	if (!np_turn_renew_due(t->cfg.user, t->next_user, now, RENEW_MARGIN_S)) {
+		if (!t->expiry_warned++)
+			np_warn("%s: user '%s' expires in %lld s and no renewed credentials came (is the rendezvous "
+				"server reachable?); the relay will refuse us then",
+				t->uri, t->cfg.user, (long long)exp - (long long)now);
+		return;
+	}
+	np_info("%s: user '%s' expires in %lld s: allocating again as '%s' (an allocation keeps the user it "
+		"was made with)", t->uri, t->cfg.user, (long long)exp - (long long)now, t->next_user);
+	t->expiry_warned = 0;
+	conn_close(t);
+	memset(&t->relayed, 0, sizeof(t->relayed));
+	for (int i = 0; i < NP_TURN_MAX_PEERS; i++)
+		t->peers[i].bound = t->peers[i].pending = 0;
+	t->st = NP_TURN_IDLE;
+	t->backoff = BACKOFF_MIN_S;
+	t->retry_at = now_s(t);
+	if (t->cb.on_down)
+		t->cb.on_down(t->arg, "renewing the relay credentials");
+}
+
 /* ---- the tick ------------------------------------------------------------------- */
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -824,6 +862,9 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		lost(t, 0, "no answer from the relay to %s", np_stun_method_name(x->method));
 		return;
 	}
+	if (t->st != NP_TURN_READY)
+		return;
+	renew_if_due(t);
 	if (t->st != NP_TURN_READY)
 		return;
 	if (now >= t->next_check && !txn_pending(t, NP_STUN_REFRESH, -1)) {

@@ -77,3 +77,27 @@ int np_turn_read_secret(const char *path, char *out, size_t cap, char *err, size
 	}
 	return (int)n;
 }
+
+uint64_t np_turn_rest_expiry(const char *user)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; user[i] >= '0' && user[i] <= '9'; i++) {
+		if (i >= 19)
+			return 0; /* not a plausible Unix time */
+		v = v * 10 + (uint64_t)(user[i] - '0');
+	}
+	if (i == 0 || (user[i] != ':' && user[i] != 0))
+		return 0;
+	return v;
+}
+
+int np_turn_renew_due(const char *cur, const char *next, uint64_t now_s, uint64_t margin_s)
+{
+	uint64_t c = np_turn_rest_expiry(cur), n = next && next[0] ? np_turn_rest_expiry(next) : 0;
+
+	if (!c || !n || n <= c)
+		return 0;
+	return now_s + margin_s >= c;
+}

@@ -19,6 +19,17 @@ int np_turn_rest_username(uint64_t expiry, const char *session, char *out, size_
 /* password = base64(HMAC-SHA1(secret, username)), 28 characters. */
 int np_turn_rest_password(const uint8_t *secret, size_t secret_len, const char *username, char *out, size_t cap);
 
+/* The expiry (Unix seconds) of a TURN REST user name "EXPIRY:NAME" (or
+ * just "EXPIRY"), or 0 if the name is not one (long-term credentials). */
+uint64_t np_turn_rest_expiry(const char *user);
+
+/* Renewal: RFC 8656 ties an allocation to the user name it was made with
+ * (a Refresh under another one is refused, 441), so new credentials need
+ * a new allocation. Returns 1 if an allocation made as `cur` should be
+ * replaced now by one made as `next`: both are REST names, `next` expires
+ * later, and `cur` expires within margin_s of now_s (or has expired). */
+int np_turn_renew_due(const char *cur, const char *next, uint64_t now_s, uint64_t margin_s);
+
 /* The first line of a password or secret file (no trailing newline; not
  * empty; at most cap - 1 bytes). Returns the length or -errno, err set. */
 int np_turn_read_secret(const char *path, char *out, size_t cap, char *err, size_t errlen);
