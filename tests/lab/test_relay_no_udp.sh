@@ -33,6 +33,8 @@ phase() { # TRANSPORT SECOND_URI
 	done
 	[ "$(lab_status B relay_transport)" = "$tr" ] || lab_fail "$tr: B's relay transport is $(lab_status B relay_transport)"
 	[ "$(lab_status A relay_transport)" = udp ] || lab_fail "$tr: A should relay over UDP"
+	[ "$(lab_status B server_transport)" = tcp ] || lab_fail "$tr: B's status does not say it registers over TCP"
+	[ "$(lab_status A server_transport)" = udp ] || lab_fail "$tr: A's status should say UDP"
 	grep -q "registering over TCP" "$(lab_get LOG B)" || lab_fail "$tr: B does not say it registers over TCP"
 	grep -q "connected to the server .* over TCP" "$(lab_get LOG B)" || lab_fail "$tr: B never connected over TCP"
 	grep -q "path: relayed .*the peer has no UDP" "$(lab_get LOG A)" ||
