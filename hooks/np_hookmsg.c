@@ -37,6 +37,7 @@ static const char **np_field(np_hook_event_t *ev, int f)
 	case NP_HMF_NAT_SELF: return &ev->nat_self;
 	case NP_HMF_NAT_PEER: return &ev->nat_peer;
 	case NP_HMF_STRATEGY: return &ev->strategy;
+	case NP_HMF_PATH: return &ev->path;
 	default: return &ev->session;
 	}
 }

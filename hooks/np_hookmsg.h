@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define NP_HOOKMSG_MAGIC 0x4b48504eu   /* "NPHK" */
-#define NP_HOOKMSG_VERSION 1
+#define NP_HOOKMSG_VERSION 2             /* 2: the path field */
 #define NP_HOOKMSG_STR 128             /* per string field, NUL included */
 #define NP_HOOKMSG_TEXT 512
 
@@ -40,7 +40,7 @@ enum np_hookmsg_type {
 enum np_hookmsg_field {
 	NP_HMF_EVENT, NP_HMF_REASON, NP_HMF_IFNAME, NP_HMF_LOCAL_IP, NP_HMF_REMOTE_IP,
 	NP_HMF_PEER_IP, NP_HMF_PUBLIC_IP, NP_HMF_NAT_SELF, NP_HMF_NAT_PEER, NP_HMF_STRATEGY,
-	NP_HMF_SESSION, NP_HMF_COUNT,
+	NP_HMF_SESSION, NP_HMF_PATH, NP_HMF_COUNT,
 };
 
 #define NP_HELLO_RESTARTED 1u          /* HELLO: not the first worker */

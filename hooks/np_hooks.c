@@ -294,9 +294,9 @@ static void np_push_endpoint(lua_State *L, const char *name, const char *ip, int
 static void np_push_event(lua_State *L, const np_hook_event_t *ev)
 {
 	static const char *const plain[] = { "event", "reason", "ifname", "local_ip",
-					     "remote_ip", "strategy", "session" };
+					     "remote_ip", "strategy", "session", "path" };
 	const char *vals[] = { ev->event, ev->reason, ev->ifname, ev->local_ip,
-			       ev->remote_ip, ev->strategy, ev->session };
+			       ev->remote_ip, ev->strategy, ev->session, ev->path };
 
 	lua_createtable(L, 0, 12);
 	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {

@@ -14,9 +14,10 @@
  * helper (np_hookd.h), which runs it. Tests and np_hookrun use it directly.
  *
  * Hook files define any of the globals on_up(t), on_down(t),
- * on_endpoint_change(t), on_punch_failed(t). For one event the handlers of all
- * files run one after another, in load order (--hook files in the order given,
- * then --hook-dir *.lua in lexical order), each in its own coroutine. Events
+ * on_endpoint_change(t), on_punch_failed(t), on_path_change(t). For one event
+ * the handlers of all files run one after another, in load order (--hook
+ * files in the order given, then --hook-dir *.lua in lexical order), each in
+ * its own coroutine. Events
  * of one np_hooks never overlap: the next event starts only when every handler
  * of the previous one finished, failed or timed out.
  *
@@ -60,7 +61,7 @@ struct np_hooks_config {
  * <= 0 are left out (except attempts, which is always present). The struct is
  * copied by np_hooks_fire, so it may live on the caller's stack. */
 typedef struct np_hook_event {
-	const char *event;      /* "up", "down", "endpoint_change", "punch_failed" */
+	const char *event;      /* "up", "down", "endpoint_change", "punch_failed", "path_change" */
 	const char *reason;
 	const char *ifname;
 	int mtu;
@@ -73,6 +74,7 @@ typedef struct np_hook_event {
 	const char *strategy;
 	int attempts;
 	const char *session;
+	const char *path;                       /* "direct" or "relayed" while up, or NULL */
 } np_hook_event_t;
 
 struct np_hooks_stats {

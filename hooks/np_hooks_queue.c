@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const np_hook_events[] = { "up", "down", "endpoint_change", "punch_failed" };
+static const char *const np_hook_events[] = { "up", "down", "endpoint_change", "punch_failed", "path_change" };
 
 static const size_t np_hook_str_fields[] = {
 	offsetof(np_hook_event_t, event), offsetof(np_hook_event_t, reason),
@@ -16,7 +16,7 @@ static const size_t np_hook_str_fields[] = {
 	offsetof(np_hook_event_t, remote_ip), offsetof(np_hook_event_t, peer_ip),
 	offsetof(np_hook_event_t, public_ip), offsetof(np_hook_event_t, nat_self),
 	offsetof(np_hook_event_t, nat_peer), offsetof(np_hook_event_t, strategy),
-	offsetof(np_hook_event_t, session),
+	offsetof(np_hook_event_t, session), offsetof(np_hook_event_t, path),
 };
 
 #define NP_NFIELDS (sizeof(np_hook_str_fields) / sizeof(np_hook_str_fields[0]))

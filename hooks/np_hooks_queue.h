@@ -38,7 +38,7 @@ struct np_hookq {
 	uint64_t overflow;      /* dropped or cancelled at the cap */
 };
 
-/* 1 if name is one of "up", "down", "endpoint_change", "punch_failed". */
+/* 1 if name is one of "up", "down", "endpoint_change", "punch_failed", "path_change". */
 int np_hookq_known_event(const char *name);
 
 /* Copy ev and queue it under the rules above. -EINVAL on an unknown event

@@ -500,7 +500,8 @@ static int handle_datagram(struct np_peer *p, struct np_sock *s, uint8_t *buf, s
 	int rc;
 
 	if (type == NP_MSG_TRANSPORT && p->secure) {
-		if ((s->id != 0 && !np_recover_accepts(p, s->id)) || (p->st != NP_ST_UP && p->st != NP_ST_HANDSHAKE)) {
+		if ((s->id != 0 && !np_recover_accepts(p, s->id) && !np_switch_accepts(p, s->id)) ||
+		    (p->st != NP_ST_UP && p->st != NP_ST_HANDSHAKE)) {
 			p->stats.not_up++;
 			return 0;
 		}
@@ -519,7 +520,7 @@ static int handle_datagram(struct np_peer *p, struct np_sock *s, uint8_t *buf, s
 		np_peer_authenticated_rx(p, s, from);
 		if (plen && np_pmtu_is_msg(buf + off, plen)) {
 			if (p->st == NP_ST_UP)
-				np_pmtud_rx(p, buf + off, plen);
+				np_pmtud_rx(p, s, from, buf + off, plen);
 		} else if (plen && p->st == NP_ST_UP) {
 			to_tun(p, buf + off, plen);
 		}
@@ -532,7 +533,7 @@ static int handle_datagram(struct np_peer *p, struct np_sock *s, uint8_t *buf, s
 		}
 		p->last_rx = ev_now(p->loop);
 		if (type == NP_MSG_DATA && np_pmtu_is_msg(buf + NP_DATA_HDR_LEN, len - NP_DATA_HDR_LEN))
-			np_pmtud_rx(p, buf + NP_DATA_HDR_LEN, len - NP_DATA_HDR_LEN);
+			np_pmtud_rx(p, s, from, buf + NP_DATA_HDR_LEN, len - NP_DATA_HDR_LEN);
 		else if (type == NP_MSG_DATA && len > NP_DATA_HDR_LEN)
 			to_tun(p, buf + NP_DATA_HDR_LEN, len - NP_DATA_HDR_LEN);
 		return 0;

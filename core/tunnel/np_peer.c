@@ -100,6 +100,8 @@ void np_peer_fire_hook(struct np_peer *p, const char *event, const char *reason)
 	ev.strategy = np_punch_strategy_name(&p->punch);
 	ev.attempts = (int)p->attempts;
 	ev.session = p->cfg->session;
+	if (p->st == NP_ST_UP)
+		ev.path = np_relay_on_path(p) ? "relayed" : "direct";
 	if (np_hookd_fire(p->hooks, &ev) < 0)
 		np_warn("cannot queue hook event %s", event);
 }
@@ -243,6 +245,11 @@ static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	np_peer_send_register(p);
 }
 
+void np_peer_main_socket_changed(struct np_peer *p)
+{
+	update_local_endpoint(p);
+}
+
 static void update_local_endpoint(struct np_peer *p)
 {
 	np_addr_t local;
@@ -265,6 +272,7 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	ev_timer_stop(p->loop, &p->housekeeping);
 	np_pmtud_stop(p);
 	np_recover_stop(p);
+	np_switch_stop(p);
 	np_punch_reset(&p->punch);
 	if (p->secure)
 		np_session_reset(&p->sess);
@@ -352,6 +360,11 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* The NAT depth decides the opener TTL: configured, else learned. */
 static void learn_depth(struct np_peer *p)
+{
+	np_peer_learn_depth(p);
+}
+
+void np_peer_learn_depth(struct np_peer *p)
 {
 	if (p->cfg->nat_depth >= 0)
 		p->nat_depth = p->cfg->nat_depth;
@@ -475,6 +488,11 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 			p->stats.other_pairing++;
 		break;
 	case NP_ST_UP:
+		/* While relayed: a newer pairing is a background direct
+		 * attempt (np_relay_switch.c). */
+		if (!p->recovering && p->have_round && (int32_t)(m.round - p->round) > 0 &&
+		    np_switch_peer_info(p, &m))
+			break;
 		/* While re-punching after silence: the peer registered again
 		 * (restarted, or moved), so the server knows where it is now. */
 		/* (Newer pairings only, as above: a capture is never newer.) */
@@ -499,21 +517,11 @@ static void on_hold(struct ev_loop *loop, ev_timer *w, int revents)
 	start_punch(p, &p->held);
 }
 
-static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
+/* Takes the pairing of a PEER_INFO and fills the punch attempt from it. */
+static void pairing_attempt(struct np_peer *p, const struct np_msg_peer_info *pi, struct np_punch_attempt *out)
 {
-	struct np_msg_peer_info m = *pi; /* pi may be p->held */
 	struct np_punch_attempt a = { 0 };
 
-	pi = &m;
-	p->have_held = 0;
-	memset(&p->stale_peer, 0, sizeof(p->stale_peer));
-	ev_timer_stop(p->loop, &p->hold_timer);
-	ev_timer_stop(p->loop, &p->hs_timer);
-	np_punch_reset(&p->punch);
-	np_sock_close_extra(p, -1);
-	if (p->secure)
-		np_session_reset(&p->sess);
-	memset(&p->path_peer, 0, sizeof(p->path_peer));
 	p->round = pi->round;
 	p->have_round = 1;
 	memcpy(p->pairing, pi->pairing, NP_PAIRING_LEN);
@@ -540,6 +548,41 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	a.peer_mapped = p->peer_mapped;
 	a.start_in_ms = pi->start_in_ms;
 	memcpy(a.probe_key, p->probe_key, sizeof(a.probe_key));
+	*out = a;
+	sodium_memzero(&a, sizeof(a));
+}
+
+/* While up on the relay: the punch of a newer pairing runs in the
+ * background; the session, the path and the state stay. */
+int np_peer_bg_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
+{
+	struct np_punch_attempt a;
+	int rc;
+
+	np_punch_reset(&p->punch);
+	pairing_attempt(p, pi, &a);
+	a.attempt = 1; /* both sides agree without counting */
+	rc = np_punch_start(&p->punch, &a);
+	sodium_memzero(&a, sizeof(a));
+	return rc;
+}
+
+static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
+{
+	struct np_msg_peer_info m = *pi; /* pi may be p->held */
+	struct np_punch_attempt a = { 0 };
+
+	pi = &m;
+	p->have_held = 0;
+	memset(&p->stale_peer, 0, sizeof(p->stale_peer));
+	ev_timer_stop(p->loop, &p->hold_timer);
+	ev_timer_stop(p->loop, &p->hs_timer);
+	np_punch_reset(&p->punch);
+	np_sock_close_extra(p, -1);
+	if (p->secure)
+		np_session_reset(&p->sess);
+	memset(&p->path_peer, 0, sizeof(p->path_peer));
+	pairing_attempt(p, pi, &a);
 	if (np_relay_instead_of_punch(p)) {
 		np_punch_pair(&p->punch, &a); /* no strategy; the peer's probes are still acked */
 	} else {
@@ -583,6 +626,10 @@ void np_peer_path_found(struct np_peer *p)
 
 void np_peer_no_path(struct np_peer *p, const char *why)
 {
+	if (p->st == NP_ST_UP) { /* a background attempt, while relayed */
+		np_switch_punch_failed(p, why);
+		return;
+	}
 	if (np_relay_fallback(p, why))
 		return;
 	np_warn("%s; retrying in 30 s", why);
@@ -676,7 +723,7 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_dead(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct np_peer *p = w->data;
-	double after = p->last_rx + p->cfg->dead_after_s - ev_now(loop);
+	double after = np_switch_last_rx(p) + p->cfg->dead_after_s - ev_now(loop);
 	char why[96];
 
 	if (p->st != NP_ST_UP)
@@ -889,22 +936,30 @@ void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_add
 {
 	char a[NP_ADDR_STRLEN], b[NP_ADDR_STRLEN];
 
-	p->last_rx = ev_now(p->loop);
 	if (p->st == NP_ST_HANDSHAKE && p->secure) {
+		p->last_rx = ev_now(p->loop);
 		p->path_peer = *from;
 		np_peer_enter_up(p);
 		return;
 	}
 	if (p->recovering) {
+		p->last_rx = ev_now(p->loop);
 		np_recover_done(p, s, from);
 		return;
 	}
 	if (p->secure && !np_addr_equal(from, &p->path_peer)) {
+		/* Over the other path (direct while relayed, or the relay while
+		 * direct): the path changes only by np_relay_switch.c's rules. */
+		if (np_switch_other_path(p, s, from))
+			return;
+		p->last_rx = ev_now(p->loop);
 		np_info("peer moved from %s to %s", np_astr(&p->path_peer, a), np_astr(from, b));
 		p->path_peer = *from;
 		np_pmtud_start(p, "peer moved");
 		np_peer_fire_hook(p, "endpoint_change", "peer roamed");
+		return;
 	}
+	p->last_rx = ev_now(p->loop);
 }
 
 void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t len, const np_addr_t *from)
@@ -964,6 +1019,7 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	np_pmtud_init(p);
 	np_family_setup(p);
 	np_recover_init(p);
+	np_switch_init(p);
 	ev_timer_init(&p->reg_timer, on_reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
 	ev_timer_init(&p->hs_timer, on_hs_timer, 1., 0.);
 	ev_timer_init(&p->keepalive, on_keepalive, 1., 0.);
@@ -1079,6 +1135,7 @@ void np_peer_free(struct np_peer *p)
 	np_pmtud_stop(p);
 	np_family_free(p);
 	np_recover_stop(p);
+	np_switch_stop(p);
 	np_relay_free(p);
 	np_regtcp_free(p);
 	ev_timer_stop(p->loop, &p->reg_timer);

@@ -9,6 +9,7 @@
 #include "np_config.h"
 #include "np_hsgate.h"
 #include "np_peer.h"
+#include "np_pathsel.h"
 #include "np_pmtu.h"
 #include "np_punch.h"
 #include "np_session.h"
@@ -226,6 +227,21 @@ struct np_peer {
 	char relay_why[120];
 	unsigned path_switches;
 	struct np_path_switch path_hist[NP_PATH_HISTORY];
+	char path_why[120];          /* why the tunnel is on its current path */
+	/* switching between direct and relayed while up (np_relay_switch.c) */
+	int sw_on;                   /* ps runs: up, secure, with a relay */
+	struct np_pathsel ps;
+	ev_timer sw_timer;           /* polls ps */
+	ev_timer sw_natcheck;        /* relayed: has our NAT changed? */
+	struct np_discovery *sw_disc;
+	int sw_disc_try;             /* after this discovery: a direct attempt */
+	int sw_hint;                 /* the next attempt was our hint (either side may start it) */
+	int sw_punch;                /* a background punch runs */
+	int cand_sock;               /* the direct candidate: socket, peer endpoint */
+	np_addr_t cand_peer;
+	double last_rx_other;        /* authenticated packet over the standby path */
+	double sw_disc_at;           /* ev_now() of the last discovery result */
+	double sw_renewed_at;        /* ev_now() of our last fresh-socket REGISTER */
 	/* path MTU search (np_pmtud.c) */
 	struct np_pmtu pmtu;
 	ev_timer pmtu_timer;
@@ -267,6 +283,8 @@ void np_sock_close(struct np_peer *p, int id);
 void np_sock_close_extra(struct np_peer *p, int keep);
 void np_sock_promote(struct np_peer *p, int id);
 int np_sock_send(struct np_peer *p, int sock_id, const np_addr_t *to, const void *buf, size_t len, int ttl);
+/* A fresh main socket (ephemeral port) in place of socket 0. */
+int np_sock_renew_main(struct np_peer *p);
 /* np_peer_punch.c: the punch with this tunnel's upcalls and libev timers. */
 int np_peer_punch_init(struct np_peer *p, char *err, size_t errlen);
 void np_peer_punch_fini(struct np_peer *p);
@@ -289,7 +307,7 @@ void np_pmtud_init(struct np_peer *p);
 void np_pmtud_start(struct np_peer *p, const char *why);
 void np_pmtud_stop(struct np_peer *p);
 /* An authenticated in-tunnel message (plaintext starting with a 0 nibble). */
-void np_pmtud_rx(struct np_peer *p, const uint8_t *msg, size_t len);
+void np_pmtud_rx(struct np_peer *p, struct np_sock *s, const np_addr_t *from, const uint8_t *msg, size_t len);
 /* Bytes the path adds to an inner packet: IP, UDP and natpunch headers. */
 unsigned np_pmtud_overhead(const struct np_peer *p);
 /* np_peer.c: recovery outcomes. */
@@ -325,6 +343,31 @@ void np_relay_no_udp(struct np_peer *p);
 void np_relay_on_up(struct np_peer *p);
 void np_relay_on_dead(struct np_peer *p);
 size_t np_relay_status(struct np_peer *p, char *buf, size_t cap);
+/* np_relay_switch.c: direct <-> relayed while up (np_pathsel decides). */
+void np_switch_init(struct np_peer *p);
+void np_switch_up(struct np_peer *p);      /* the tunnel entered UP */
+void np_switch_stop(struct np_peer *p);    /* it left UP, or shutdown */
+/* PEER_INFO of a newer round while up: 1 if a background punch took it. */
+int np_switch_peer_info(struct np_peer *p, const struct np_msg_peer_info *m);
+void np_switch_punch_found(struct np_peer *p, int sock_id, const np_addr_t *peer);
+void np_switch_punch_failed(struct np_peer *p, const char *reason);
+/* Transport packets on extra socket sock_id are looked at (candidate). */
+int np_switch_accepts(const struct np_peer *p, int sock_id);
+/* An authenticated packet not from path_peer: 1 if it came over the
+ * standby path (not roaming). */
+int np_switch_other_path(struct np_peer *p, struct np_sock *s, const np_addr_t *from);
+/* PATH_PROBE / PATH_ACK (in-tunnel messages) from `from` on socket s. */
+void np_switch_msg(struct np_peer *p, struct np_sock *s, const np_addr_t *from, int type, uint32_t id);
+/* The later of the last packets over either path (for the dead timer). */
+double np_switch_last_rx(const struct np_peer *p);
+size_t np_switch_status(struct np_peer *p, char *buf, size_t cap);
+/* np_pmtud.c: one sealed in-tunnel message to `to` on socket sock_id. */
+int np_pmtud_send_to(struct np_peer *p, int sock_id, const np_addr_t *to, int type, uint32_t id, uint16_t size,
+		     size_t plen);
+/* np_peer.c: for the background punch. */
+void np_peer_main_socket_changed(struct np_peer *p);
+int np_peer_bg_punch(struct np_peer *p, const struct np_msg_peer_info *pi);
+void np_peer_learn_depth(struct np_peer *p);
 
 /* np_regtcp.c: registration over TCP (see there). */
 #define REGISTER_UDP_TRIES 3         /* unanswered REGISTERs over UDP before TCP */

@@ -15,6 +15,10 @@ static void up_path_found(void *ctx, int sock_id, const np_addr_t *peer)
 {
 	struct np_peer *p = ctx;
 
+	if (p->st == NP_ST_UP) { /* a background attempt, while relayed */
+		np_switch_punch_found(p, sock_id, peer);
+		return;
+	}
 	/* No more registration refreshes: from a new socket they would start a
 	 * new pairing round under our feet. */
 	ev_timer_stop(p->loop, &p->reg_timer);
@@ -29,6 +33,10 @@ static void up_failed(void *ctx, const char *reason)
 {
 	struct np_peer *p = ctx;
 
+	if (p->st == NP_ST_UP) { /* a background attempt, while relayed */
+		np_switch_punch_failed(p, reason);
+		return;
+	}
 	np_peer_fire_hook(p, "punch_failed", reason);
 	if (np_relay_fallback(p, reason))
 		return;

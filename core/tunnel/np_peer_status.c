@@ -34,7 +34,11 @@ void np_peer_status_summary(const struct np_peer *p, char *buf, size_t cap)
 		snprintf(buf, cap, "handshake with %s", np_astr(&p->path_peer, a));
 		break;
 	case NP_ST_UP:
-		snprintf(buf, cap, "up, direct via %s, peer %s", np_punch_strategy_name(&p->punch), np_astr(&p->path_peer, a));
+		if (np_relay_on_path(p))
+			snprintf(buf, cap, "up, relayed, peer %s", np_astr(&p->path_peer, a));
+		else
+			snprintf(buf, cap, "up, direct via %s, peer %s", np_punch_strategy_name(&p->punch),
+				 np_astr(&p->path_peer, a));
 		break;
 	default:
 		snprintf(buf, cap, "%s", np_peer_state_name(p->st));

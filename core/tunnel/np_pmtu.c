@@ -266,7 +266,7 @@ int np_pmtu_msg_parse(const uint8_t *in, size_t len, int *type, uint32_t *id, ui
 {
 	if (len < NP_PMTU_MSG_LEN || in[0] != 0 || in[2] != 0 || in[3] != 0)
 		return -EBADMSG;
-	if (in[1] != NP_PMTU_MSG_PROBE && in[1] != NP_PMTU_MSG_ACK)
+	if (in[1] < NP_PMTU_MSG_PROBE || in[1] > NP_PATH_MSG_ACK)
 		return -EBADMSG;
 	*type = in[1];
 	*id = (uint32_t)in[4] << 24 | (uint32_t)in[5] << 16 | (uint32_t)in[6] << 8 | in[7];

@@ -44,6 +44,8 @@
 
 #define NP_PMTU_MSG_PROBE 1
 #define NP_PMTU_MSG_ACK 2
+#define NP_PATH_MSG_PROBE 3   /* np_relay_switch.c: is this path alive? (id, size 0) */
+#define NP_PATH_MSG_ACK 4     /* the answer, on the path the probe came over */
 #define NP_PMTU_MSG_LEN 10
 
 enum np_pmtu_state {
@@ -95,7 +97,8 @@ const char *np_pmtu_state_name(const struct np_pmtu *m);
 
 /* In-tunnel messages. encode writes NP_PMTU_MSG_LEN bytes and zero padding
  * up to len (len >= NP_PMTU_MSG_LEN), returns len or -ENOSPC. parse checks
- * the header and returns 0 or -EBADMSG; it accepts any padding. */
+ * the header and returns 0 or -EBADMSG; it accepts any padding. Types:
+ * NP_PMTU_MSG_* and NP_PATH_MSG_*. */
 int np_pmtu_msg_encode(uint8_t *out, size_t len, int type, uint32_t id, uint16_t size);
 int np_pmtu_msg_parse(const uint8_t *in, size_t len, int *type, uint32_t *id, uint16_t *size);
 /* 1 if this plaintext is a natpunch in-tunnel message, not an IP packet. */

@@ -23,14 +23,17 @@ unsigned np_pmtud_overhead(const struct np_peer *p)
 	return ip + 8 + (p->secure ? NP_SESSION_OVERHEAD : NP_DATA_HDR_LEN);
 }
 
-/* Seals one in-tunnel message of plen bytes (padding included) and sends it on the path. */
-static int send_msg(struct np_peer *p, int type, uint32_t id, uint16_t size, size_t plen)
+/* Seals one in-tunnel message of plen bytes (padding included) and sends
+ * it to `to` on socket sock_id (the relay when `to` is the peer's relayed
+ * address). */
+int np_pmtud_send_to(struct np_peer *p, int sock_id, const np_addr_t *to, int type, uint32_t id, uint16_t size,
+		     size_t plen)
 {
 	uint8_t *buf = p->dp.scratch;
 	size_t cap = p->dp.slot, out_len;
 	int rc;
 
-	if (!buf || !p->socks[p->path_sock] || !p->path_peer.family)
+	if (!buf || !to->family || (!p->socks[sock_id] && !np_relay_is_peer(p, to)))
 		return -ENOTCONN;
 	if (p->secure) {
 		if (NP_TRANSPORT_HDR_LEN + plen + NP_TRANSPORT_TAG_LEN > cap)
@@ -48,10 +51,18 @@ static int send_msg(struct np_peer *p, int type, uint32_t id, uint16_t size, siz
 		np_pmtu_msg_encode(buf + NP_DATA_HDR_LEN, plen, type, id, size);
 		out_len = NP_DATA_HDR_LEN + plen;
 	}
-	rc = np_sock_send(p, p->path_sock, &p->path_peer, buf, out_len, 0);
-	if (rc == 0)
+	rc = np_sock_send(p, sock_id, to, buf, out_len, 0);
+	if (rc == 0 && np_addr_equal(to, &p->path_peer))
 		p->last_tx = ev_now(p->loop);
 	return rc;
+}
+
+/* One in-tunnel message on the path. */
+static int send_msg(struct np_peer *p, int type, uint32_t id, uint16_t size, size_t plen)
+{
+	if (!p->socks[p->path_sock] || !p->path_peer.family)
+		return -ENOTCONN;
+	return np_pmtud_send_to(p, p->path_sock, &p->path_peer, type, id, size, plen);
 }
 
 /* The data path follows the search's current size. */
@@ -143,7 +154,7 @@ void np_pmtud_stop(struct np_peer *p)
 	p->dp.inner_max = SIZE_MAX;
 }
 
-void np_pmtud_rx(struct np_peer *p, const uint8_t *msg, size_t len)
+void np_pmtud_rx(struct np_peer *p, struct np_sock *s, const np_addr_t *from, const uint8_t *msg, size_t len)
 {
 	uint32_t id;
 	uint16_t size;
@@ -151,6 +162,10 @@ void np_pmtud_rx(struct np_peer *p, const uint8_t *msg, size_t len)
 
 	if (np_pmtu_msg_parse(msg, len, &type, &id, &size) < 0) {
 		p->stats.bad++;
+		return;
+	}
+	if (type == NP_PATH_MSG_PROBE || type == NP_PATH_MSG_ACK) {
+		np_switch_msg(p, s, from, type, id);
 		return;
 	}
 	if (type == NP_PMTU_MSG_PROBE) {

@@ -79,16 +79,6 @@ void np_relay_flush(struct np_peer *p)
 	dp->ntx = 0;
 }
 
-static void record_switch(struct np_peer *p, const char *to, const char *why)
-{
-	struct np_path_switch *h = &p->path_hist[p->path_switches % NP_PATH_HISTORY];
-
-	h->at = ev_now(p->loop);
-	snprintf(h->to, sizeof(h->to), "%s", to);
-	snprintf(h->why, sizeof(h->why), "%s", why);
-	p->path_switches++;
-}
-
 /* Starts the handshake on the relayed path. */
 static void start_path(struct np_peer *p, const char *why)
 {
@@ -102,7 +92,7 @@ static void start_path(struct np_peer *p, const char *why)
 	p->path_peer = p->relay_peer;
 	np_info("path: relayed through %s (%s), to the peer's relayed address %s: %s", np_turn_uri(p->relay),
 		np_turn_transport_name(p->relay_transport), np_astr(&p->relay_peer, a), why);
-	record_switch(p, "relayed", why);
+	snprintf(p->path_why, sizeof(p->path_why), "%s", why);
 	np_peer_path_found(p);
 }
 
@@ -412,16 +402,18 @@ int np_relay_fallback(struct np_peer *p, const char *why)
 	return 1;
 }
 
-/* The tunnel came up: on the relay, keep registering so that a new relayed
- * address (after a relay restart) reaches the peer. */
+/* The tunnel came up: with a relay, keep registering so that a new relayed
+ * address (after a relay restart) reaches the peer, and let
+ * np_relay_switch.c move between direct and relayed. */
 void np_relay_on_up(struct np_peer *p)
 {
 	if (!np_relay_on_path(p)) {
-		if (p->relay && p->path_switches)
-			record_switch(p, "direct", "direct path up");
 		p->relay_wanted = 0;
-		return;
+		snprintf(p->path_why, sizeof(p->path_why), "direct path found by the punch");
 	}
+	np_switch_up(p);
+	if (!np_relay_on_path(p) && !p->sw_on)
+		return;
 	ev_timer_set(&p->reg_timer, RELAYED_REGISTER_S, RELAYED_REGISTER_S);
 	ev_timer_again(p->loop, &p->reg_timer);
 }
@@ -437,7 +429,6 @@ size_t np_relay_status(struct np_peer *p, char *buf, size_t cap)
 {
 	size_t n = 0;
 	char a[NP_ADDR_STRLEN];
-	double now = ev_now(p->loop);
 
 #define R(...)                                                                  \
 	do {                                                                    \
@@ -467,12 +458,8 @@ size_t np_relay_status(struct np_peer *p, char *buf, size_t cap)
 		if (np_turn_last_error(p->relay)[0])
 			R("relay_last_error: %s\n", np_turn_last_error(p->relay));
 	}
-	R("path_switches: %u\n", p->path_switches);
-	for (unsigned i = p->path_switches > NP_PATH_HISTORY ? p->path_switches - NP_PATH_HISTORY : 0;
-	     i < p->path_switches; i++) {
-		const struct np_path_switch *h = &p->path_hist[i % NP_PATH_HISTORY];
-		R("path_switch_%u: %.0f s ago to %s: %s\n", i + 1, now - h->at, h->to, h->why);
-	}
 #undef R
+	if (n < cap)
+		n += np_switch_status(p, buf + n, cap - n);
 	return n;
 }

@@ -88,3 +88,22 @@ int np_sock_send(struct np_peer *p, int sock_id, const np_addr_t *to, const void
 	}
 	return rc;
 }
+
+int np_sock_renew_main(struct np_peer *p)
+{
+	struct np_sock *old = p->socks[0];
+	int rc;
+
+	p->socks[0] = NULL;
+	rc = np_sock_open(p, 0, 0);
+	if (rc < 0) {
+		p->socks[0] = old;
+		return rc;
+	}
+	if (old) {
+		ev_io_stop(p->loop, &old->io);
+		close(old->fd);
+		free(old);
+	}
+	return 0;
+}

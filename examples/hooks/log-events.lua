@@ -38,3 +38,4 @@ on_up = log_event
 on_down = log_event
 on_endpoint_change = log_event
 on_punch_failed = log_event
+on_path_change = log_event

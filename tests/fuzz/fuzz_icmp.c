@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 
-	if (np_pmtu_msg_parse(data, size, &type, &id, &sz) == 0 && type != NP_PMTU_MSG_PROBE && type != NP_PMTU_MSG_ACK)
+	if (np_pmtu_msg_parse(data, size, &type, &id, &sz) == 0 && (type < NP_PMTU_MSG_PROBE || type > NP_PATH_MSG_ACK))
 		abort();
 	return 0;
 }

@@ -227,7 +227,14 @@ static void test_messages(void **state)
 	assert_int_equal(np_pmtu_msg_parse(buf, NP_PMTU_MSG_LEN, &type, &id, &size), 0);
 	assert_int_equal(type, NP_PMTU_MSG_ACK);
 	assert_int_equal(np_pmtu_msg_parse(buf, NP_PMTU_MSG_LEN - 1, &type, &id, &size), -EBADMSG);
-	buf[1] = 3;
+	buf[1] = NP_PATH_MSG_PROBE; /* the path probes of np_relay_switch.c */
+	assert_int_equal(np_pmtu_msg_parse(buf, NP_PMTU_MSG_LEN, &type, &id, &size), 0);
+	assert_int_equal(type, NP_PATH_MSG_PROBE);
+	buf[1] = NP_PATH_MSG_ACK;
+	assert_int_equal(np_pmtu_msg_parse(buf, NP_PMTU_MSG_LEN, &type, &id, &size), 0);
+	buf[1] = 5;
+	assert_int_equal(np_pmtu_msg_parse(buf, NP_PMTU_MSG_LEN, &type, &id, &size), -EBADMSG);
+	buf[1] = 0;
 	assert_int_equal(np_pmtu_msg_parse(buf, NP_PMTU_MSG_LEN, &type, &id, &size), -EBADMSG);
 	buf[1] = 1;
 	buf[2] = 1;
