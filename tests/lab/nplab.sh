@@ -324,7 +324,7 @@ lab_wait() {
 		if "$@"; then rc=0; break; fi
 		now=${EPOCHREALTIME/./}
 		if [ $((now / 1000)) -ge "$end" ]; then break; fi
-		sleep 0.2
+		_lab_sleep 0.2
 	done
 	LAB_QUIET=$((LAB_QUIET - 1))
 	[ "$LAB_QUIET" = 0 ] || return "$rc"
@@ -336,6 +336,19 @@ lab_wait() {
 		lab_trace "wait $what: gave up after ${timeout} s"
 	fi
 	return "$rc"
+}
+
+# _lab_sleep S: sleep S seconds (fractions allowed) without a fork: a read
+# that times out on a FIFO nobody writes to (lab_init opens it). Polls
+# (lab_wait) sleep this way: a fork of sleep costs tens of ms on a loaded
+# host, as much as what is polled.
+LAB_SLEEP_FD=""
+_lab_sleep() {
+	if [ -n "$LAB_SLEEP_FD" ]; then
+		read -r -t "$1" -u "$LAB_SLEEP_FD" _ || true
+	else
+		sleep "$1"
+	fi
 }
 
 # lab_get FIELD NAME: the lab variable LAB_FIELD_NAME, e.g. lab_get LOG A
@@ -379,6 +392,8 @@ lab_init() {
 	mkdir -m 0700 "$LAB_DIR/keys"
 	: >"$LAB_DIR/run/pids"
 	: >"$LAB_DIR/run/netns"
+	mkfifo "$LAB_DIR/run/sleep"
+	exec {LAB_SLEEP_FD}<>"$LAB_DIR/run/sleep"
 	trap '_lab_on_exit' EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
@@ -436,7 +451,7 @@ _lab_watchdog_start() {
 	[ "$budget" -gt 0 ] || return 0
 	(
 		trap 'kill -TERM "${sp:-}" 2>/dev/null; exit 0' TERM
-		sleep "$budget" >/dev/null 2>&1 </dev/null &
+		sleep "$budget" >/dev/null 2>&1 &
 		sp=$!
 		wait "$sp" || exit 0
 		echo "$budget" >"$LAB_DIR/run/overrun"
@@ -467,12 +482,9 @@ _lab_watchdog_start() {
 }
 
 _lab_ppid() {
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	s=${s##*) }
-	# shellcheck disable=SC2086
-	set -- $s
-	echo "$2"
+	local f
+	_lab_stat_v f "$1" || return 1
+	echo "${f[1]}"
 }
 
 _lab_watchdog_stop() {
@@ -519,24 +531,28 @@ _lab_cleanup_all() {
 	return 0
 }
 
+# _lab_stat_v ARRAY PID: ARRAY = the fields of /proc/PID/stat after
+# "pid (comm)": [0] state, [1] ppid, ..., [19] start time. No fork. 1 if
+# there is no such process.
+_lab_stat_v() {
+	local -n _st_out=$1
+	local _st_line
+	read -r _st_line 2>/dev/null <"/proc/$2/stat" || return 1
+	read -r -a _st_out <<<"${_st_line##*) }"
+}
+
 _lab_starttime() {
-	local s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	s=${s##*) }
-	# shellcheck disable=SC2086
-	set -- $s
-	echo "${20}"
+	local f
+	_lab_stat_v f "$1" || return 1
+	echo "${f[19]}"
 }
 
 # True if PID still runs (a zombie does not) and is the process we started
 # (same start time).
 _lab_pid_is_ours() {
-	local want=$2 s
-	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	s=${s##*) }
-	# shellcheck disable=SC2086
-	set -- $s
-	[ "$1" != Z ] && [ "${20}" = "$want" ]
+	local f
+	_lab_stat_v f "$1" || return 1
+	[ "${f[0]}" != Z ] && [ "${f[19]}" = "$2" ]
 }
 
 _lab_none_alive() {
@@ -549,19 +565,21 @@ _lab_none_alive() {
 
 # ---- namespaces -----------------------------------------------------------
 
-_lab_netns_add() {
+_lab_netns_add() { # LOGICAL_NS [nolo: the caller brings lo up]
 	local ns=$LAB_PREFIX$1
 	_lab_setup ip netns add "$ns"
 	echo "$ns" >>"$LAB_DIR/run/netns"
-	_lab_setup ip -n "$ns" link set lo up
+	[ "${2:-}" = nolo ] || _lab_setup ip -n "$ns" link set lo up
 }
 
 _lab_netns_del() {
-	local ns=$LAB_PREFIX$1
-	ip netns list | grep -q "^$ns\( \|$\)" || return 0
+	local ns=$LAB_PREFIX$1 l keep=()
+	[ -e "/run/netns/$ns" ] || return 0
 	_lab_setup ip netns del "$ns"
-	grep -vx "$ns" "$LAB_DIR/run/netns" >"$LAB_DIR/run/netns.new" || true
-	mv "$LAB_DIR/run/netns.new" "$LAB_DIR/run/netns"
+	while read -r l; do
+		[ "$l" = "$ns" ] || keep+=("$l")
+	done <"$LAB_DIR/run/netns"
+	printf '%s\n' ${keep[@]+"${keep[@]}"} >"$LAB_DIR/run/netns"
 }
 
 _lab_sysctl() { _lab_setup ip netns exec "$LAB_PREFIX$1" sysctl -qw "$2" >/dev/null; }
@@ -576,36 +594,58 @@ _lab_link() {
 	_lab_setup ip -n "$n2" link set "$5" up
 }
 
+# _lab_get VAR NAME: VAR = the value of the variable NAME ("" if unset),
+# without the subshell of $(_lab_var NAME) (every fork counts: a lab test
+# makes thousands of these, and a fork costs tens of ms on a loaded host).
+_lab_get() {
+	local -n _g_out=$1
+	local _g_name=$2
+	_g_out=${!_g_name:-}
+}
+
+# _lab_resolve_v VAR NAME: VAR = the real netns name behind a logical name
+# (no subshell); 1 (and a message) if there is none.
+_lab_resolve_v() {
+	local -n _r_out=$1
+	local _r_k
+	case $2 in
+	srv | router) _r_out=$LAB_PREFIX$2 ;;
+	nat-*)
+		_lab_get _r_k "LAB_KIND_${2#nat-}"
+		case $_r_k in
+		"" | none | host | netns) lab_log "host '${2#nat-}' has no NAT"; return 1 ;;
+		lan) _lab_get _r_k "LAB_SITE_OF_${2#nat-}"; _lab_resolve_v "$1" "nat-$_r_k" ;;
+		*) _r_out=${LAB_PREFIX}nat-${2#nat-} ;;
+		esac
+		;;
+	home-*)
+		_lab_get _r_k "LAB_KIND_${2#home-}"
+		[ "$_r_k" = double ] || { lab_log "no home NAT for ${2#home-}"; return 1; }
+		_r_out=${LAB_PREFIX}home-${2#home-}
+		;;
+	*)
+		_lab_get _r_k "LAB_KIND_$2"
+		[ -n "$_r_k" ] || { lab_log "unknown lab host '$2'"; return 1; }
+		_r_out=$LAB_PREFIX$2
+		;;
+	esac
+}
+
 # The real netns name behind a logical name.
 _lab_resolve() {
-	case $1 in
-	srv | router) echo "$LAB_PREFIX$1" ;;
-	nat-*) lab_nat_ns "${1#nat-}" ;;
-	home-*)
-		[ "$(_lab_var "LAB_KIND_${1#home-}")" = double ] || { lab_log "no home NAT for ${1#home-}"; return 1; }
-		echo "${LAB_PREFIX}home-${1#home-}"
-		;;
-	*) lab_ns "$1" ;;
-	esac
+	local ns
+	_lab_resolve_v ns "$1" || return 1
+	echo "$ns"
 }
 
 lab_ns() {
-	if [ -z "$(_lab_var "LAB_KIND_$1")" ]; then
-		lab_log "unknown lab host '$1'"
-		return 1
-	fi
-	echo "$LAB_PREFIX$1"
+	case $1 in
+	srv | router | nat-* | home-*) lab_log "unknown lab host '$1'"; return 1 ;;
+	esac
+	_lab_resolve "$1"
 }
 
-lab_nat_ns() {
-	local kind
-	kind=$(_lab_var "LAB_KIND_$1")
-	case $kind in
-	"" | none | host | netns) lab_log "host '$1' has no NAT"; return 1 ;;
-	lan) lab_nat_ns "$(_lab_var "LAB_SITE_OF_$1")" ;;
-	*) echo "${LAB_PREFIX}nat-$1" ;;
-	esac
-}
+lab_nat_ns() { _lab_resolve "nat-$1"; }
 
 # Every NAT namespace of a site, outer first.
 _lab_nat_list() {
@@ -621,7 +661,7 @@ _lab_nat_list() {
 
 lab_exec() {
 	local ns
-	ns=$(_lab_resolve "$1") || return 1
+	_lab_resolve_v ns "$1" || return 1
 	_lab_trace_cmd "$1: " "${@:2}"
 	shift
 	ip netns exec "$ns" "$@"
@@ -678,10 +718,41 @@ EOF
 
 _lab_nat_setup() { # LOGICAL_NS KIND PUBLIC_IP
 	local ns=$LAB_PREFIX$1 rules
-	_lab_sysctl "$1" net.ipv4.ip_forward=1
 	rules=$(_lab_nat_ruleset "$2" "$3") || return 1
-	if [ "${NP_LAB_VERBOSE:-0}" = 1 ]; then lab_trace "$1: nft -f - <<<'$rules'"; fi
-	ip netns exec "$ns" nft -f - <<<"$rules"
+	if [ "${NP_LAB_VERBOSE:-0}" = 1 ]; then
+		lab_trace "$1: sysctl -qw net.ipv4.ip_forward=1; nft -f - <<<'$rules'"
+	fi
+	# One namespace entry for both (each costs a fork and a /sys remount).
+	ip netns exec "$ns" sh -c 'sysctl -qw net.ipv4.ip_forward=1 >/dev/null && exec nft -f -' <<<"$rules"
+}
+
+# _lab_uplink SITE LOGICAL_NS IF GW: the router's veth s-SITE (GW/28, up),
+# its other end IF in LOGICAL_NS (down, no address yet).
+_lab_uplink() {
+	_lab_ipb router <<EOF
+link add s-$1 type veth peer name $3 netns $LAB_PREFIX$2
+addr add $4/28 dev s-$1
+link set s-$1 up
+EOF
+}
+
+# _lab_leaf_v VAR IF ADDR GW: VAR = the ip -batch commands that bring up
+# lo and IF with ADDR and a default route via GW.
+_lab_leaf_v() {
+	printf -v "$1" '%s\n' "link set lo up" "addr add $3 dev $2" "link set $2 up" "route add default via $4"
+}
+
+# _lab_ipb LOGICAL_NS < COMMANDS: `ip -batch` in a lab namespace: one
+# process (and one namespace entry) for the many ip commands that build a
+# site, where one `ip -n` each cost tens of ms. Stops at the first error.
+_lab_ipb() {
+	local cmds
+	IFS= read -r -d '' cmds || true
+	if [ "${NP_LAB_VERBOSE:-0}" = 1 ]; then
+		local l
+		while read -r l; do lab_trace "$1: ip $l"; done <<<"$cmds"
+	fi
+	ip -n "$LAB_PREFIX$1" -batch - <<<"$cmds"
 }
 
 lab_valid_kind() {
@@ -697,17 +768,18 @@ lab_valid_kind() {
 }
 
 lab_site() {
-	local name=$1 kind=$2 i sub lan
+	local name=$1 kind=$2 i sub lan k cmds
 	_lab_check_name "$name"
 	lab_valid_kind "$kind" || exit 1
-	i=$(_lab_var "LAB_IDX_$name")
+	_lab_get i "LAB_IDX_$name"
+	_lab_get k "LAB_KIND_$name"
 	if [ -z "$i" ]; then
 		LAB_NSITES=$((LAB_NSITES + 1))
 		i=$LAB_NSITES
 		if [ "$i" -gt 15 ]; then lab_log "at most 15 sites"; exit 1; fi
 		_lab_set "LAB_IDX_$name" "$i"
 		LAB_SITES+=("$name")
-	elif [ -n "$(_lab_var "LAB_KIND_$name")" ]; then
+	elif [ -n "$k" ]; then
 		lab_log "site $name exists (lab_site_del it first)"
 		exit 1
 	fi
@@ -716,15 +788,17 @@ lab_site() {
 	lan=192.168.$i
 	_lab_set "LAB_GW_IP_$name" "$gw"
 	_lab_set "LAB_PUB_IP_$name" "$wan"
-	_lab_netns_add "$name"
 	case $kind in
 	none)
-		_lab_link router "s-$name" "$gw/28" "$name" eth0 "$wan/28"
-		_lab_setup ip -n "$LAB_PREFIX$name" route add default via "$gw"
+		_lab_netns_add "$name" nolo
+		_lab_uplink "$name" "$name" eth0 "$gw"
+		_lab_leaf_v cmds eth0 "$wan/28" "$gw"
+		_lab_ipb "$name" <<<"$cmds"
 		_lab_set "LAB_LAN_IP_$name" "$wan"
 		_lab_set "LAB_NAT_DEPTH_$name" 0
 		;;
 	double)
+		_lab_netns_add "$name"
 		_lab_netns_add "nat-$name"
 		_lab_netns_add "home-$name"
 		_lab_link router "s-$name" "$gw/28" "nat-$name" wan "$wan/28"
@@ -740,18 +814,28 @@ lab_site() {
 		_lab_set "LAB_NAT_DEPTH_$name" 2
 		;;
 	*)
-		_lab_netns_add "nat-$name"
-		_lab_link router "s-$name" "$gw/28" "nat-$name" wan "$wan/28"
-		_lab_setup ip -n "${LAB_PREFIX}nat-$name" route add default via "$gw"
-		_lab_link "nat-$name" lan "$lan.1/24" "$name" eth0 "$lan.2/24"
-		_lab_setup ip -n "$LAB_PREFIX$name" route add default via "$lan.1"
+		_lab_netns_add "$name" nolo
+		_lab_netns_add "nat-$name" nolo
+		_lab_uplink "$name" "nat-$name" wan "$gw"
+		_lab_leaf_v cmds wan "$wan/28" "$gw"
+		_lab_ipb "nat-$name" <<EOF
+$cmds
+link add lan type veth peer name eth0 netns $LAB_PREFIX$name
+addr add $lan.1/24 dev lan
+link set lan up
+EOF
+		_lab_leaf_v cmds eth0 "$lan.2/24" "$lan.1"
+		_lab_ipb "$name" <<<"$cmds"
 		_lab_nat_setup "nat-$name" "$kind" "$wan"
 		_lab_set "LAB_LAN_IP_$name" "$lan.2"
 		_lab_set "LAB_NAT_DEPTH_$name" 1
 		;;
 	esac
 	_lab_set "LAB_KIND_$name" "$kind"
-	lab_trace "lab_site $name $kind: $name $(_lab_var "LAB_LAN_IP_$name"), public $wan, NAT depth $(_lab_var "LAB_NAT_DEPTH_$name")"
+	local lip depth
+	_lab_get lip "LAB_LAN_IP_$name"
+	_lab_get depth "LAB_NAT_DEPTH_$name"
+	lab_trace "lab_site $name $kind: $name $lip, public $wan, NAT depth $depth"
 }
 
 # Kill our processes inside NAME's namespaces, then delete those namespaces.
@@ -759,16 +843,28 @@ lab_site_del() {
 	local name=$1 l ns inode pid st
 	[ -n "$(_lab_var "LAB_KIND_$name")" ] || return 0
 	lab_trace "lab_site_del $name"
+	# All of them at once (TERM, then KILL after 3 s), then wait once.
+	local pids=()
 	for l in "$name" "nat-$name" "home-$name"; do
 		ns=$LAB_PREFIX$l
 		[ -e "/run/netns/$ns" ] || continue
-		inode=$(stat -L -c %i "/run/netns/$ns")
 		while read -r pid st; do
 			_lab_pid_is_ours "$pid" "$st" || continue
-			[ "$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)" = "$inode" ] || continue
-			lab_kill "$pid"
+			[ "/proc/$pid/ns/net" -ef "/run/netns/$ns" ] || continue
+			pids+=("$pid")
 		done <"$LAB_DIR/run/pids"
 	done
+	if [ "${#pids[@]}" -gt 0 ]; then
+		lab_trace "kill -TERM ${pids[*]}"
+		kill -TERM "${pids[@]}" 2>/dev/null || true
+		LAB_QUIET=$((LAB_QUIET + 1))
+		if ! lab_wait 3 _lab_all_ended "${pids[@]}"; then
+			lab_log "pids ${pids[*]} ignored SIGTERM for 3s: SIGKILL"
+			kill -KILL "${pids[@]}" 2>/dev/null || true
+		fi
+		lab_wait 5 _lab_all_reaped "${pids[@]}" || true
+		LAB_QUIET=$((LAB_QUIET - 1))
+	fi
 	ip -n "${LAB_PREFIX}router" link del "s-$name" 2>/dev/null || true
 	for l in "$name" "nat-$name" "home-$name"; do
 		_lab_netns_del "$l"
@@ -1156,7 +1252,7 @@ lab_ipv6_site() {
 # records the exit status in run/rc.PID when it ends.
 _lab_spawn() {
 	local ns log pidfile name=$1
-	ns=$(_lab_resolve "$1") || return 1
+	_lab_resolve_v ns "$1" || return 1
 	log=$2
 	shift 2
 	pidfile=$LAB_DIR/run/spawn.$BASHPID.$RANDOM
@@ -1175,17 +1271,17 @@ _lab_spawn() {
 	local i
 	for ((i = 0; i < 500; i++)); do
 		[ -f "$pidfile" ] && break
-		sleep 0.01
+		_lab_sleep 0.01
 	done
-	LAB_BG_PID=$(cat "$pidfile")
+	read -r LAB_BG_PID <"$pidfile"
 	rm -f "$pidfile"
 	if [ "$LAB_QUIET" = 0 ]; then
 		local line
 		_lab_quote line "$@"
 		lab_trace "$name: $line >${log/#"$LAB_DIR"/'$D'} 2>&1 &   # pid $LAB_BG_PID"
 	fi
-	local st
-	st=$(_lab_starttime "$LAB_BG_PID") || st=gone
+	local st=gone f
+	! _lab_stat_v f "$LAB_BG_PID" || st=${f[19]}
 	echo "$LAB_BG_PID $st" >>"$LAB_DIR/run/pids"
 }
 
@@ -1202,9 +1298,21 @@ lab_ended() { ! lab_alive "$1"; }
 
 _lab_reaped() { [ -f "$LAB_DIR/run/rc.$1" ] || ! kill -0 "$1" 2>/dev/null; }
 
+_lab_all_ended() {
+	local p
+	for p in "$@"; do lab_ended "$p" || return 1; done
+}
+
+_lab_all_reaped() {
+	local p
+	for p in "$@"; do _lab_reaped "$p" || return 1; done
+}
+
 lab_kill() {
-	local pid=$1 grace=${2:-3} st
-	st=$(awk -v p="$pid" '$1 == p { s = $2 } END { print s }' "$LAB_DIR/run/pids")
+	local pid=$1 grace=${2:-3} st="" p s
+	while read -r p s; do
+		[ "$p" != "$pid" ] || st=$s
+	done <"$LAB_DIR/run/pids"
 	if [ -z "$st" ]; then
 		lab_log "lab_kill: $pid was not started by this lab"
 		return 1
@@ -1347,15 +1455,22 @@ lab_keys() {
 }
 
 _lab_next_log() { # NAME -> a fresh log path
+	local l
+	_lab_next_log_v l "$1"
+	echo "$l"
+}
+
+_lab_next_log_v() { # VAR NAME: VAR = a fresh log path (no subshell)
+	local -n _l_out=$1
 	local i=1
-	while [ -e "$LAB_DIR/logs/$1.$i.log" ]; do i=$((i + 1)); done
-	echo "$LAB_DIR/logs/$1.$i.log"
+	while [ -e "$LAB_DIR/logs/$2.$i.log" ]; do i=$((i + 1)); done
+	_l_out=$LAB_DIR/logs/$2.$i.log
 }
 
 lab_start_server() {
 	local log wrap=()
 	_lab_need_bin natpunch-server
-	log=$(_lab_next_log server)
+	_lab_next_log_v log server
 	# shellcheck disable=SC2206
 	[ -z "${LAB_WRAP:-}" ] || wrap=($LAB_WRAP)
 	# No --bind: the server listens on every address of srv, so NAT probes
@@ -1377,23 +1492,24 @@ _lab_server_ready() {
 }
 
 lab_start_peer() {
-	local name=$1 port=$2 local_ip=$3 remote_ip=$4 peer log a keyargs=() wrap=() vflag=(-v)
+	local name=$1 port=$2 local_ip=$3 remote_ip=$4 peer log a keyargs=() wrap=() vflag=(-v) key pub
 	shift 4
 	_lab_need_bin natpunch
-	peer=$(_lab_var "LAB_PEER_OF_$name")
+	_lab_get peer "LAB_PEER_OF_$name"
 	for a in "$@"; do
 		[ "$a" != --insecure ] || keyargs=(--insecure)
 	done
 	if [ ${#keyargs[@]} = 0 ]; then
 		[ -n "$peer" ] || lab_fail "no peer for $name (lab_pair)"
-		[ -n "$(_lab_var "LAB_KEY_$name")" ] && [ -n "$(_lab_var "LAB_PUBKEY_$peer")" ] ||
-			lab_fail "no keys for $name/$peer (lab_keys $name $peer)"
-		keyargs=(--key "$(_lab_var "LAB_KEY_$name")" --peer-key "$(_lab_var "LAB_PUBKEY_$peer")")
+		_lab_get key "LAB_KEY_$name"
+		_lab_get pub "LAB_PUBKEY_$peer"
+		[ -n "$key" ] && [ -n "$pub" ] || lab_fail "no keys for $name/$peer (lab_keys $name $peer)"
+		keyargs=(--key "$key" --peer-key "$pub")
 	fi
 	[ "${LAB_DAEMON_VERBOSE:-1}" = 1 ] || vflag=()
 	# shellcheck disable=SC2206
 	[ -z "${LAB_WRAP:-}" ] || wrap=($LAB_WRAP)
-	log=$(_lab_next_log "$name")
+	_lab_next_log_v log "$name"
 	# Each peer gets its own control socket (the default /run/natpunch/np0.sock
 	# is shared by all namespaces); NP_LAB_EXTRA_ARGS (e.g. --no-offload)
 	# reaches every peer of every lab test.
@@ -1406,7 +1522,8 @@ lab_start_peer() {
 	_lab_set "LAB_PID_$name" "$LAB_BG_PID"
 	_lab_set "LAB_LOG_$name" "$log"
 	_lab_set "LAB_TUN_IP_$name" "$local_ip"
-	_lab_set "LAB_START_MS_$name" "$(lab_now_ms)"
+	local now=${EPOCHREALTIME/./}
+	_lab_set "LAB_START_MS_$name" "$((now / 1000))"
 }
 
 lab_start_pair() {
@@ -1456,7 +1573,7 @@ lab_assert_alive() {
 # JSON object on stdout); 1 if the daemon does not answer.
 lab_status_json() {
 	local ctl
-	ctl=$(_lab_var "LAB_CTL_$1")
+	_lab_get ctl "LAB_CTL_$1"
 	[ -n "$ctl" ] || { lab_log "lab_status_json: no natpunch started for '$1'"; return 1; }
 	_lab_trace_cmd "" natpunch status --control "$ctl" --json
 	"$NP_BUILD_DIR/natpunch" status --control "$ctl" --json 2>/dev/null
@@ -1465,15 +1582,22 @@ lab_status_json() {
 # lab_json_field JSON KEY: the value of KEY in a flat JSON object (strings
 # unquoted); 1 if there is no such key.
 lab_json_field() {
-	local re='"'"$2"'":("(([^"\\]|\\.)*)"|([^,}]*))' v
-	[[ $1 =~ $re ]] || return 1
+	local v
+	_lab_json_field_v v "$1" "$2" || return 1
+	printf '%s\n' "$v"
+}
+
+# _lab_json_field_v VAR JSON KEY: VAR = lab_json_field JSON KEY (no subshell).
+_lab_json_field_v() {
+	local -n _j_out=$1
+	local re='"'"$3"'":("(([^"\\]|\\.)*)"|([^,}]*))'
+	[[ $2 =~ $re ]] || return 1
 	if [ "${BASH_REMATCH[1]:0:1}" = '"' ]; then
-		v=${BASH_REMATCH[2]}
-		v=${v//\\\"/\"}
-		v=${v//\\\\/\\}
-		printf '%s\n' "$v"
+		_j_out=${BASH_REMATCH[2]}
+		_j_out=${_j_out//\\\"/\"}
+		_j_out=${_j_out//\\\\/\\}
 	else
-		printf '%s\n' "${BASH_REMATCH[4]}"
+		_j_out=${BASH_REMATCH[4]}
 	fi
 }
 
@@ -1483,34 +1607,48 @@ lab_json_field() {
 # daemon does not answer or does not report KEY (the up-only keys exist only
 # while the tunnel is up).
 lab_status() {
-	local json
-	json=$(lab_status_json "$1") || return 1
-	lab_json_field "$json" "$2"
+	local v
+	_lab_status_v v "$1" "$2" || return 1
+	printf '%s\n' "$v"
 }
 
 # lab_tunnel_is_up NAME: NAME's daemon reports state UP now.
 lab_tunnel_is_up() {
-	[ "$(lab_status "$1" state 2>/dev/null)" = UP ]
+	local v=""
+	_lab_status_v v "$1" state 2>/dev/null && [ "$v" = UP ]
+}
+
+# _lab_status_v VAR NAME KEY: VAR = lab_status NAME KEY, with one fork (the
+# status command) where $(lab_status ...) makes three.
+_lab_status_v() {
+	local -n _s_out=$1
+	local ctl json
+	_lab_get ctl "LAB_CTL_$2"
+	[ -n "$ctl" ] || { lab_log "lab_status_json: no natpunch started for '$2'"; return 1; }
+	_lab_trace_cmd "" natpunch status --control "$ctl" --json
+	json=$("$NP_BUILD_DIR/natpunch" status --control "$ctl" --json 2>/dev/null) || return 1
+	_lab_json_field_v "$1" "$json" "$3"
 }
 
 # lab_tunnel_was_up NAME: NAME's daemon had its tunnel up at least once
 # (tunnel_ups >= 1), whether or not it is up now.
 lab_tunnel_was_up() {
-	local n
-	n=$(lab_status "$1" tunnel_ups 2>/dev/null) || return 1
+	local n=""
+	_lab_status_v n "$1" tunnel_ups 2>/dev/null || return 1
 	[ "${n:-0}" -ge 1 ]
 }
 
 lab_ping() { # FROM TO [count]: ping TO's tunnel address from FROM
-	local dst
-	dst=$(_lab_var "LAB_TUN_IP_$2")
-	ip netns exec "$(lab_ns "$1")" ping -n -q -c "${3:-1}" -i 0.2 -W 1 "$dst" >/dev/null 2>&1
+	local dst ns
+	_lab_get dst "LAB_TUN_IP_$2"
+	_lab_resolve_v ns "$1" || return 1
+	ip netns exec "$ns" ping -n -q -c "${3:-1}" -i 0.2 -W 1 "$dst" >/dev/null 2>&1
 }
 
 _lab_tunnel_ready() { # A B
 	local n pid
 	for n in "$1" "$2"; do
-		pid=$(_lab_var "LAB_PID_$n")
+		_lab_get pid "LAB_PID_$n"
 		lab_alive "$pid" || lab_fail "daemon $n exited while waiting for the tunnel (status $(lab_exit_status "$pid" 2 || true))"
 	done
 	lab_tunnel_is_up "$1" && lab_tunnel_is_up "$2" && lab_ping "$1" "$2" && lab_ping "$2" "$1"
@@ -1530,12 +1668,14 @@ lab_wait_tunnel() {
 }
 
 lab_ping_both() {
-	local a=$1 b=$2 out pair
+	local a=$1 b=$2 out pair ns dst
 	for pair in "$a $b" "$b $a"; do
 		# shellcheck disable=SC2086
 		set -- $pair
-		_lab_trace_cmd "$1: " ping -n -c 3 -i 0.2 -W 1 "$(_lab_var "LAB_TUN_IP_$2")"
-		if ! out=$(ip netns exec "$(lab_ns "$1")" ping -n -c 3 -i 0.2 -W 1 "$(_lab_var "LAB_TUN_IP_$2")" 2>&1); then
+		_lab_get dst "LAB_TUN_IP_$2"
+		_lab_resolve_v ns "$1" || return 1
+		_lab_trace_cmd "$1: " ping -n -c 3 -i 0.2 -W 1 "$dst"
+		if ! out=$(ip netns exec "$ns" ping -n -c 3 -i 0.2 -W 1 "$dst" 2>&1); then
 			echo "nplab: ping $1 -> $2 failed: $(grep -E 'packet loss|rtt' <<<"$out" | tr '\n' ' ')" >&2
 			return 1
 		fi

@@ -18,7 +18,7 @@
 static void event_msg(struct np_hookmsg *m)
 {
 	np_hook_event_t ev = { .event = "up", .reason = "handshake complete", .ifname = "np0", .mtu = 1400,
-			       .peer_ip = "198.51.100.7", .peer_port = 40001, .attempts = 2 };
+			       .peer_ip = "198.51.100.7", .peer_port = 40001, .attempts = 2, .path = "relayed" };
 
 	np_hookmsg_init(m, NP_HM_EVENT);
 	m->seq = 7;
@@ -46,6 +46,7 @@ static void test_round_trip(void **state)
 	assert_string_equal(ev.peer_ip, "198.51.100.7");
 	assert_null(ev.public_ip);
 	assert_null(ev.session);
+	assert_string_equal(ev.path, "relayed");
 	assert_int_equal(ev.mtu, 1400);
 	assert_int_equal(ev.peer_port, 40001);
 	assert_int_equal(ev.attempts, 2);

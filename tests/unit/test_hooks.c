@@ -157,21 +157,25 @@ static void test_fields(void **state)
 		.peer_ip = "198.51.100.7", .peer_port = 40001,
 		.public_ip = "203.0.113.5", .public_port = 50123,
 		.nat_self = "cone", .nat_peer = "symmetric-random",
-		.strategy = "spray", .attempts = 3, .session = "abc123",
+		.strategy = "spray", .attempts = 3, .session = "abc123", .path = "relayed",
 	};
 	np_hook_event_t pf = { .event = "punch_failed", .reason = "timeout", .attempts = 7 };
+	np_hook_event_t pc = { .event = "path_change", .reason = "the direct path answered", .path = "direct",
+			       .attempts = 0 };
 	const char *want[] = {
 		"event=up\n", "attempts=3\n", "ifname=np-t0\n", "local_ip=10.9.0.1\n",
 		"local_public.ip=203.0.113.5\n", "local_public.port=50123\n", "mtu=1420\n",
 		"nat.self=cone\n", "nat.peer=symmetric-random\n", "peer.ip=198.51.100.7\n",
 		"peer.port=40001\n", "reason=handshake\n", "remote_ip=10.9.0.2\n",
-		"session=abc123\n", "strategy=spray\n",
+		"session=abc123\n", "strategy=spray\n", "path=relayed\n",
+		"event=path_change\nattempts=0\nevent=path_change\npath=direct\nreason=the direct path answered\n",
 	};
 	char *s;
 
 	assert_int_equal(np_hooks_fire(h, &ev), 0);
 	assert_true(np_hooks_busy(h));
 	assert_int_equal(np_hooks_fire(h, &pf), 0);
+	assert_int_equal(np_hooks_fire(h, &pc), 0);
 	run_idle(h, 5);
 	s = out_text();
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)

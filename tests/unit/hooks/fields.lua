@@ -26,3 +26,4 @@ on_up = dump
 on_down = dump
 on_endpoint_change = dump
 on_punch_failed = dump
+on_path_change = dump
