@@ -664,7 +664,7 @@ static void np_peer_enter_up(struct np_peer *p)
 		p->secure ? np_session_cipher_name(&p->sess) : "none (insecure)");
 	ev_timer_set(&p->keepalive, p->cfg->keepalive_s, 0.);
 	ev_timer_start(p->loop, &p->keepalive);
-	ev_timer_set(&p->dead, p->cfg->dead_after_s, 0.);
+	ev_timer_set(&p->dead, np_recover_suspect_s(p), 0.);
 	ev_timer_start(p->loop, &p->dead);
 	if (p->secure) {
 		ev_timer_set(&p->housekeeping, 1., 1.);
@@ -697,7 +697,7 @@ void np_peer_tunnel_down(struct np_peer *p, const char *reason)
 void np_peer_recovered(struct np_peer *p)
 {
 	p->last_rx = ev_now(p->loop);
-	ev_timer_set(&p->dead, p->cfg->dead_after_s, 0.);
+	ev_timer_set(&p->dead, np_recover_suspect_s(p), 0.);
 	ev_timer_start(p->loop, &p->dead);
 	np_dp_send_keepalive(p);
 	np_pmtud_start(p, "path recovered");
@@ -719,24 +719,34 @@ static void on_keepalive(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_timer_start(loop, w);
 }
 
+/* Silence: after np_recover_suspect_s() (keepalive + 2 s) the tunnel starts
+ * re-punching (np_recover.c: liveness probes the peer answers, the last
+ * endpoints, fresh ports, the server); it goes down at the dead timer at
+ * the earliest. A relayed or keyless tunnel just waits for the dead timer. */
 static void on_dead(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct np_peer *p = w->data;
-	double after = np_switch_last_rx(p) + p->cfg->dead_after_s - ev_now(loop);
+	int relayed = np_relay_on_path(p);
+	/* While the relay switch runs, a packet on either path counts. */
+	double silent = ev_now(loop) - np_switch_last_rx(p);
+	double at = relayed || !p->secure ? p->cfg->dead_after_s : np_recover_suspect_s(p);
 	char why[96];
 
-	if (p->st != NP_ST_UP)
+	if (p->st != NP_ST_UP || p->recovering)
 		return;
-	if (after > 0.001) {
-		ev_timer_set(w, after, 0.);
+	if (silent < at - 0.001) {
+		ev_timer_set(w, at - silent, 0.);
 		ev_timer_start(loop, w);
 		return;
 	}
-	if (p->recovering)
-		return;
 	/* First re-punch toward the last endpoints (np_recover.c). */
-	if (!np_relay_on_path(p) && np_recover_start(p) == 0)
+	if (!relayed && np_recover_start(p) == 0)
 		return;
+	if (silent < p->cfg->dead_after_s - 0.001) {
+		ev_timer_set(w, p->cfg->dead_after_s - silent, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
 	np_relay_on_dead(p);
 	snprintf(why, sizeof(why), "no packet from the peer for %.0f s", p->cfg->dead_after_s);
 	np_peer_tunnel_down(p, why);

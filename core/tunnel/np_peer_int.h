@@ -156,6 +156,7 @@ struct np_peer {
 	int recovering, recover_fresh, recover_sock;
 	unsigned recoveries;         /* silences survived without a new handshake */
 	double recover_until, recover_old_at, recover_reg_at;
+	double recover_start_at, recover_rx0; /* when it started; last_rx then */
 	uint64_t recover_slot, recover_started_ms;
 	np_addr_t recover_peer;      /* the peer's address at its slot port */
 	ev_timer recover_timer;
@@ -321,6 +322,7 @@ void np_peer_send_register(struct np_peer *p);
  * silent, before registering again (keys kept, no handshake). */
 void np_recover_init(struct np_peer *p);
 int np_recover_start(struct np_peer *p);    /* -1: cannot (no keys or path) */
+double np_recover_suspect_s(const struct np_peer *p); /* silence that starts it */
 void np_recover_stop(struct np_peer *p);
 int np_recover_accepts(const struct np_peer *p, int sock_id);
 void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from);

@@ -1,6 +1,17 @@
 /* np_recover: what a tunnel does when the peer goes silent, before it asks
- * the server again. A NAT that rebooted (conntrack flushed), or a server
- * that is gone, should not cost more than the dead timer and a few seconds.
+ * the server again. A NAT that rebooted (conntrack flushed) or renumbered,
+ * or a server that is gone, should not cost more than a few seconds past
+ * the moment the silence is noticed.
+ *
+ * When: np_recover_suspect_s() after the last packet from the peer (the
+ * keepalive interval + 2 s: both sides send at least one keepalive per
+ * interval, so by then one was lost or the path is gone), not the dead
+ * timer. Everything sent on the old path and the slot path is a liveness
+ * probe (an in-tunnel PMTU_PROBE without padding and size 0, which the peer
+ * answers with a PMTU_ACK at once): if only a keepalive was lost, the answer
+ * ends the recovery within a round trip. The tunnel goes down no earlier
+ * than the dead timer (--dead-after) and no earlier than the budget below
+ * after the start.
  *
  * The session keys stay (as WireGuard's roaming does): any authenticated
  * packet from the peer, on any of our sockets, from any endpoint, ends the
@@ -85,13 +96,25 @@ static uint16_t recover_port(const struct np_peer *p, int high, uint64_t slot)
 	return (uint16_t)(10000 + v % 50000);
 }
 
-/* An authenticated keepalive from socket `id` to `to`, TTL-limited if ttl. */
+double np_recover_suspect_s(const struct np_peer *p)
+{
+	double s = p->cfg->keepalive_s + 2.0;
+
+	return s < p->cfg->dead_after_s ? s : p->cfg->dead_after_s;
+}
+
+/* An authenticated liveness probe from socket `id` to `to`, TTL-limited if
+ * ttl: a PMTU_PROBE of size 0 (no search ever uses that size), which the
+ * peer answers. */
 static void send_keepalive_to(struct np_peer *p, int id, const np_addr_t *to, int ttl)
 {
-	uint8_t buf[NP_TRANSPORT_HDR_LEN + NP_TRANSPORT_TAG_LEN + 16];
+	uint8_t buf[NP_TRANSPORT_HDR_LEN + NP_PMTU_MSG_LEN + NP_TRANSPORT_TAG_LEN + 16];
 	size_t len = 0;
+	uint32_t pid;
 
-	if (np_session_encrypt(&p->sess, np_mono_ms(), buf, 0, sizeof(buf), &len) < 0)
+	randombytes_buf(&pid, sizeof(pid));
+	np_pmtu_msg_encode(buf + NP_TRANSPORT_HDR_LEN, NP_PMTU_MSG_LEN, NP_PMTU_MSG_PROBE, pid, 0);
+	if (np_session_encrypt(&p->sess, np_mono_ms(), buf, NP_PMTU_MSG_LEN, sizeof(buf), &len) < 0)
 		return;
 	if (np_sock_send(p, id, to, buf, len, ttl) == 0 && id == p->path_sock)
 		p->last_tx = ev_now(p->loop);
@@ -137,7 +160,7 @@ static void on_recover_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	if (now >= p->recover_until) {
 		char why[128];
 		snprintf(why, sizeof(why), "no packet from the peer for %.0f s, and none on the last endpoints in %.1f s",
-			 p->cfg->dead_after_s, recover_budget(p));
+			 p->cfg->dead_after_s, now - p->recover_start_at);
 		np_recover_stop(p);
 		np_peer_tunnel_down(p, why);
 		return;
@@ -181,14 +204,18 @@ int np_recover_start(struct np_peer *p)
 		return -1;
 	p->recovering = 1;
 	p->recover_fresh = preserving(&p->self_nat) && preserving(&p->peer_nat);
-	p->recover_until = ev_now(p->loop) + recover_budget(p);
+	p->recover_start_at = ev_now(p->loop);
+	p->recover_rx0 = p->last_rx;
+	p->recover_until = p->recover_start_at + recover_budget(p);
+	if (p->recover_until < p->last_rx + p->cfg->dead_after_s)
+		p->recover_until = p->last_rx + p->cfg->dead_after_s;
 	p->recover_started_ms = np_mono_ms();
 	p->recover_old_at = 0;
 	p->recover_reg_at = 0;
 	p->recover_slot = (uint64_t)-1;
 	p->recover_sock = -1;
-	np_info("no packet from the peer for %.0f s: re-punching toward %s for %.1f s%s, same session keys",
-		p->cfg->dead_after_s, np_astr(&p->path_peer, a), recover_budget(p),
+	np_info("no packet from the peer for %.1f s: re-punching toward %s for up to %.1f s%s, same session keys",
+		ev_now(p->loop) - p->last_rx, np_astr(&p->path_peer, a), p->recover_until - p->recover_start_at,
 		p->recover_fresh ? " (old path and fresh ports)" : " (old path)");
 	on_recover_tick(p->loop, &p->recover_timer, 0);
 	return 0;
@@ -210,6 +237,10 @@ void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from
 {
 	char a[NP_ADDR_STRLEN];
 	int fresh = s->id != 0;
+	/* Only a keepalive was lost: the peer answered on the same path
+	 * before the dead timer. Nothing moved; no hook. */
+	double silent = ev_now(p->loop) - p->recover_rx0;
+	int same = !fresh && np_addr_equal(from, &p->path_peer) && silent < p->cfg->dead_after_s;
 
 	ev_timer_stop(p->loop, &p->recover_timer);
 	if (fresh) {
@@ -220,9 +251,14 @@ void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from
 		close_slot_socket(p);
 	}
 	p->recovering = 0;
-	p->recoveries++;
 	p->path_sock = 0;
 	p->path_peer = *from;
+	if (same) {
+		np_info("the peer answered on the same path after %.1f s of silence: carrying on", silent);
+		np_peer_recovered(p);
+		return;
+	}
+	p->recoveries++;
 	np_info("tunnel recovered: peer %s via %s after %llu ms of re-punching, same session keys", np_astr(from, a),
 		fresh ? "fresh ports" : "the last endpoints",
 		(unsigned long long)(np_mono_ms() - p->recover_started_ms));
