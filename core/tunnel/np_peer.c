@@ -30,6 +30,10 @@
 #define PUNCH_REFRESH_INTERVAL 2.0
 #define HANDSHAKE_TIMEOUT 10.0
 #define STALE_HOLD 3.0
+/* Up, keep registering from the main socket (the server forgets a
+ * registration after 10 s by default): a peer that restarts is then paired
+ * with us at once (np_rejoin.h). */
+#define UP_REGISTER_INTERVAL 4.0
 
 static void start_discovery(struct np_peer *p);
 static void update_local_endpoint(struct np_peer *p);
@@ -139,7 +143,7 @@ void np_peer_replace_hooks(struct np_peer *p, struct np_hookd *hooks)
 	np_hookd_on_idle(old, old_hooks_idle, p);
 }
 
-static void send_handshake_init(struct np_peer *p)
+void np_peer_send_init_to(struct np_peer *p, int sock_id, const np_addr_t *to)
 {
 	uint8_t buf[256];
 	size_t len;
@@ -151,7 +155,13 @@ static void send_handshake_init(struct np_peer *p)
 		return;
 	}
 	p->last_init_ms = np_mono_ms();
-	np_sock_send(p, p->path_sock, &p->path_peer, buf, len, 0);
+	p->hs_to = *to;
+	np_sock_send(p, sock_id, to, buf, len, 0);
+}
+
+static void send_handshake_init(struct np_peer *p)
+{
+	np_peer_send_init_to(p, p->path_sock, &p->path_peer);
 }
 
 /* ---- registration ------------------------------------------------------------ */
@@ -271,6 +281,7 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	ev_timer_stop(p->loop, &p->housekeeping);
 	np_pmtud_stop(p);
 	np_recover_stop(p);
+	np_peer_rejoin_stop(p);
 	np_switch_stop(p);
 	np_punch_reset(&p->punch);
 	if (p->secure)
@@ -493,14 +504,20 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 		    np_switch_peer_info(p, &m))
 			break;
 		/* While re-punching after silence: the peer registered again
-		 * (restarted, or moved), so the server knows where it is now. */
+		 * (restarted, or moved), so the server knows where it is now;
+		 * or it did so earlier and reaching for it there failed. */
 		/* (Newer pairings only, as above: a capture is never newer.) */
-		if (p->recovering && (!p->have_round || (int32_t)(m.round - p->round) > 0)) {
+		if (p->recovering && (!p->have_round || (int32_t)(m.round - p->round) > 0 ||
+				      (p->rejoin_pending && m.round == p->rejoin_round))) {
 			char why[96];
 			/* Not from this socket: its NAT entries may be what failed. */
 			snprintf(why, sizeof(why), "the peer registered again (round %u); registering afresh", m.round);
 			np_recover_stop(p);
 			np_peer_tunnel_down(p, why);
+		} else if (!p->recovering && p->have_round && (int32_t)(m.round - p->round) > 0) {
+			/* Up: our own refresh, or the peer registering again
+			 * (restarted?): np_peer_rejoin.c tells them apart. */
+			np_peer_rejoin_peer_info(p, &m);
 		}
 		break;
 	}
@@ -673,6 +690,10 @@ static void np_peer_enter_up(struct np_peer *p)
 		np_dp_send_keepalive(p);
 	}
 	np_relay_on_up(p);
+	if (!ev_is_active(&p->reg_timer)) {
+		ev_timer_set(&p->reg_timer, UP_REGISTER_INTERVAL, UP_REGISTER_INTERVAL);
+		ev_timer_start(p->loop, &p->reg_timer);
+	}
 	np_pmtud_start(p, "tunnel up");
 	np_family_up(p);
 	np_peer_fire_hook(p, "up", p->secure ? "handshake complete" : "punch complete (insecure)");
@@ -827,7 +848,7 @@ void np_peer_other_version(struct np_peer *p, const uint8_t *buf, size_t len, co
 
 static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf, size_t len, const np_addr_t *from)
 {
-	char a[NP_ADDR_STRLEN];
+	char a[NP_ADDR_STRLEN], b[NP_ADDR_STRLEN];
 	uint8_t resp[256];
 	size_t rlen;
 	int rc;
@@ -836,16 +857,14 @@ static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 		return;
 	if (s->id != 0 && p->st != NP_ST_PUNCH)
 		return;
-	/* Each initiation costs two X25519 operations before it can be judged.
-	 * While up, only the peer's own endpoint may start one (roaming moves
-	 * that endpoint first, on an authenticated packet). Then the gate:
-	 * exact length, mac1, and only then the rate; under load a cookie
-	 * round trip (mac2) instead of the global bucket (np_hsgate.h). */
-	if (p->st == NP_ST_UP && !np_addr_equal(from, &p->path_peer)) {
-		p->stats.bad++;
-		np_debug("handshake initiation from %s while up with another endpoint: ignored", np_astr(from, a));
-		return;
-	}
+	/* Each initiation costs two X25519 operations before it can be judged,
+	 * so first the gate: exact length, mac1, and only then the rate; under
+	 * load a cookie round trip (mac2) instead of the global bucket
+	 * (np_hsgate.h). While up, an initiation from another endpoint (the
+	 * peer restarted, perhaps on a new port) passes the same gate; it is
+	 * answered there, and the endpoint moves only when the peer's first
+	 * packet under the new keys comes from there (np_peer_authenticated_rx).
+	 * A replayed initiation fails its timestamp (np_session.h). */
 	switch (np_hsgate_check(&p->hsgate, &p->sess, buf, len, from, np_mono_ms())) {
 	case NP_HSG_BAD:
 		p->stats.bad++;
@@ -892,10 +911,16 @@ static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 		ev_timer_set(&p->hs_timer, HANDSHAKE_TIMEOUT, 0.);
 		ev_timer_start(p->loop, &p->hs_timer);
 	}
-	p->path_sock = 0;
-	p->path_peer = *from;
-	if (p->st == NP_ST_UP)
+	if (p->st == NP_ST_UP) {
 		p->last_handshake = ev_now(p->loop);
+		if (!np_addr_equal(from, &p->path_peer))
+			np_info("handshake initiation from %s while up on %s (the peer restarted?): answered there; "
+				"the path moves once its first packet under the new keys arrives",
+				np_astr(from, a), np_astr(&p->path_peer, b));
+	} else {
+		p->path_sock = 0;
+		p->path_peer = *from;
+	}
 	np_sock_send(p, 0, from, resp, rlen, 0);
 }
 
@@ -904,14 +929,14 @@ static void handle_hs_cookie(struct np_peer *p, struct np_sock *s, const uint8_t
 			     const np_addr_t *from)
 {
 	if (!p->secure || (p->st != NP_ST_HANDSHAKE && p->st != NP_ST_UP) || s->id != 0 ||
-	    !np_addr_equal(from, &p->path_peer))
+	    !np_addr_equal(from, &p->hs_to))
 		return;
 	if (np_session_handle_cookie(&p->sess, np_mono_ms(), buf, len) < 0) {
 		p->stats.bad++;
 		return;
 	}
 	np_debug("the peer is under load: handshake cookie received, initiating again");
-	send_handshake_init(p);
+	np_peer_send_init_to(p, 0, &p->hs_to);
 }
 
 static void handle_resp(struct np_peer *p, struct np_sock *s, const uint8_t *buf, size_t len, const np_addr_t *from)
@@ -935,8 +960,14 @@ static void handle_resp(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 		p->path_peer = *from;
 		np_peer_enter_up(p);
 	} else {
+		/* An authenticated response (it answers our own initiation):
+		 * from a new endpoint, the peer is there now. */
 		p->last_handshake = ev_now(p->loop);
 		np_debug("rekeyed");
+		if (!np_addr_equal(from, &p->path_peer))
+			np_peer_authenticated_rx(p, s, from);
+		else
+			np_peer_rejoin_done(p);
 		np_dp_send_keepalive(p);
 	}
 }
@@ -951,6 +982,7 @@ void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_add
 		np_peer_enter_up(p);
 		return;
 	}
+	np_peer_rejoin_done(p);
 	if (p->recovering) {
 		p->last_rx = ev_now(p->loop);
 		np_recover_done(p, s, from);
@@ -963,12 +995,18 @@ void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_add
 			return;
 		p->last_rx = ev_now(p->loop);
 		np_info("peer moved from %s to %s", np_astr(&p->path_peer, a), np_astr(from, b));
-		p->path_peer = *from;
-		np_pmtud_start(p, "peer moved");
-		np_peer_fire_hook(p, "endpoint_change", "peer roamed");
+		np_peer_move(p, from, "peer roamed");
 		return;
 	}
 	p->last_rx = ev_now(p->loop);
+}
+
+void np_peer_move(struct np_peer *p, const np_addr_t *to, const char *why)
+{
+	p->path_sock = 0;
+	p->path_peer = *to;
+	np_pmtud_start(p, "peer moved");
+	np_peer_fire_hook(p, "endpoint_change", why);
 }
 
 void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t len, const np_addr_t *from)
@@ -990,7 +1028,7 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 		break;
 	case NP_MSG_PROBE:
 	case NP_MSG_PROBE_ACK:
-		np_punch_handle_probe(&p->punch, s->id, buf, len, from);
+		np_peer_rejoin_probe(p, s->id, np_punch_handle_probe(&p->punch, s->id, buf, len, from), from);
 		break;
 	case NP_MSG_HANDSHAKE_INIT:
 		handle_init(p, s, buf, len, from);
@@ -1028,6 +1066,7 @@ int np_peer_new(struct ev_loop *loop, const struct np_config *cfg, const struct 
 	np_pmtud_init(p);
 	np_family_setup(p);
 	np_recover_init(p);
+	np_peer_rejoin_init(p);
 	np_switch_init(p);
 	ev_timer_init(&p->reg_timer, on_reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
 	ev_timer_init(&p->hs_timer, on_hs_timer, 1., 0.);
@@ -1144,6 +1183,7 @@ void np_peer_free(struct np_peer *p)
 	np_pmtud_stop(p);
 	np_family_free(p);
 	np_recover_stop(p);
+	np_peer_rejoin_stop(p);
 	np_switch_stop(p);
 	np_relay_free(p);
 	np_regtcp_free(p);

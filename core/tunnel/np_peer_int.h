@@ -12,6 +12,7 @@
 #include "np_pathsel.h"
 #include "np_pmtu.h"
 #include "np_punch.h"
+#include "np_rejoin.h"
 #include "np_session.h"
 #include "np_strategy_loader.h"
 #include "np_wire.h"
@@ -167,6 +168,13 @@ struct np_peer {
 	struct np_msg_peer_info held;
 	int have_held;
 	ev_timer hold_timer;
+
+	/* a restarted peer while up (np_rejoin.h, np_peer_rejoin.c) */
+	struct np_rejoin rejoin;
+	ev_timer rejoin_timer;
+	uint32_t rejoin_round;       /* the round a rejoin started from the server's word */
+	int rejoin_pending;          /* ... and nothing authenticated came since */
+	np_addr_t hs_to;             /* where our last HANDSHAKE_INIT went */
 
 	/* the punch: strategy host, probes, attempt timeout (np_punch.h) */
 	struct np_punch punch;
@@ -377,6 +385,21 @@ int np_regtcp_start(struct np_peer *p);
 int np_regtcp_send(struct np_peer *p, const uint8_t *msg, size_t len);
 int np_regtcp_connected(const struct np_peer *p);
 void np_regtcp_free(struct np_peer *p);
+
+/* np_peer.c: a HANDSHAKE_INIT from socket sock_id to `to` (not necessarily
+ * the path); the endpoint moves to the peer's new address (log, pmtud,
+ * endpoint_change hook) after an authenticated packet from there. */
+void np_peer_send_init_to(struct np_peer *p, int sock_id, const np_addr_t *to);
+void np_peer_move(struct np_peer *p, const np_addr_t *to, const char *why);
+/* np_peer_rejoin.c: a restarted peer, while up (np_rejoin.h). */
+void np_peer_rejoin_init(struct np_peer *p);
+void np_peer_rejoin_stop(struct np_peer *p);
+/* A PEER_INFO of a newer round while up and not recovering. */
+void np_peer_rejoin_peer_info(struct np_peer *p, const struct np_msg_peer_info *m);
+/* What np_punch_handle_probe said about a probe or ack on socket sock_id. */
+void np_peer_rejoin_probe(struct np_peer *p, int sock_id, int verdict, const np_addr_t *from);
+/* An authenticated packet from the peer: a rejoin in progress is over. */
+void np_peer_rejoin_done(struct np_peer *p);
 
 /* np_peer_status.c */
 size_t np_peer_status_report(void *arg, char *buf, size_t cap);

@@ -106,12 +106,12 @@ static int send_probe_msg(struct np_punch *pu, int sock_id, const np_addr_t *to,
 
 /* ---- the host API a strategy drives ---------------------------------------- */
 
-static int h_send_probe(void *host, int sock_id, const np_addr_t *to, unsigned flags)
+/* A probe of the recorded pairing: the budget, the opener rule, the guard. */
+static int send_bounded_probe(struct np_punch *pu, int sock_id, const np_addr_t *to, unsigned flags)
 {
-	struct np_punch *pu = host;
 	int ttl = 0;
 
-	if (!np_punch_running(pu) || !to || (to->family != 4 && to->family != 6) || !to->port)
+	if (!to || (to->family != 4 && to->family != 6) || !to->port)
 		return -EINVAL;
 	if (to->family != pu->a.family)
 		return -EAFNOSUPPORT;
@@ -129,6 +129,15 @@ static int h_send_probe(void *host, int sock_id, const np_addr_t *to, unsigned f
 	pu->probes_this_attempt++;
 	pu->stats.probes_sent++;
 	return send_probe_msg(pu, sock_id, to, NP_MSG_PROBE, probe_nonce(pu, sock_id, to), ttl);
+}
+
+static int h_send_probe(void *host, int sock_id, const np_addr_t *to, unsigned flags)
+{
+	struct np_punch *pu = host;
+
+	if (!np_punch_running(pu))
+		return -EINVAL;
+	return send_bounded_probe(pu, sock_id, to, flags);
 }
 
 static int h_open_socket(void *host)
@@ -261,21 +270,21 @@ void np_punch_on_timer(struct np_punch *pu, int id)
 
 /* ---- probes from the peer ----------------------------------------------------- */
 
-void np_punch_handle_probe(struct np_punch *pu, int sock_id, const uint8_t *buf, size_t len, const np_addr_t *from)
+int np_punch_handle_probe(struct np_punch *pu, int sock_id, const uint8_t *buf, size_t len, const np_addr_t *from)
 {
 	struct np_msg_probe m;
 
 	if (np_wire_parse_probe(buf, len, &m) < 0) {
 		pu->stats.bad++;
-		return;
+		return NP_PUNCH_RX_NONE;
 	}
 	if (pu->st == NP_PUNCH_IDLE)
-		return;
+		return NP_PUNCH_RX_NONE;
 	/* Another pairing's probe (a replay, or a peer one round behind): its
 	 * key is not ours, and nothing of it may count here. */
 	if (m.round != pu->a.round) {
 		pu->stats.other_pairing++;
-		return;
+		return NP_PUNCH_RX_NONE;
 	}
 	if (np_auth_verify(pu->a.probe_key, buf, NP_PROBE_MAC_OFFSET, m.mac) < 0) {
 		pu->stats.bad_mac++;
@@ -283,12 +292,12 @@ void np_punch_handle_probe(struct np_punch *pu, int sock_id, const uint8_t *buf,
 				  pu->secure ? "probe with a bad MAC (wrong --peer-key or --psk on one side, or a forgery)"
 					     : "probe with a bad MAC (different --session, or a forgery)",
 				  from);
-		return;
+		return NP_PUNCH_RX_NONE;
 	}
 	/* Our own probe reflected back to us: ignore. */
 	if (!!(m.flags & NP_PROBE_F_HIGH) == !!pu->a.high) {
 		pu->stats.bad++;
-		return;
+		return NP_PUNCH_RX_NONE;
 	}
 	pu->stats.probes_rx++;
 	if (m.type == NP_MSG_PROBE) {
@@ -298,15 +307,23 @@ void np_punch_handle_probe(struct np_punch *pu, int sock_id, const uint8_t *buf,
 		np_probeguard_probe_rx(&pu->guard, from);
 		if (np_punch_running(pu) && pu->mod->desc.on_answer)
 			pu->mod->desc.on_answer(pu->strat, sock_id, from, 0);
-		return;
+		return NP_PUNCH_RX_PROBE;
 	}
 	if (m.nonce != probe_nonce(pu, sock_id, from)) {
 		np_debug("probe-ack that answers no probe of ours: ignored");
-		return;
+		return NP_PUNCH_RX_NONE;
 	}
 	np_probeguard_ack_rx(&pu->guard, sock_id, from);
 	if (np_punch_running(pu) && pu->mod->desc.on_answer)
 		pu->mod->desc.on_answer(pu->strat, sock_id, from, 1);
+	return NP_PUNCH_RX_ACK;
+}
+
+int np_punch_send_probe(struct np_punch *pu, int sock_id, const np_addr_t *to, unsigned flags)
+{
+	if (pu->st != NP_PUNCH_DONE)
+		return -EINVAL;
+	return send_bounded_probe(pu, sock_id, to, flags);
 }
 
 /* ---- attempts ------------------------------------------------------------------- */

@@ -151,8 +151,17 @@ void np_punch_reset(struct np_punch *pu);
 
 /* A timer started through the upcalls fired. */
 void np_punch_on_timer(struct np_punch *pu, int id);
-/* A PROBE or PROBE_ACK datagram arrived on socket sock_id. */
-void np_punch_handle_probe(struct np_punch *pu, int sock_id, const uint8_t *buf, size_t len, const np_addr_t *from);
+/* A PROBE or PROBE_ACK datagram arrived on socket sock_id. Returns what
+ * it was: NP_PUNCH_RX_PROBE (an authenticated probe of our pairing, acked),
+ * NP_PUNCH_RX_ACK (an authenticated ack to a probe of ours), else
+ * NP_PUNCH_RX_NONE (dropped). */
+enum { NP_PUNCH_RX_NONE = 0, NP_PUNCH_RX_PROBE, NP_PUNCH_RX_ACK };
+int np_punch_handle_probe(struct np_punch *pu, int sock_id, const uint8_t *buf, size_t len, const np_addr_t *from);
+/* One probe of the recorded pairing while no strategy runs (DONE): a tunnel
+ * that is up reaching for a peer that restarted (np_rejoin.h). flags as a
+ * strategy's send_probe (NP_PROBE_OPENER), and bounded the same way (the
+ * attempt budget, the opener rule, np_probeguard). 0 or -errno. */
+int np_punch_send_probe(struct np_punch *pu, int sock_id, const np_addr_t *to, unsigned flags);
 
 /* The one predicate: the strategy is running and its callbacks are live. */
 int np_punch_running(const struct np_punch *pu);

@@ -557,6 +557,47 @@ static void test_encrypt_bounds(void **state)
 	assert_int_equal(np_session_encrypt(&A, 1, p.b, 0, sizeof(p.b), &p.len), -ENOKEY);
 }
 
+/* The initiator restarts while the responder is up (np_rejoin.h): a new
+ * process, the same static key, a later clock, no session. Its first
+ * initiation is accepted at once; the responder keeps sending under the old
+ * keys until the new ones are confirmed; the old process's initiation,
+ * replayed from anywhere, and the new one replayed, are refused. */
+static void test_restarted_initiator(void **state)
+{
+	struct np_session A2;
+	struct pkt old_init, init, resp, p;
+	uint64_t wall_a2;
+
+	(void)state;
+	handshake(&A, &B, 0);
+	assert_int_equal(np_session_create_init(&A, 10, old_init.b, sizeof(old_init.b), &old_init.len), 0);
+	assert_int_equal(np_session_handle_init(&B, 10, old_init.b, old_init.len, resp.b, sizeof(resp.b), &resp.len), 0);
+	assert_int_equal(np_session_handle_resp(&A, 10, resp.b, resp.len), 0);
+	seal(&A, 10, "", &p);
+	assert_int_equal(open_expect(&B, 10, &p, ""), 0);
+
+	/* A restarts: a fresh session, its clock a few seconds later. */
+	wall_a2 = wall_a + 3000000000ull;
+	assert_int_equal(np_session_init(&A2, priv[0], pub[1], NULL), 0);
+	np_session_set_wall_clock(&A2, fake_wall, &wall_a2);
+	assert_int_equal(np_session_create_init(&A2, 0, init.b, sizeof(init.b), &init.len), 0);
+	assert_int_equal(np_session_handle_init(&B, 20, init.b, init.len, resp.b, sizeof(resp.b), &resp.len), 0);
+	/* Until A2 confirms, B still sends under the old keys (which A2 lacks). */
+	seal(&B, 20, "old keys", &p);
+	assert_int_equal(open_expect(&A2, 20, &p, NULL), -ENOKEY);
+	/* Replays: the old process's last initiation, and the new one again. */
+	assert_int_equal(np_session_handle_init(&B, 21, old_init.b, old_init.len, p.b, sizeof(p.b), &p.len),
+			 -EALREADY);
+	assert_int_equal(np_session_handle_init(&B, 21, init.b, init.len, p.b, sizeof(p.b), &p.len), -EALREADY);
+	/* A2 completes; its first packet confirms the new keys to B. */
+	assert_int_equal(np_session_handle_resp(&A2, 22, resp.b, resp.len), 0);
+	seal(&A2, 22, "", &p);
+	assert_int_equal(open_expect(&B, 22, &p, ""), 0);
+	seal(&B, 22, "new keys", &p);
+	assert_int_equal(open_expect(&A2, 22, &p, "new keys"), 0);
+	np_session_destroy(&A2);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_pair, teardown_pair)
 
 int main(void)
@@ -577,6 +618,7 @@ int main(void)
 		T(test_previous_expires),
 		T(test_simultaneous_start),
 		T(test_encrypt_bounds),
+		T(test_restarted_initiator),
 	};
 
 	return cmocka_run_group_tests(tests, setup_keys, NULL);
