@@ -133,7 +133,7 @@ static void rt_read(struct np_regtcp *r)
 		ssize_t n = recv(r->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		const uint8_t *in = buf, *msg;
 		size_t inlen, mlen;
-		int rc;
+		int rc = 0;
 
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
