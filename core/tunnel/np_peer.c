@@ -198,8 +198,9 @@ void np_peer_send_register(struct np_peer *p)
 	if (p->regtcp && np_regtcp_send(p, buf, (size_t)len) == 0)
 		return;
 	np_sock_send(p, 0, &p->server, buf, (size_t)len, 0);
-	if (p->st == NP_ST_REGISTER)
-		p->udp_unanswered++;
+	/* In any state: a relayed peer keeps registering, and must find the
+	 * server over TCP again after the server was away. */
+	p->udp_unanswered++;
 }
 
 /* UDP got no answer from the server at all: register over TCP, and relay

@@ -56,6 +56,8 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	REPORT("state: %s\n", np_peer_state_name(p->st));
 	REPORT("session: %s\n", p->cfg->session);
 	REPORT("server: %s\n", np_astr(&p->server, a));
+	/* "tcp": UDP got no answer, registration runs over TCP (np_regtcp.c) */
+	REPORT("server_transport: %s\n", p->regtcp ? (np_regtcp_connected(p) ? "tcp" : "tcp (connecting)") : "udp");
 	REPORT("server_families: %s%s%s\n", p->server_fam[0].family ? "IPv4" : "",
 	       p->server_fam[0].family && p->server_fam[1].family ? "+" : "", p->server_fam[1].family ? "IPv6" : "");
 	REPORT("underlay: %s\n", np_family_name(p->st == NP_ST_UP ? p->path_peer.family : p->server.family));

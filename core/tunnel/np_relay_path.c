@@ -121,6 +121,7 @@ static int relay_open(struct np_peer *p, size_t from, const char *why)
 {
 	char err[256];
 
+	ev_timer_stop(p->loop, &p->relay_next);
 	for (size_t k = 0; k < p->relay_nuris; k++) {
 		size_t i = (from + k) % p->relay_nuris;
 		struct np_turn_config tc = { 0 };

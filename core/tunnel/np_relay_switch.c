@@ -293,6 +293,14 @@ void np_switch_up(struct np_peer *p)
 		p->sw_on = 0; /* --relay always: stays relayed */
 		return;
 	}
+	if (np_relay_on_path(p) && (p->regtcp || p->relay_peer_tcp)) {
+		/* A side registered over TCP (np_regtcp.c): its network passes
+		 * no UDP, so there is no direct path to look for. */
+		p->sw_on = 0;
+		np_info("not looking for a direct path in the background: %s no UDP",
+			p->regtcp ? "this network passes" : "the peer's network passes");
+		return;
+	}
 	if (np_relay_on_path(p))
 		natcheck_arm(p);
 	poll_now(p);

@@ -108,22 +108,38 @@ static int connect_from(uint8_t src, int idx)
 	return fd;
 }
 
-/* 1 if the server closed fd (EOF or reset), 0 if it is open and quiet. */
-static int closed(int fd)
+/* 1 if the server closed fd (EOF or reset) within wait_ms, 0 if it is
+ * still open and quiet. */
+static int closed_within(int fd, int wait_ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	uint8_t b[2048];
 
-	pump(20);
-	if (poll(&p, 1, 0) <= 0)
-		return 0;
-	for (;;) {
-		ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN))
-			return 1;
-		if (n < 0)
-			return 0;
+	for (int t = 0; t <= wait_ms; t += 20) {
+		pump(20);
+		if (poll(&p, 1, 0) <= 0)
+			continue;
+		for (;;) {
+			ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+			if (n == 0 || (n < 0 && errno != EAGAIN))
+				return 1;
+			if (n < 0)
+				break;
+		}
 	}
+	return 0;
+}
+
+/* Expecting a close: waits up to 2 s (a loaded machine). */
+static int closed(int fd)
+{
+	return closed_within(fd, 2000);
+}
+
+/* Expecting none: a short look. */
+static int open_still(int fd)
+{
+	return !closed_within(fd, 40);
 }
 
 static void send_frame(int fd, const uint8_t *msg, size_t len)
@@ -135,12 +151,12 @@ static void send_frame(int fd, const uint8_t *msg, size_t len)
 	assert_int_equal(send(fd, f, (size_t)n, MSG_NOSIGNAL), n);
 }
 
-/* One message from the server on fd, within 500 ms; its length or -1. */
+/* One message from the server on fd, within about 2 s; its length or -1. */
 static int recv_frame(int fd, uint8_t *out, size_t cap)
 {
 	struct np_frame_rx rx = { 0 };
 
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < 400; i++) {
 		uint8_t b[256];
 		ssize_t n;
 
@@ -276,7 +292,7 @@ static void test_slow_and_idle_closed(void **state)
 	uint8_t buf[256];
 	int slow, idle, live, n;
 
-	start(8, 8, 0.3, 1.2);
+	start(8, 8, 0.3, 3.0);
 	slow = connect_from(1, 0);
 	assert_int_equal(send(slow, "\x00", 1, MSG_NOSIGNAL), 1); /* half a header, then nothing */
 	idle = connect_from(1, 0);
@@ -290,16 +306,16 @@ static void test_slow_and_idle_closed(void **state)
 	/* The sweep runs every second: after it, the slow one is gone. */
 	pump(1100);
 	assert_true(closed(slow));
-	assert_false(closed(idle));
-	/* live keeps sending; idle does not. */
-	for (int i = 0; i < 4; i++) {
+	assert_true(open_still(idle));
+	/* live keeps sending; idle does not, and is closed 3 to 4 s after its frame. */
+	for (int i = 0; i < 20 && open_still(idle); i++) {
 		n = reg_msg(buf, sizeof(buf), "live", 2, NULL);
 		send_frame(live, buf, (size_t)n);
 		assert_true(recv_frame(live, buf, sizeof(buf)) > 0);
 		pump(400);
 	}
 	assert_true(closed(idle));
-	assert_false(closed(live));
+	assert_true(open_still(live));
 	close(slow);
 	close(idle);
 	close(live);
@@ -317,7 +333,7 @@ static void test_connection_limits(void **state)
 	fd[1] = connect_from(1, 0);
 	extra = connect_from(1, 0);
 	assert_true(closed(extra));
-	assert_false(closed(fd[0]));
+	assert_true(open_still(fd[0]));
 	close(extra);
 	/* Full (4): the oldest silent one makes room for a newcomer. */
 	fd[2] = connect_from(2, 0);
@@ -329,8 +345,8 @@ static void test_connection_limits(void **state)
 	fd[3] = connect_from(3, 0);
 	fd[4] = connect_from(4, 0); /* evicts fd[0], silent and oldest */
 	assert_true(closed(fd[0]));
-	assert_false(closed(fd[3]));
-	assert_false(closed(fd[4]));
+	assert_true(open_still(fd[3]));
+	assert_true(open_still(fd[4]));
 	/* Every connection has spoken: a newcomer is refused. */
 	send_frame(fd[3], buf, (size_t)n);
 	assert_true(recv_frame(fd[3], ans, sizeof(ans)) > 0);
@@ -339,7 +355,7 @@ static void test_connection_limits(void **state)
 	fd[5] = connect_from(5, 0);
 	assert_true(closed(fd[5]));
 	for (int i = 1; i < 5; i++)
-		assert_false(closed(fd[i]));
+		assert_true(open_still(fd[i]));
 	for (int i = 0; i < 6; i++)
 		close(fd[i]);
 	stop();
