@@ -384,7 +384,17 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 				np_info("session '%s' paired %s <-> %s (round %u)", e->name,
 				np_addr_str(&e->r[0].pub, a, sizeof(a)), np_addr_str(&e->r[1].pub, b, sizeof(b)),
 				e->round);
+			/* Each side's PEER_INFO of a new pairing goes out twice
+			 * over UDP: a lost one starts that side up to a REGISTER
+			 * interval (1 s) late, and the other side's probes then
+			 * meet its NAT before its own openers did (the conntrack
+			 * clash, core/DESIGN.md): the attempt is lost. The copy
+			 * changes nothing (same round). */
 			push_peer_info(s, e, 1 - role);
+			if (!other->tcp)
+				push_peer_info(s, e, 1 - role);
+			if (!me->tcp)
+				push_peer_info(s, e, role);
 		} else if (relay_changed) {
 			/* Same endpoints, a new relayed address: the peer needs it. */
 			push_peer_info(s, e, 1 - role);

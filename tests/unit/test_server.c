@@ -262,7 +262,17 @@ static void test_pairing(void **state)
 		assert_true(np_addr_equal(&pi.peer_public, &f->caddr[1 - c]));
 		assert_true(np_addr_equal(&pi.peer_local, c ? &lan0 : &lan1));
 		assert_int_equal(pi.flags & NP_REG_F_MAC, 0);
+		/* A new pairing's PEER_INFO goes out twice (a lost one would
+		 * start this side late): the copy is identical. */
+		{
+			uint8_t copy[512];
+			int m = recv_on(f, c, copy, sizeof(copy), 1000);
+
+			assert_int_equal(m, n);
+			assert_memory_equal(copy, buf, (size_t)n);
+		}
 	}
+	drain(f);
 	stats(f, &st);
 	assert_int_equal(st.pairs, 1);
 	assert_int_equal(st.registers, 2);
@@ -302,6 +312,7 @@ static void test_mapped_forwarded(void **state)
 		else
 			assert_int_equal(pi.peer_mapped.family, 0);
 	}
+	drain(f);
 	/* Peer 0 registers again after a discovery that failed: no MAPPED. */
 	reg(f, 0, &f->caddr[0], "mapped", 0x1001, NULL, 0, 0);
 	n = recv_on(f, 0, buf, sizeof(buf), 1000);
@@ -643,6 +654,7 @@ static void test_pairing_identifier(void **state)
 	}
 	assert_int_equal(pi[0].round, pi[1].round);
 	assert_memory_equal(pi[0].pairing, pi[1].pairing, NP_PAIRING_LEN);
+	drain(f);
 	/* A moves (new source port on the same client? use another address
 	 * that is not a socket): a new pairing for B, newer round, new id. */
 	moved = loopback(1, (uint16_t)(f->caddr[0].port ^ 0x4000));
@@ -671,6 +683,7 @@ static void test_pairing_identifier(void **state)
 		assert_true((int32_t)(again.round - pi[1].round) > 0);
 		assert_memory_not_equal(again.pairing, pi[1].pairing, NP_PAIRING_LEN);
 	}
+	drain(f);
 	pi[1] = again;
 	/* Its next REGISTER (same nonce) is a refresh: the same pairing. */
 	reg(f, 1, &f->caddr[1], "pid", 6, NULL, 0, 0);
