@@ -77,8 +77,7 @@ static void rt_close(struct np_regtcp *r, const char *why, int err)
 	r->tx_len = 0;
 	r->rx.have = 0;
 	if (why && r->failures++ < 3)
-		np_warn("server %s over TCP: %s%s%s; trying again", np_astr(&r->to, a), why, err ? ": " : "",
-			err ? strerror(err) : "");
+		np_warn_e(err, "server %s over TCP, trying again: %s", np_astr(&r->to, a), why);
 }
 
 static void rt_events(struct np_regtcp *r, int events)
