@@ -1035,6 +1035,11 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 	case NP_MSG_REGISTER_COOKIE:
 		handle_register_cookie(p, buf, len, from);
 		break;
+	case NP_MSG_NAT_PROBE_REPLY:
+		/* registered over TCP: the server answers our UDP check */
+		if (!s || !np_regtcp_udp_answer(p, buf, len, from))
+			p->stats.bad++;
+		break;
 	case NP_MSG_HANDSHAKE_COOKIE:
 		handle_hs_cookie(p, s, buf, len, from);
 		break;
