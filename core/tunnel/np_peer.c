@@ -211,6 +211,10 @@ static void maybe_tcp(struct np_peer *p)
 
 	if (p->regtcp || p->udp_unanswered < REGISTER_UDP_TRIES)
 		return;
+	/* Up over UDP (direct, or through a relay over UDP): UDP works, the
+	 * server is only away for now. */
+	if (p->st == NP_ST_UP && (!np_relay_on_path(p) || np_relay_over_udp(p)))
+		return;
 	if (np_regtcp_start(p) < 0)
 		return;
 	np_warn("no answer from server %s over UDP after %u REGISTERs: registering over TCP (this network "

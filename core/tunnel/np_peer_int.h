@@ -356,6 +356,8 @@ struct np_msg_peer_info;
 void np_relay_peer_info(struct np_peer *p, const struct np_msg_peer_info *m);
 int np_relay_instead_of_punch(struct np_peer *p);
 int np_relay_fallback(struct np_peer *p, const char *why);
+/* 1 if our relay carries us over UDP and is ready (UDP works here). */
+int np_relay_over_udp(const struct np_peer *p);
 /* We register over TCP (no UDP here): relay, over TCP or TLS only. */
 void np_relay_no_udp(struct np_peer *p);
 void np_relay_on_up(struct np_peer *p);

@@ -276,6 +276,11 @@ void np_relay_free(struct np_peer *p)
 	sodium_memzero(p->relay_pass, sizeof(p->relay_pass));
 }
 
+int np_relay_over_udp(const struct np_peer *p)
+{
+	return p->relay && p->relay_transport == NP_TURN_UDP && np_turn_get_state(p->relay) == NP_TURN_READY;
+}
+
 /* We register over TCP: a relay over UDP cannot carry us, and there is
  * no direct path. */
 void np_relay_no_udp(struct np_peer *p)
