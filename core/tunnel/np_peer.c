@@ -515,9 +515,15 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 			snprintf(why, sizeof(why), "the peer registered again (round %u); registering afresh", m.round);
 			np_recover_stop(p);
 			np_peer_tunnel_down(p, why);
-		} else if (!p->recovering && p->have_round && (int32_t)(m.round - p->round) > 0) {
+		} else if (!p->recovering && p->have_round && m.round != p->round &&
+			   sodium_memcmp(m.pairing, p->pairing, NP_PAIRING_LEN) != 0) {
 			/* Up: our own refresh, or the peer registering again
-			 * (restarted?): np_peer_rejoin.c tells them apart. */
+			 * (restarted?): np_peer_rejoin.c tells them apart. Any
+			 * other pairing, not only a newer round: a restarted
+			 * server numbers its rounds from a new random start. A
+			 * capture of an older one of this registration moves
+			 * nothing (the endpoint needs a handshake), and the next
+			 * refresh's answer brings the current one back. */
 			np_peer_rejoin_peer_info(p, &m);
 		}
 		break;
@@ -1024,6 +1030,11 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 		break;
 	case NP_MSG_REGISTER_COOKIE:
 		handle_register_cookie(p, buf, len, from);
+		break;
+	case NP_MSG_NAT_PROBE_REPLY:
+		/* registered over TCP: the server answers our UDP check */
+		if (!s || !np_regtcp_udp_answer(p, buf, len, from))
+			p->stats.bad++;
 		break;
 	case NP_MSG_HANDSHAKE_COOKIE:
 		handle_hs_cookie(p, s, buf, len, from);

@@ -383,6 +383,9 @@ void np_peer_learn_depth(struct np_peer *p);
 int np_regtcp_start(struct np_peer *p);
 int np_regtcp_send(struct np_peer *p, const uint8_t *msg, size_t len);
 int np_regtcp_connected(const struct np_peer *p);
+/* A NAT_PROBE_REPLY on the main socket: 1 if it answers our UDP check
+ * (registration goes back to UDP), 0 if it is not ours. */
+int np_regtcp_udp_answer(struct np_peer *p, const uint8_t *buf, size_t len, const np_addr_t *from);
 void np_regtcp_free(struct np_peer *p);
 
 /* np_peer.c: a HANDSHAKE_INIT from socket sock_id to `to` (not necessarily
