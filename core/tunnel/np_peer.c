@@ -540,6 +540,21 @@ static void on_hold(struct ev_loop *loop, ev_timer *w, int revents)
 	start_punch(p, &p->held);
 }
 
+void np_peer_attempt_facts(const struct np_peer *p, uint32_t round, struct np_punch_attempt *a)
+{
+	a->round = round;
+	a->high = p->high;
+	a->nat_depth = p->nat_depth;
+	a->family = p->server.family;
+	a->self_local = p->self_local;
+	a->self_public = p->self_public;
+	a->peer_local = p->peer_local;
+	a->peer_public = p->peer_public;
+	a->self_nat = p->self_nat;
+	a->peer_nat = p->peer_nat;
+	a->peer_mapped = p->peer_mapped;
+}
+
 /* Takes the pairing of a PEER_INFO and fills the punch attempt from it. */
 static void pairing_attempt(struct np_peer *p, const struct np_msg_peer_info *pi, struct np_punch_attempt *out)
 {
@@ -558,17 +573,7 @@ static void pairing_attempt(struct np_peer *p, const struct np_msg_peer_info *pi
 	p->peer_mapped = pi->peer_mapped;
 	learn_depth(p);
 	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
-	a.round = p->round;
-	a.high = p->high;
-	a.nat_depth = p->nat_depth;
-	a.family = p->server.family;
-	a.self_local = p->self_local;
-	a.self_public = p->self_public;
-	a.peer_local = p->peer_local;
-	a.peer_public = p->peer_public;
-	a.self_nat = p->self_nat;
-	a.peer_nat = p->peer_nat;
-	a.peer_mapped = p->peer_mapped;
+	np_peer_attempt_facts(p, p->round, &a);
 	a.start_in_ms = pi->start_in_ms;
 	memcpy(a.probe_key, p->probe_key, sizeof(a.probe_key));
 	*out = a;

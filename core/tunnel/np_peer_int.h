@@ -324,8 +324,16 @@ unsigned np_pmtud_overhead(const struct np_peer *p);
 void np_peer_tunnel_down(struct np_peer *p, const char *reason);
 void np_peer_recovered(struct np_peer *p);
 /* One REGISTER from the main socket (the server answers with PEER_INFO,
- * a new round if either side's endpoint changed). */
+ * a new round if either side's endpoint or registration changed). */
 void np_peer_send_register(struct np_peer *p);
+/* The facts of a punch attempt in round `round` (both sides' endpoints and
+ * NAT kinds, HIGH, depth, family) from what p knows now; the caller sets
+ * the rest (attempt number, probe key, start delay). */
+void np_peer_attempt_facts(const struct np_peer *p, uint32_t round, struct np_punch_attempt *a);
+/* np_peer_status.c: printf-style text appended to a status report at
+ * buf[*n] (cap bytes in all); *n grows by what the text needs, so a report
+ * that did not fit says by how much. */
+void np_status_add(char *buf, size_t cap, size_t *n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* np_recover.c: re-punching toward the last endpoints when the peer goes
  * silent, before registering again (keys kept, no handshake). */

@@ -435,13 +435,7 @@ size_t np_relay_status(struct np_peer *p, char *buf, size_t cap)
 	size_t n = 0;
 	char a[NP_ADDR_STRLEN];
 
-#define R(...)                                                                  \
-	do {                                                                    \
-		if (n < cap) {                                                  \
-			int w_ = snprintf(buf + n, cap - n, __VA_ARGS__);       \
-			n += w_ > 0 ? (size_t)w_ : 0;                           \
-		}                                                               \
-	} while (0)
+#define R(...) np_status_add(buf, cap, &n, __VA_ARGS__)
 	R("relay_mode: %s\n", p->cfg->relay_mode == NP_RELAY_NEVER    ? "never"
 			      : p->cfg->relay_mode == NP_RELAY_ALWAYS ? "always"
 								       : "fallback");

@@ -428,13 +428,7 @@ size_t np_switch_status(struct np_peer *p, char *buf, size_t cap)
 	uint64_t ms = now_ms(p);
 	char a[NP_ADDR_STRLEN];
 
-#define R(...)                                                                  \
-	do {                                                                    \
-		if (n < cap) {                                                  \
-			int w_ = snprintf(buf + n, cap - n, __VA_ARGS__);       \
-			n += w_ > 0 ? (size_t)w_ : 0;                           \
-		}                                                               \
-	} while (0)
+#define R(...) np_status_add(buf, cap, &n, __VA_ARGS__)
 	if (p->st == NP_ST_UP && p->path_why[0])
 		R("path_reason: %s\n", p->path_why);
 	R("path_switches: %u\n", p->path_switches);
