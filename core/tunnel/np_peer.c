@@ -764,8 +764,9 @@ static void on_dead(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct np_peer *p = w->data;
 	int relayed = np_relay_on_path(p);
-	/* While the relay switch runs, a packet on either path counts. */
-	double silent = ev_now(loop) - np_switch_last_rx(p);
+	/* Only the path in use counts: a tunnel whose peer answers only
+	 * over the other path is broken, and goes down to start over. */
+	double silent = ev_now(loop) - p->last_rx;
 	double at = relayed || !p->secure ? p->cfg->dead_after_s : np_recover_suspect_s(p);
 	char why[96];
 

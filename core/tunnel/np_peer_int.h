@@ -232,6 +232,7 @@ struct np_peer {
 	np_addr_t relay_self;        /* our relayed address (family 0: none yet) */
 	np_addr_t relay_peer;        /* the peer's, from PEER_INFO */
 	int relay_wanted;            /* fallback chosen: relay as soon as both are known */
+	int relay_gap;               /* relayed, and the peer's relayed address is gone for now */
 	unsigned relay_wait_logged;
 	char relay_why[120];
 	unsigned path_switches;
@@ -378,8 +379,6 @@ int np_switch_accepts(const struct np_peer *p, int sock_id);
 int np_switch_other_path(struct np_peer *p, struct np_sock *s, const np_addr_t *from);
 /* PATH_PROBE / PATH_ACK (in-tunnel messages) from `from` on socket s. */
 void np_switch_msg(struct np_peer *p, struct np_sock *s, const np_addr_t *from, int type, uint32_t id);
-/* The later of the last packets over either path (for the dead timer). */
-double np_switch_last_rx(const struct np_peer *p);
 size_t np_switch_status(struct np_peer *p, char *buf, size_t cap);
 /* np_pmtud.c: one sealed in-tunnel message to `to` on socket sock_id. */
 int np_pmtud_send_to(struct np_peer *p, int sock_id, const np_addr_t *to, int type, uint32_t id, uint16_t size,
