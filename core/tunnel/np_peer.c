@@ -211,6 +211,10 @@ static void maybe_tcp(struct np_peer *p)
 
 	if (p->regtcp || p->udp_unanswered < REGISTER_UDP_TRIES)
 		return;
+	/* Up over UDP (direct, or through a relay over UDP): UDP works, the
+	 * server is only away for now. */
+	if (p->st == NP_ST_UP && (!np_relay_on_path(p) || np_relay_over_udp(p)))
+		return;
 	if (np_regtcp_start(p) < 0)
 		return;
 	np_warn("no answer from server %s over UDP after %u REGISTERs: registering over TCP (this network "
@@ -540,6 +544,21 @@ static void on_hold(struct ev_loop *loop, ev_timer *w, int revents)
 	start_punch(p, &p->held);
 }
 
+void np_peer_attempt_facts(const struct np_peer *p, uint32_t round, struct np_punch_attempt *a)
+{
+	a->round = round;
+	a->high = p->high;
+	a->nat_depth = p->nat_depth;
+	a->family = p->server.family;
+	a->self_local = p->self_local;
+	a->self_public = p->self_public;
+	a->peer_local = p->peer_local;
+	a->peer_public = p->peer_public;
+	a->self_nat = p->self_nat;
+	a->peer_nat = p->peer_nat;
+	a->peer_mapped = p->peer_mapped;
+}
+
 /* Takes the pairing of a PEER_INFO and fills the punch attempt from it. */
 static void pairing_attempt(struct np_peer *p, const struct np_msg_peer_info *pi, struct np_punch_attempt *out)
 {
@@ -558,17 +577,7 @@ static void pairing_attempt(struct np_peer *p, const struct np_msg_peer_info *pi
 	p->peer_mapped = pi->peer_mapped;
 	learn_depth(p);
 	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
-	a.round = p->round;
-	a.high = p->high;
-	a.nat_depth = p->nat_depth;
-	a.family = p->server.family;
-	a.self_local = p->self_local;
-	a.self_public = p->self_public;
-	a.peer_local = p->peer_local;
-	a.peer_public = p->peer_public;
-	a.self_nat = p->self_nat;
-	a.peer_nat = p->peer_nat;
-	a.peer_mapped = p->peer_mapped;
+	np_peer_attempt_facts(p, p->round, &a);
 	a.start_in_ms = pi->start_in_ms;
 	memcpy(a.probe_key, p->probe_key, sizeof(a.probe_key));
 	*out = a;
@@ -755,8 +764,9 @@ static void on_dead(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct np_peer *p = w->data;
 	int relayed = np_relay_on_path(p);
-	/* While the relay switch runs, a packet on either path counts. */
-	double silent = ev_now(loop) - np_switch_last_rx(p);
+	/* Only the path in use counts: a tunnel whose peer answers only
+	 * over the other path is broken, and goes down to start over. */
+	double silent = ev_now(loop) - p->last_rx;
 	double at = relayed || !p->secure ? p->cfg->dead_after_s : np_recover_suspect_s(p);
 	char why[96];
 
