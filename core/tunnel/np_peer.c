@@ -908,13 +908,16 @@ static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 	}
 	rc = np_session_handle_init(&p->sess, np_mono_ms(), buf, len, resp, sizeof(resp), &rlen);
 	if (rc < 0) {
-		if (rc == -EKEYREJECTED)
+		if (rc == -EKEYREJECTED) {
+			p->stats.bad_mac++;
 			np_peer_auth_warn(p, "handshake rejected: the peer's key does not match --peer-key (or a corrupted packet)",
 				  from);
-		else if (rc == -EALREADY)
-			np_debug("replayed handshake initiation ignored");
-		else
+		} else if (rc == -EALREADY) {
+			p->stats.replay++;
+			np_debug("replayed handshake initiation from %s ignored", np_astr(from, a));
+		} else {
 			p->stats.bad++;
+		}
 		return;
 	}
 	if (p->st == NP_ST_PUNCH) {
