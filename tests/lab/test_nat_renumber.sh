@@ -32,7 +32,9 @@ lab_renumber A
 t0=$(lab_now_ms)
 lab_wait 5 both_ways || lab_fail "phase 1: no ping both ways within 5 s of NAT A renumbering ($old -> $(lab_get PUB_IP A))"
 echo "ok: phase 1: NAT A renumbered $old -> $(lab_get PUB_IP A): pings both ways after $(($(lab_now_ms) - t0)) ms"
-grep -q "peer moved from $old:.* to $(lab_get PUB_IP A):" "$(lab_get LOG B)" || lab_fail "phase 1: B did not log the peer's move"
+# (While lab_renumber swaps the NAT's rules a packet may leave un-NATed and
+# B follow it for a moment: only the move to the new address counts.)
+grep -q "peer moved from .* to $(lab_get PUB_IP A):" "$(lab_get LOG B)" || lab_fail "phase 1: B did not log the peer's move to $(lab_get PUB_IP A)"
 [ "$(regs A)" = "$ra" ] && [ "$(regs B)" = "$rb" ] || lab_fail "phase 1: a new registration although roaming sufficed"
 
 # Phase 2
