@@ -520,8 +520,11 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 			 * has, the server names it there; a punch from that would
 			 * spend our predicted ports on a socket the peer is
 			 * closing. Hold such a PEER_INFO. A round from a new socket
-			 * is the peer's fresh registration: use it. */
-			if (np_addr_equal(&m.peer_local, &p->peer_local))
+			 * is the peer's fresh registration: use it. Only where a
+			 * punch spends ports (a sequential NAT on either side). */
+			if (np_addr_equal(&m.peer_local, &p->peer_local) &&
+			    (p->self_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL ||
+			     p->peer_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL))
 				p->stale_peer = m.peer_public;
 			np_peer_tunnel_down(p, why);
 		} else if (!p->recovering && p->have_round && (int32_t)(m.round - p->round) > 0) {
