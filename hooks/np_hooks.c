@@ -195,7 +195,8 @@ static int np_serve(struct np_hooks *h, int nres, int *nargs)
 			h->wait = NP_WAIT_EXEC;
 			return 1;
 		}
-		snprintf(msg, sizeof(msg), "natpunch.exec: %.200s: %s\n", req.argv[0], strerror(-ret));
+		np_errmsg(msg, sizeof(msg) - 1, ret, "natpunch.exec: %.200s", req.argv[0]);
+		strcat(msg, "\n");
 		lua_pop(h->co, nres);
 		lua_pushinteger(h->co, 126);
 		lua_pushliteral(h->co, "");

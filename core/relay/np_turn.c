@@ -726,13 +726,14 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 		if (!t->ssl) {
 			int e = 0;
 			socklen_t el = sizeof(e);
+			char why[128];
 
 			if (!(revents & EV_WRITE))
 				return;
 			if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
 				e = errno;
 			if (e) {
-				lost(t, 0, "cannot connect: %s", strerror(e));
+				lost(t, 0, "%s", np_errmsg(why, sizeof(why), e, "cannot connect"));
 				return;
 			}
 			if (!t->tls) {
@@ -764,12 +765,13 @@ static void start_connect(struct np_turn *t)
 {
 	struct sockaddr_storage ss;
 	int sl = np_addr_to_sockaddr(&t->server, &ss), one = 1;
+	char why[128];
 
 	conn_close(t);
 	t->fd = socket(t->server.family == 6 ? AF_INET6 : AF_INET,
 		       (t->stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->fd < 0 || sl < 0) {
-		lost(t, 0, "cannot open a socket: %s", strerror(errno));
+		lost(t, 0, "%s", np_errmsg(why, sizeof(why), errno, "cannot open a socket"));
 		return;
 	}
 	if (t->stream)
@@ -783,7 +785,7 @@ static void start_connect(struct np_turn *t)
 	t->io.data = t;
 	t->io_events = -1;
 	if (connect(t->fd, (struct sockaddr *)&ss, (socklen_t)sl) < 0 && errno != EINPROGRESS) {
-		lost(t, 0, "cannot connect: %s", strerror(errno));
+		lost(t, 0, "%s", np_errmsg(why, sizeof(why), errno, "cannot connect"));
 		return;
 	}
 	t->connect_started = now_s(t);

@@ -317,7 +317,7 @@ int np_srvtcp_listen(struct np_srvtcp *t, const np_addr_t *addr, uint16_t port, 
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "TCP socket: %s", strerror(-rc));
+		np_errmsg(err, errlen, rc, "TCP socket");
 		return rc;
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -325,7 +325,7 @@ int np_srvtcp_listen(struct np_srvtcp *t, const np_addr_t *addr, uint16_t port, 
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)sl) < 0 || listen(fd, 128) < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot listen on TCP %s: %s", np_addr_str(&a, s, sizeof(s)), strerror(-rc));
+		np_errmsg(err, errlen, rc, "cannot listen on TCP %s", np_addr_str(&a, s, sizeof(s)));
 		close(fd);
 		return rc;
 	}

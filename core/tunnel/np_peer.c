@@ -211,6 +211,10 @@ static void maybe_tcp(struct np_peer *p)
 
 	if (p->regtcp || p->udp_unanswered < REGISTER_UDP_TRIES)
 		return;
+	/* Up over UDP (direct, or through a relay over UDP): UDP works, the
+	 * server is only away for now. */
+	if (p->st == NP_ST_UP && (!np_relay_on_path(p) || np_relay_over_udp(p)))
+		return;
 	if (np_regtcp_start(p) < 0)
 		return;
 	np_warn("no answer from server %s over UDP after %u REGISTERs: registering over TCP (this network "
@@ -527,9 +531,15 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 			     p->peer_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL))
 				p->stale_peer = m.peer_public;
 			np_peer_tunnel_down(p, why);
-		} else if (!p->recovering && p->have_round && (int32_t)(m.round - p->round) > 0) {
+		} else if (!p->recovering && p->have_round && m.round != p->round &&
+			   sodium_memcmp(m.pairing, p->pairing, NP_PAIRING_LEN) != 0) {
 			/* Up: our own refresh, or the peer registering again
-			 * (restarted?): np_peer_rejoin.c tells them apart. */
+			 * (restarted?): np_peer_rejoin.c tells them apart. Any
+			 * other pairing, not only a newer round: a restarted
+			 * server numbers its rounds from a new random start. A
+			 * capture of an older one of this registration moves
+			 * nothing (the endpoint needs a handshake), and the next
+			 * refresh's answer brings the current one back. */
 			np_peer_rejoin_peer_info(p, &m);
 		}
 		break;
@@ -544,6 +554,21 @@ static void on_hold(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	np_info("no fresher registration from the peer: punching with what the server has");
 	start_punch(p, &p->held);
+}
+
+void np_peer_attempt_facts(const struct np_peer *p, uint32_t round, struct np_punch_attempt *a)
+{
+	a->round = round;
+	a->high = p->high;
+	a->nat_depth = p->nat_depth;
+	a->family = p->server.family;
+	a->self_local = p->self_local;
+	a->self_public = p->self_public;
+	a->peer_local = p->peer_local;
+	a->peer_public = p->peer_public;
+	a->self_nat = p->self_nat;
+	a->peer_nat = p->peer_nat;
+	a->peer_mapped = p->peer_mapped;
 }
 
 /* Takes the pairing of a PEER_INFO and fills the punch attempt from it. */
@@ -564,17 +589,7 @@ static void pairing_attempt(struct np_peer *p, const struct np_msg_peer_info *pi
 	p->peer_mapped = pi->peer_mapped;
 	learn_depth(p);
 	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
-	a.round = p->round;
-	a.high = p->high;
-	a.nat_depth = p->nat_depth;
-	a.family = p->server.family;
-	a.self_local = p->self_local;
-	a.self_public = p->self_public;
-	a.peer_local = p->peer_local;
-	a.peer_public = p->peer_public;
-	a.self_nat = p->self_nat;
-	a.peer_nat = p->peer_nat;
-	a.peer_mapped = p->peer_mapped;
+	np_peer_attempt_facts(p, p->round, &a);
 	a.start_in_ms = pi->start_in_ms;
 	memcpy(a.probe_key, p->probe_key, sizeof(a.probe_key));
 	*out = a;
@@ -761,8 +776,9 @@ static void on_dead(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct np_peer *p = w->data;
 	int relayed = np_relay_on_path(p);
-	/* While the relay switch runs, a packet on either path counts. */
-	double silent = ev_now(loop) - np_switch_last_rx(p);
+	/* Only the path in use counts: a tunnel whose peer answers only
+	 * over the other path is broken, and goes down to start over. */
+	double silent = ev_now(loop) - p->last_rx;
 	double at = relayed || !p->secure ? p->cfg->dead_after_s : np_recover_suspect_s(p);
 	char why[96];
 
@@ -904,13 +920,16 @@ static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 	}
 	rc = np_session_handle_init(&p->sess, np_mono_ms(), buf, len, resp, sizeof(resp), &rlen);
 	if (rc < 0) {
-		if (rc == -EKEYREJECTED)
+		if (rc == -EKEYREJECTED) {
+			p->stats.bad_mac++;
 			np_peer_auth_warn(p, "handshake rejected: the peer's key does not match --peer-key (or a corrupted packet)",
 				  from);
-		else if (rc == -EALREADY)
-			np_debug("replayed handshake initiation ignored");
-		else
+		} else if (rc == -EALREADY) {
+			p->stats.replay++;
+			np_debug("replayed handshake initiation from %s ignored", np_astr(from, a));
+		} else {
 			p->stats.bad++;
+		}
 		return;
 	}
 	if (p->st == NP_ST_PUNCH) {
@@ -1035,6 +1054,11 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 		break;
 	case NP_MSG_REGISTER_COOKIE:
 		handle_register_cookie(p, buf, len, from);
+		break;
+	case NP_MSG_NAT_PROBE_REPLY:
+		/* registered over TCP: the server answers our UDP check */
+		if (!s || !np_regtcp_udp_answer(p, buf, len, from))
+			p->stats.bad++;
 		break;
 	case NP_MSG_HANDSHAKE_COOKIE:
 		handle_hs_cookie(p, s, buf, len, from);

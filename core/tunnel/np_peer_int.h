@@ -232,6 +232,7 @@ struct np_peer {
 	np_addr_t relay_self;        /* our relayed address (family 0: none yet) */
 	np_addr_t relay_peer;        /* the peer's, from PEER_INFO */
 	int relay_wanted;            /* fallback chosen: relay as soon as both are known */
+	int relay_gap;               /* relayed, and the peer's relayed address is gone for now */
 	unsigned relay_wait_logged;
 	char relay_why[120];
 	unsigned path_switches;
@@ -323,8 +324,16 @@ unsigned np_pmtud_overhead(const struct np_peer *p);
 void np_peer_tunnel_down(struct np_peer *p, const char *reason);
 void np_peer_recovered(struct np_peer *p);
 /* One REGISTER from the main socket (the server answers with PEER_INFO,
- * a new round if either side's endpoint changed). */
+ * a new round if either side's endpoint or registration changed). */
 void np_peer_send_register(struct np_peer *p);
+/* The facts of a punch attempt in round `round` (both sides' endpoints and
+ * NAT kinds, HIGH, depth, family) from what p knows now; the caller sets
+ * the rest (attempt number, probe key, start delay). */
+void np_peer_attempt_facts(const struct np_peer *p, uint32_t round, struct np_punch_attempt *a);
+/* np_peer_status.c: printf-style text appended to a status report at
+ * buf[*n] (cap bytes in all); *n grows by what the text needs, so a report
+ * that did not fit says by how much. */
+void np_status_add(char *buf, size_t cap, size_t *n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* np_recover.c: re-punching toward the last endpoints when the peer goes
  * silent, before registering again (keys kept, no handshake). */
@@ -348,6 +357,8 @@ struct np_msg_peer_info;
 void np_relay_peer_info(struct np_peer *p, const struct np_msg_peer_info *m);
 int np_relay_instead_of_punch(struct np_peer *p);
 int np_relay_fallback(struct np_peer *p, const char *why);
+/* 1 if our relay carries us over UDP and is ready (UDP works here). */
+int np_relay_over_udp(const struct np_peer *p);
 /* We register over TCP (no UDP here): relay, over TCP or TLS only. */
 void np_relay_no_udp(struct np_peer *p);
 void np_relay_on_up(struct np_peer *p);
@@ -368,8 +379,6 @@ int np_switch_accepts(const struct np_peer *p, int sock_id);
 int np_switch_other_path(struct np_peer *p, struct np_sock *s, const np_addr_t *from);
 /* PATH_PROBE / PATH_ACK (in-tunnel messages) from `from` on socket s. */
 void np_switch_msg(struct np_peer *p, struct np_sock *s, const np_addr_t *from, int type, uint32_t id);
-/* The later of the last packets over either path (for the dead timer). */
-double np_switch_last_rx(const struct np_peer *p);
 size_t np_switch_status(struct np_peer *p, char *buf, size_t cap);
 /* np_pmtud.c: one sealed in-tunnel message to `to` on socket sock_id. */
 int np_pmtud_send_to(struct np_peer *p, int sock_id, const np_addr_t *to, int type, uint32_t id, uint16_t size,
@@ -384,6 +393,9 @@ void np_peer_learn_depth(struct np_peer *p);
 int np_regtcp_start(struct np_peer *p);
 int np_regtcp_send(struct np_peer *p, const uint8_t *msg, size_t len);
 int np_regtcp_connected(const struct np_peer *p);
+/* A NAT_PROBE_REPLY on the main socket: 1 if it answers our UDP check
+ * (registration goes back to UDP), 0 if it is not ours. */
+int np_regtcp_udp_answer(struct np_peer *p, const uint8_t *buf, size_t len, const np_addr_t *from);
 void np_regtcp_free(struct np_peer *p);
 
 /* np_peer.c: a HANDSHAKE_INIT from socket sock_id to `to` (not necessarily

@@ -106,18 +106,8 @@ void np_peer_rejoin_peer_info(struct np_peer *p, const struct np_msg_peer_info *
 	 * without a strategy: the tunnel is up. A peer that restarted on the
 	 * same endpoint punches with this round too (the server makes a new
 	 * round for a new registration), and its probes start the rejoin. */
+	np_peer_attempt_facts(p, m->round, &a);
 	a.attempt = p->attempts;
-	a.round = m->round;
-	a.high = p->high;
-	a.nat_depth = p->nat_depth;
-	a.family = p->server.family;
-	a.self_local = p->self_local;
-	a.self_public = p->self_public;
-	a.peer_local = p->peer_local;
-	a.peer_public = p->peer_public;
-	a.self_nat = p->self_nat;
-	a.peer_nat = p->peer_nat;
-	a.peer_mapped = p->peer_mapped;
 	np_auth_probe_key(p->probe_base, p->pairing, a.probe_key);
 	np_punch_pair(&p->punch, &a);
 	sodium_memzero(a.probe_key, sizeof(a.probe_key));

@@ -5,16 +5,24 @@
 #include "np_natclass.h"
 #include "np_wire.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#define REPORT(...)                                                             \
-	do {                                                                    \
-		if (n < cap) {                                                  \
-			int w_ = snprintf(buf + n, cap - n, __VA_ARGS__);       \
-			n += w_ > 0 ? (size_t)w_ : 0;                           \
-		}                                                               \
-	} while (0)
+void np_status_add(char *buf, size_t cap, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	if (*n >= cap)
+		return;
+	va_start(ap, fmt);
+	w = vsnprintf(buf + *n, cap - *n, fmt, ap);
+	va_end(ap);
+	*n += w > 0 ? (size_t)w : 0;
+}
+
+#define REPORT(...) np_status_add(buf, cap, &n, __VA_ARGS__)
 
 void np_peer_status_summary(const struct np_peer *p, char *buf, size_t cap)
 {

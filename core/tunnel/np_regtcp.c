@@ -13,14 +13,20 @@
  * the server answers there (a network that blocked UDP is not trusted to
  * pass it later, and the relayed path does not need it); when the server
  * cannot be reached over TCP either (it is down), the peer goes back to
- * UDP, and whichever answers first when it is back wins. */
+ * UDP, and whichever answers first when it is back wins. And because a
+ * peer whose UDP merely went unanswered for a while (the server was
+ * restarting) must not stay on TCP (and relayed) for good, every
+ * UDP_CHECK_S a NAT_PROBE goes to the server over UDP as well: a valid
+ * answer moves registration back to UDP (the relayed tunnel stays). */
 #include "np_peer_int.h"
 
+#include "np_auth.h"
 #include "np_frame.h"
 #define NP_LOG_COMPONENT "peer"
 #include "np_log.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -31,6 +37,7 @@
 #define RECONNECT_S 3.0
 #define CONNECT_TIMEOUT_S 5.0
 #define TX_CAP 2048
+#define UDP_CHECK_S 15.0
 
 struct np_regtcp {
 	struct np_peer *p;
@@ -48,7 +55,11 @@ struct np_regtcp {
 	size_t tx_len;
 	uint8_t pending[NP_FRAME_MAX]; /* the newest message, while connecting */
 	size_t pending_len;
+	double udp_checked;          /* when the last NAT_PROBE over UDP went out */
+	uint32_t udp_txid;
 };
+
+static void udp_check(struct np_peer *p);
 
 static void rt_close(struct np_regtcp *r, const char *why, int err)
 {
@@ -66,8 +77,7 @@ static void rt_close(struct np_regtcp *r, const char *why, int err)
 	r->tx_len = 0;
 	r->rx.have = 0;
 	if (why && r->failures++ < 3)
-		np_warn("server %s over TCP: %s%s%s; trying again", np_astr(&r->to, a), why, err ? ": " : "",
-			err ? strerror(err) : "");
+		np_warn_e(err, "server %s over TCP, trying again: %s", np_astr(&r->to, a), why);
 }
 
 static void rt_events(struct np_regtcp *r, int events)
@@ -246,6 +256,7 @@ int np_regtcp_start(struct np_peer *p)
 	r->p = p;
 	r->fd = -1;
 	r->last_attempt = -1e9;
+	r->udp_checked = ev_now(p->loop);
 	ev_timer_init(&r->timer, rt_on_timeout, CONNECT_TIMEOUT_S, 0.);
 	r->timer.data = r;
 	p->regtcp = r;
@@ -269,6 +280,7 @@ int np_regtcp_send(struct np_peer *p, const uint8_t *msg, size_t len)
 		p->udp_unanswered = 0;
 		return -ENOTCONN;
 	}
+	udp_check(p);
 	if (r->fd >= 0 && r->connected) {
 		rt_queue(r, msg, len);
 		return 0;
@@ -278,6 +290,43 @@ int np_regtcp_send(struct np_peer *p, const uint8_t *msg, size_t len)
 	if (r->fd < 0 && ev_now(p->loop) - r->last_attempt >= RECONNECT_S)
 		rt_connect(r);
 	return 0;
+}
+
+/* Every UDP_CHECK_S: does the server answer over UDP again? */
+static void udp_check(struct np_peer *p)
+{
+	struct np_regtcp *r = p->regtcp;
+	struct np_msg_nat_probe m = { 0 };
+	uint8_t buf[NP_NAT_PROBE_LEN];
+	int n;
+
+	if (!p->socks[0] || ev_now(p->loop) - r->udp_checked < UDP_CHECK_S)
+		return;
+	r->udp_checked = ev_now(p->loop);
+	randombytes_buf(&r->udp_txid, sizeof(r->udp_txid));
+	m.txid = r->udp_txid;
+	n = np_wire_encode_nat_probe(buf, sizeof(buf), &m);
+	if (n > 0)
+		np_sock_send(p, 0, &p->server, buf, (size_t)n, 0);
+}
+
+int np_regtcp_udp_answer(struct np_peer *p, const uint8_t *buf, size_t len, const np_addr_t *from)
+{
+	struct np_regtcp *r = p->regtcp;
+	struct np_msg_nat_probe_reply m;
+	char a[NP_ADDR_STRLEN];
+
+	if (!r || !r->udp_txid || !np_addr_equal(from, &p->server) || np_wire_parse_nat_probe_reply(buf, len, &m) < 0 ||
+	    m.txid != r->udp_txid)
+		return 0;
+	if (p->keys.has_token && (!(m.flags & NP_NATP_F_MAC) ||
+				  np_auth_server_verify(p->keys.token_key, p->server.port, buf, m.mac_offset, m.mac) < 0))
+		return 0;
+	np_info("the server %s answers over UDP again: registering over UDP (the relayed tunnel stays)",
+		np_astr(&p->server, a));
+	np_regtcp_free(p);
+	p->udp_unanswered = 0;
+	return 1;
 }
 
 int np_regtcp_connected(const struct np_peer *p)

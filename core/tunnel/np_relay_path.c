@@ -88,6 +88,7 @@ static void start_path(struct np_peer *p, const char *why)
 	np_sock_close_extra(p, -1);
 	p->relay_wanted = 0;
 	p->relay_wait_logged = 0;
+	p->relay_gap = 0;
 	p->path_sock = 0;
 	p->path_peer = p->relay_peer;
 	np_info("path: relayed through %s (%s), to the peer's relayed address %s: %s", np_turn_uri(p->relay),
@@ -276,6 +277,11 @@ void np_relay_free(struct np_peer *p)
 	sodium_memzero(p->relay_pass, sizeof(p->relay_pass));
 }
 
+int np_relay_over_udp(const struct np_peer *p)
+{
+	return p->relay && p->relay_transport == NP_TURN_UDP && np_turn_get_state(p->relay) == NP_TURN_READY;
+}
+
 /* We register over TCP: a relay over UDP cannot carry us, and there is
  * no direct path. */
 void np_relay_no_udp(struct np_peer *p)
@@ -340,8 +346,12 @@ void np_relay_peer_info(struct np_peer *p, const struct np_msg_peer_info *m)
 	if (peer_relay->family)
 		np_info("the peer's relayed address is %s", np_astr(peer_relay, a));
 	np_turn_clear_peers(p->relay);
-	if (np_relay_on_path(p))
-		p->path_peer = *peer_relay; /* its relay moved: follow */
+	/* Its relay moved: follow. While it has none (allocating again after a
+	 * relay restart) nothing goes out, and the next one is followed. */
+	if (np_relay_on_path(p) || (p->relay_gap && p->st == NP_ST_UP)) {
+		p->path_peer = *peer_relay;
+		p->relay_gap = !peer_relay->family;
+	}
 	p->relay_peer = *peer_relay;
 	if (peer_relay->family)
 		np_turn_add_peer(p->relay, peer_relay);
@@ -430,13 +440,7 @@ size_t np_relay_status(struct np_peer *p, char *buf, size_t cap)
 	size_t n = 0;
 	char a[NP_ADDR_STRLEN];
 
-#define R(...)                                                                  \
-	do {                                                                    \
-		if (n < cap) {                                                  \
-			int w_ = snprintf(buf + n, cap - n, __VA_ARGS__);       \
-			n += w_ > 0 ? (size_t)w_ : 0;                           \
-		}                                                               \
-	} while (0)
+#define R(...) np_status_add(buf, cap, &n, __VA_ARGS__)
 	R("relay_mode: %s\n", p->cfg->relay_mode == NP_RELAY_NEVER    ? "never"
 			      : p->cfg->relay_mode == NP_RELAY_ALWAYS ? "always"
 								       : "fallback");

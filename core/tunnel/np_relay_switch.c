@@ -308,6 +308,7 @@ void np_switch_up(struct np_peer *p)
 
 void np_switch_stop(struct np_peer *p)
 {
+	p->relay_gap = 0;
 	p->sw_on = 0;
 	p->sw_punch = 0;
 	p->sw_hint = 0;
@@ -420,11 +421,6 @@ void np_switch_msg(struct np_peer *p, struct np_sock *s, const np_addr_t *from, 
 		poll_now(p);
 }
 
-double np_switch_last_rx(const struct np_peer *p)
-{
-	return p->sw_on && p->last_rx_other > p->last_rx ? p->last_rx_other : p->last_rx;
-}
-
 size_t np_switch_status(struct np_peer *p, char *buf, size_t cap)
 {
 	size_t n = 0;
@@ -432,13 +428,7 @@ size_t np_switch_status(struct np_peer *p, char *buf, size_t cap)
 	uint64_t ms = now_ms(p);
 	char a[NP_ADDR_STRLEN];
 
-#define R(...)                                                                  \
-	do {                                                                    \
-		if (n < cap) {                                                  \
-			int w_ = snprintf(buf + n, cap - n, __VA_ARGS__);       \
-			n += w_ > 0 ? (size_t)w_ : 0;                           \
-		}                                                               \
-	} while (0)
+#define R(...) np_status_add(buf, cap, &n, __VA_ARGS__)
 	if (p->st == NP_ST_UP && p->path_why[0])
 		R("path_reason: %s\n", p->path_why);
 	R("path_switches: %u\n", p->path_switches);
@@ -465,6 +455,8 @@ size_t np_switch_status(struct np_peer *p, char *buf, size_t cap)
 				R("direct_next_attempt_s: %.0f\n",
 				  p->ps.next_try > ms ? (double)(p->ps.next_try - ms) / 1000.0 : 0.0);
 		}
+		if (p->last_rx_other > 0)
+			R("other_path_last_packet_seconds_ago: %.1f\n", now - p->last_rx_other);
 		R("path_holddown_s: %.0f\n", (double)p->ps.hold / 1000.0);
 		R("path_fallbacks: %u\n", p->ps.fallbacks);
 	}

@@ -88,10 +88,11 @@
 #                            the old address go, as a real NAT's would. Sets
 #                            LAB_PUB_IP_NAME. Not for none/double sites.
 #   lab_set_nat NAME KIND    NAME's outer NAT changes its kind in place (its
-#                            nftables rules are replaced; same address, the
-#                            conntrack entries it has keep their mappings, new
-#                            ones follow KIND). Sets LAB_KIND_NAME. Not for
-#                            none/double sites, nor to none/double.
+#                            nftables rules are replaced in one transaction;
+#                            same address; the conntrack entries it has keep
+#                            their mappings, new ones follow KIND). Sets
+#                            LAB_KIND_NAME. Not for none/double sites, nor to
+#                            none/double.
 #   lab_site_move NAME KIND  NAME moves to another network: its NAT namespace is
 #                            replaced by (for a none site: it moves behind) a
 #                            fresh NAT of KIND (not none/double)
@@ -1019,14 +1020,16 @@ lab_renumber() {
 }
 
 lab_set_nat() {
-	local name=$1 kind=$2 ns
+	local name=$1 kind=$2 ns rules
 	_lab_single_nat "$name" lab_set_nat
 	lab_valid_kind "$kind" || exit 1
 	case $kind in none | double) lab_fail "lab_set_nat: kind '$kind' is not a single NAT" ;; esac
 	ns=${LAB_PREFIX}nat-$name
 	lab_trace "lab_set_nat $name: $(_lab_var "LAB_KIND_$name") -> $kind"
-	_lab_setup ip netns exec "$ns" nft delete table ip nplab
-	_lab_nat_setup "nat-$name" "$kind" "$(_lab_var "LAB_PUB_IP_$name")"
+	rules=$(_lab_nat_ruleset "$kind" "$(_lab_var "LAB_PUB_IP_$name")") || return 1
+	# One nft transaction: no moment without the NAT's rules.
+	ip netns exec "$ns" nft -f - <<<"delete table ip nplab
+$rules"
 	_lab_set "LAB_KIND_$name" "$kind"
 }
 

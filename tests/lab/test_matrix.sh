@@ -11,7 +11,9 @@
 # One server for the whole run; every cell gets fresh sites (lab_site_del, then
 # lab_site: new NAT namespaces, so no conntrack state survives from one cell to
 # the next) and its own --session name (so no registration of an earlier cell
-# can pair with this one).
+# can pair with this one). Cells run three at a time (NP_MATRIX_PAIRS), on
+# sites A-B, C-D and E-F, polled together: each cell's wall time counts from
+# its own start.
 # Every verdict reads `natpunch status --json` (lab_status), not the logs.
 #   tunnel cell: both report state UP and a ping works each way within the
 #     bound, measured from starting the daemons (the bound includes NAT
@@ -62,7 +64,14 @@ expected_strategy() {
 }
 
 lab_init
-lab_keys A B
+# Cells run PAIRS at a time, one pair of sites each (A-B, C-D, E-F), polled
+# together, so each cell's time is its own (not the time the test took to
+# get to it).
+PAIRS=${NP_MATRIX_PAIRS:-3}
+PNAMES=(A B C D E F)
+[ "$PAIRS" -ge 1 ] && [ "$PAIRS" -le 3 ] || { echo "NP_MATRIX_PAIRS must be 1..3"; exit 1; }
+lab_keys "${PNAMES[@]:0:$((2 * PAIRS))}"
+lab_pair E F
 lab_server
 lab_start_server
 
@@ -71,37 +80,38 @@ NFAIL=0
 FAILED=()
 declare -A RESULT
 
-# Stop the daemons of the last cell, give A and B fresh NATs of these kinds.
+# fresh_sites A B KIND_A KIND_B: stop the daemons of A and B's last cell,
+# give them fresh NATs of these kinds.
 fresh_sites() {
-	lab_stop A 2
-	lab_stop B 2
-	unset LAB_PID_A LAB_PID_B
-	lab_site_del A
-	lab_site_del B
-	lab_site A "$1"
-	lab_site B "$2"
+	lab_stop "$1" 2
+	lab_stop "$2" 2
+	unset "LAB_PID_$1" "LAB_PID_$2"
+	lab_site_del "$1"
+	lab_site_del "$2"
+	lab_site "$1" "$3"
+	lab_site "$2" "$4"
 }
 
 DEAD=""
-cell_ready() {
+cell_ready() { # A B
 	local n
-	for n in A B; do
+	for n in "$1" "$2"; do
 		if ! lab_alive "$(lab_get PID "$n")"; then
 			DEAD=$n
 			return 0
 		fi
 	done
-	lab_tunnel_is_up A && lab_tunnel_is_up B && lab_ping A B && lab_ping B A
+	lab_tunnel_is_up "$1" && lab_tunnel_is_up "$2" && lab_ping "$1" "$2" && lab_ping "$2" "$1"
 }
 
 no_path() { [[ $(lab_status "$1" last_failure 2>/dev/null) == "no direct path possible"* ]]; }
-both_no_path() { no_path A && no_path B; }
+both_no_path() { no_path "$1" && no_path "$2"; }
 
-either_up() { lab_tunnel_was_up A || lab_tunnel_was_up B; }
+either_up() { lab_tunnel_was_up "$1" || lab_tunnel_was_up "$2"; }
 
-cell_logs() {
+cell_logs() { # A B
 	local n
-	for n in A B; do
+	for n in "$1" "$2"; do
 		echo "----- $n ($(lab_get KIND "$n")): $(lab_get LOG "$n") (last 40 lines) -----"
 		tail -n 40 "$(lab_get LOG "$n")" || true
 	done
@@ -109,46 +119,92 @@ cell_logs() {
 	tail -n 20 "$LAB_LOG_server" || true
 }
 
-# cell_fail ROW COL WHAT
+# cell_fail ROW COL WHAT [A B]
 cell_fail() {
 	NFAIL=$((NFAIL + 1))
 	FAILED+=("$1 x $2: $3")
 	echo "cell $1 x $2: FAIL: $3"
-	cell_logs
+	cell_logs "${4:-A}" "${5:-B}"
 }
 
-max_time_ms() {
+max_time_ms() { # A B
 	local a b
-	a=$(lab_status A time_to_up_ms || echo 0)
-	b=$(lab_status B time_to_up_ms || echo 0)
+	a=$(lab_status "$1" time_to_up_ms || echo 0)
+	b=$(lab_status "$2" time_to_up_ms || echo 0)
 	[ "$a" -ge "$b" ] && echo "$a" || echo "$b"
 }
 
-run_cell() {
-	local row=$1 col=$2 b want t0 wall strat tms exp
-	b=$(bound "$row" "$col")
-	exp=$(expected_strategy "$row" "$col")
+# The cells of one batch, by slot p (pair PNAMES[2p], PNAMES[2p+1]).
+declare -a C_ROW C_COL C_B C_T0 C_WALL C_STATE C_DEAD
+
+prep_cell() { # P ROW COL: fresh sites of those kinds for slot P
+	local p=$1 a=${PNAMES[2 * $1]} b=${PNAMES[2 * $1 + 1]}
+	C_ROW[p]=$2 C_COL[p]=$3 C_B[p]=$(bound "$2" "$3") C_STATE[p]=wait C_DEAD[p]="" C_WALL[p]=""
+	fresh_sites "$a" "$b" "$2" "$3"
+}
+
+start_cell() { # P: its daemons; its time counts from now
+	local p=$1 a=${PNAMES[2 * $1]} b=${PNAMES[2 * $1 + 1]}
 	NCELL=$((NCELL + 1))
-	fresh_sites "$row" "$col"
-	DEAD=""
-	t0=$(lab_now_ms)
-	lab_start_pair A B 10.10.0 --session "mx$NCELL"
-	if [ "$b" = fail ]; then
+	C_T0[p]=$(lab_now_ms)
+	lab_start_pair "$a" "$b" 10.10.0 --session "mx$NCELL"
+}
+
+# One look at every waiting cell: ready (ok), a daemon gone (dead), or past
+# its bound (late). 0 when no cell waits any more.
+poll_cells() {
+	local p a b now limit waiting=0
+	for ((p = 0; p < NSLOT; p++)); do
+		[ "${C_STATE[p]}" = wait ] || continue
+		a=${PNAMES[2 * p]} b=${PNAMES[2 * p + 1]}
+		if [ "${C_B[p]}" = fail ]; then
+			limit=10
+			if both_no_path "$a" "$b"; then
+				C_STATE[p]=ok C_WALL[p]=$(($(lab_now_ms) - C_T0[p]))
+				continue
+			fi
+		else
+			limit=${C_B[p]}
+			DEAD=""
+			if cell_ready "$a" "$b"; then
+				now=$(lab_now_ms)
+				if [ -n "$DEAD" ]; then
+					C_STATE[p]=dead C_DEAD[p]=$DEAD
+				else
+					C_STATE[p]=ok C_WALL[p]=$((now - C_T0[p]))
+				fi
+				continue
+			fi
+		fi
+		now=$(lab_now_ms)
+		if [ $((now - C_T0[p])) -gt $((limit * 1000)) ]; then
+			C_STATE[p]=late
+		else
+			waiting=1
+		fi
+	done
+	[ "$waiting" = 0 ]
+}
+
+finish_cell() { # P
+	local p=$1 a=${PNAMES[2 * $1]} b=${PNAMES[2 * $1 + 1]} row=${C_ROW[$1]} col=${C_COL[$1]} bnd=${C_B[$1]}
+	local wall=${C_WALL[$1]} want strat tms exp n st=""
+	exp=$(expected_strategy "$row" "$col")
+	if [ "$bnd" = fail ]; then
 		want="clean failure in 10 s"
-		if ! lab_wait 10 both_no_path; then
-			cell_fail "$row" "$col" "no 'no direct path possible' as last_failure in both statuses within 10 s"
+		if [ "${C_STATE[p]}" != ok ]; then
+			cell_fail "$row" "$col" "no 'no direct path possible' as last_failure in both statuses within 10 s" "$a" "$b"
 			RESULT[$row,$col]="FAIL"
 			return 0
 		fi
-		wall=$(($(lab_now_ms) - t0))
 		sleep 0.5 # anything that would still come up in error would say so now
-		if either_up; then
-			cell_fail "$row" "$col" "a tunnel came up (status tunnel_ups) although no direct path is possible"
+		if either_up "$a" "$b"; then
+			cell_fail "$row" "$col" "a tunnel came up (status tunnel_ups) although no direct path is possible" "$a" "$b"
 			RESULT[$row,$col]="FAIL"
 			return 0
 		fi
-		if ! lab_alive "$LAB_PID_A" || ! lab_alive "$LAB_PID_B"; then
-			cell_fail "$row" "$col" "a daemon exited after 'no direct path' (A alive: $(lab_alive "$LAB_PID_A" && echo yes || echo no), B alive: $(lab_alive "$LAB_PID_B" && echo yes || echo no))"
+		if ! lab_alive "$(lab_get PID "$a")" || ! lab_alive "$(lab_get PID "$b")"; then
+			cell_fail "$row" "$col" "a daemon exited after 'no direct path' ($a alive: $(lab_alive "$(lab_get PID "$a")" && echo yes || echo no), $b alive: $(lab_alive "$(lab_get PID "$b")" && echo yes || echo no))" "$a" "$b"
 			RESULT[$row,$col]="FAIL"
 			return 0
 		fi
@@ -157,28 +213,30 @@ run_cell() {
 		RESULT[$row,$col]="no path ${wall}ms"
 		return 0
 	fi
-	want="tunnel + ping both ways in $b s"
-	if ! lab_wait "$b" cell_ready || [ -n "$DEAD" ]; then
-		if [ -n "$DEAD" ]; then
-			cell_fail "$row" "$col" "daemon $DEAD exited (status $(lab_exit_status "$(lab_get PID "$DEAD")" 2 || true))"
-		else
-			local st=""
-			for n in A B; do lab_tunnel_is_up "$n" && st="$st $n:up" || st="$st $n:no-tunnel-up"; done
-			cell_fail "$row" "$col" "no tunnel with ping both ways within $b s ($st)"
-		fi
+	want="tunnel + ping both ways in $bnd s"
+	case ${C_STATE[p]} in
+	dead)
+		n=${C_DEAD[p]}
+		cell_fail "$row" "$col" "daemon $n exited (status $(lab_exit_status "$(lab_get PID "$n")" 2 || true))" "$a" "$b"
+		RESULT[$row,$col]="FAIL"
+		return 0
+		;;
+	late)
+		for n in "$a" "$b"; do lab_tunnel_is_up "$n" && st="$st $n:up" || st="$st $n:no-tunnel-up"; done
+		cell_fail "$row" "$col" "no tunnel with ping both ways within $bnd s ($st)" "$a" "$b"
+		RESULT[$row,$col]="FAIL"
+		return 0
+		;;
+	esac
+	strat=$(lab_status "$a" strategy || echo "?")
+	tms=$(max_time_ms "$a" "$b")
+	if [ "$wall" -gt $((bnd * 1000)) ]; then
+		cell_fail "$row" "$col" "tunnel and pings took $wall ms, over the $bnd s bound" "$a" "$b"
 		RESULT[$row,$col]="FAIL"
 		return 0
 	fi
-	wall=$(($(lab_now_ms) - t0))
-	strat=$(lab_status A strategy || echo "?")
-	tms=$(max_time_ms)
-	if [ "$wall" -gt $((b * 1000)) ]; then
-		cell_fail "$row" "$col" "tunnel and pings took $wall ms, over the $b s bound"
-		RESULT[$row,$col]="FAIL"
-		return 0
-	fi
-	if ! lab_ping_both A B; then
-		cell_fail "$row" "$col" "3 pings each way after the tunnel came up failed"
+	if ! lab_ping_both "$a" "$b"; then
+		cell_fail "$row" "$col" "3 pings each way after the tunnel came up failed" "$a" "$b"
 		RESULT[$row,$col]="FAIL"
 		return 0
 	fi
@@ -189,23 +247,48 @@ run_cell() {
 	RESULT[$row,$col]="$strat ${tms}ms"
 }
 
+# run_batch ROW/COL...: those cells at once, one pair of sites each.
+run_batch() {
+	local p cell
+	NSLOT=$#
+	p=0
+	for cell in "$@"; do
+		prep_cell "$p" "${cell%%/*}" "${cell#*/}"
+		p=$((p + 1))
+	done
+	for ((p = 0; p < NSLOT; p++)); do
+		start_cell "$p"
+	done
+	lab_wait 31 poll_cells || true # every cell's bound is at most 30 s
+	for ((p = 0; p < NSLOT; p++)); do
+		finish_cell "$p"
+	done
+}
+
 started=$(lab_now_ms)
+BATCH=()
 for row in "${ROWS[@]}"; do
 	for col in "${COLS[@]}"; do
 		if [ -n "${NP_MATRIX_CELLS:-}" ] && [[ " $NP_MATRIX_CELLS " != *" $row:$col "* ]]; then
 			RESULT[$row,$col]="-"
 			continue
 		fi
-		run_cell "$row" "$col"
+		BATCH+=("$row/$col")
+		if [ "${#BATCH[@]}" = "$PAIRS" ]; then
+			run_batch "${BATCH[@]}"
+			BATCH=()
+		fi
 	done
 done
+[ "${#BATCH[@]}" = 0 ] || run_batch "${BATCH[@]}"
 
 # --strategy=simple against a symmetric NAT: a clean failure that says why.
 simple_check() {
 	local n json strat reason
-	fresh_sites cone symmetric-random
+	for n in "${PNAMES[@]:2:$((2 * PAIRS - 2))}"; do lab_stop "$n" 2; done
+	fresh_sites A B cone symmetric-random
 	lab_start_pair A B 10.10.0 --session mx-simple --strategy=simple
-	if lab_wait 15 either_up; then
+	if lab_wait 15 either_up A B; then
 		cell_fail cone symmetric-random "--strategy=simple: a tunnel came up against symmetric-random"
 		return 0
 	fi

@@ -13,6 +13,13 @@
 # Each: the restarted daemon starts, then pings both ways must pass within
 # BOUND_MS; the survivor's tunnel never goes down (tunnel_downs stays 0), and
 # its endpoint for the restarted peer is that peer's new public endpoint.
+# Then the replay: the router captured every HANDSHAKE_INIT of the run; an
+# internet host X sends them all again to each peer, forged from addresses
+# the NATs let through but that are not the peer's: the server's port the
+# peer registers with, and (to A) B's endpoint before its last restart.
+# Neither peer's endpoint moves, no tunnel goes down, the responder drops
+# the initiations as replayed (an old timestamp; the initiator drops them
+# as not made for it), and the tunnel still pings both ways.
 set -eu -o pipefail
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=nplab.sh
@@ -21,9 +28,18 @@ source "$NP_SOURCE_DIR/tests/lab/nplab.sh"
 BOUND_MS=5000
 PA=45100
 PB=45200
+INJ=$NP_BUILD_DIR/tests/lab/np_labinject
 
 lab_init
+command -v tcpdump >/dev/null || lab_fail "tcpdump is missing (Debian: apt-get install tcpdump)"
+[ -x "$INJ" ] || lab_fail "$INJ is missing (build the tests first)"
 lab_two_sites
+lab_host X
+# Every HANDSHAKE_INIT ([2][0x20]...) that crosses the router, for the replay.
+inits=$LAB_DIR/inits.pcap
+cap_log=$LAB_DIR/logs/tcpdump-router.log
+cap_pid=$(lab_bg router "$cap_log" tcpdump -Z root -U --immediate-mode -n -i any -w "$inits" "udp[8] = 2 and udp[9] = 0x20")
+lab_wait 10 grep -q "listening on" "$cap_log" || lab_fail "tcpdump on the router did not start"
 lab_start_server
 lab_start_peer A "$LAB_PORT1" 10.10.0.1 10.10.0.2
 lab_start_peer B "$LAB_PORT2" 10.10.0.2 10.10.0.1 --port "$PB"
@@ -60,8 +76,37 @@ _restart_back() { # RESTARTED OTHER
 restart B "B same port" --port "$PB"
 restart A "A new port" --port "$PA"
 restart A "A same port" --port "$PA"
+old_b=$(lab_status A peer_endpoint)
 restart B "B new port"
 lab_ping_both A B || lab_fail "ping failed after the restarts"
 echo "rejoins: A $(lab_status A rejoins), B $(lab_status B rejoins)"
+
+# ---- the replay ---------------------------------------------------------------
+sleep 0.5
+lab_kill "$cap_pid"
+n=$(tcpdump -r "$inits" -n 2>/dev/null | wc -l)
+[ "$n" -ge 4 ] || lab_fail "captured only $n handshake initiations at the router"
+ep_a=$(lab_status B peer_endpoint)
+ep_b=$(lab_status A peer_endpoint)
+downs_a=$(lab_status A tunnel_downs) downs_b=$(lab_status B tunnel_downs)
+dropped() { echo $(($(lab_status "$1" dropped_replayed) + $(lab_status "$1" dropped_unauthenticated))); }
+replayed() { echo $(($(lab_status A dropped_replayed) + $(lab_status B dropped_replayed))); }
+drop_a=$(dropped A) drop_b=$(dropped B) rep0=$(replayed)
+inject() { # FROM TO_ENDPOINT
+	lab_exec X "$INJ" --spoof "$1" --count 2 replay "${2%:*}" "${2##*:}" "$inits" >/dev/null ||
+		lab_fail "the replay from $1 to $2 failed"
+}
+inject "$old_b" "$ep_a"
+inject "$SERVER_IP:$LAB_PORT1" "$ep_a"
+inject "$SERVER_IP:$LAB_PORT2" "$ep_b"
+sleep 1
+echo "replayed $n initiations twice from each of 3 forged sources"
+lab_check "A's endpoint for B did not move ($ep_b)" test "$(lab_status A peer_endpoint)" = "$ep_b"
+lab_check "B's endpoint for A did not move ($ep_a)" test "$(lab_status B peer_endpoint)" = "$ep_a"
+lab_check "no tunnel went down" test "$(lab_status A tunnel_downs):$(lab_status B tunnel_downs)" = "$downs_a:$downs_b"
+lab_check "the replays were dropped (A $drop_a -> $(dropped A), B $drop_b -> $(dropped B))" \
+	test "$(dropped A)" -gt "$drop_a" -a "$(dropped B)" -gt "$drop_b"
+lab_check "the responder refused them as replayed ($rep0 -> $(replayed))" test "$(replayed)" -gt "$rep0"
+lab_ping_both A B || lab_fail "ping failed after the replay"
 lab_assert_alive server A B
-lab_pass "a restarted peer is back within $BOUND_MS ms, the survivor stays up:$results"
+lab_finish "a restarted peer is back within $BOUND_MS ms, the survivor stays up:$results; replayed initiations move nothing"

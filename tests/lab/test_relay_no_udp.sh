@@ -8,7 +8,9 @@
 # server tells it that B registered over TCP. Both come up relayed; ping
 # works; status says relayed and the transport. Over TCP, the server then
 # stops and comes back: B goes back to UDP while it is away, registers over
-# TCP again once it is back, and the tunnel keeps working. Reports the time
+# TCP again once it is back, and the tunnel keeps working; then UDP comes
+# back, B's periodic UDP check is answered and it registers over UDP again
+# (the relayed tunnel stays). Reports the time
 # from the start to the tunnel being up, and the ping RTT through the relay.
 set -eu -o pipefail
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -62,6 +64,16 @@ phase() { # TRANSPORT SECOND_URI
 		lab_start_server --turn "turn:$TURN_IP" --turn "$uri2" --turn-secret "$LAB_TURN_SECRET_FILE"
 		lab_wait 40 reconnected || lab_fail "B did not register over TCP again after the server came back"
 		lab_ping_both A B || lab_fail "ping after the server came back"
+		# UDP comes back: B's periodic NAT_PROBE over UDP is answered, and
+		# it registers over UDP again; the relayed tunnel stays.
+		lab_unblock_udp B
+		lab_wait 40 grep -q "answers over UDP again" "$(lab_get LOG B)" ||
+			lab_fail "B did not notice that UDP works again"
+		[ "$(lab_status B server_transport)" = udp ] || lab_fail "B's status still says $(lab_status B server_transport)"
+		lab_ping_both A B || lab_fail "ping after B moved back to UDP"
+		lab_stop A
+		lab_stop B
+		lab_block_udp B
 	fi
 	lab_stop A
 	lab_stop B

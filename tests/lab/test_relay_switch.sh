@@ -59,6 +59,16 @@ done
 grep -q "path: switched to direct, peer .*: the direct path answered" "$(lab_get LOG A)" || lab_fail "A: no log line for the switch"
 lab_ping_both A B || lab_fail "ping over the direct path"
 
+# loss = replies missing below the last sequence number answered
+ping_loss() {
+	awk -F'icmp_seq=' '/bytes from/ { split($2, a, " "); n++; last = a[1] }
+		END { if (!last) print 100; else printf "%.1f\n", 100 * (last - n) / last }' "$pinglog"
+}
+# The background attempt and the switch did not disturb the relayed data.
+loss=$(ping_loss)
+echo "ping loss up to the direct path: $loss %"
+awk -v l="$loss" 'BEGIN { exit !(l <= 2) }' || lab_fail "ping lost $loss % before the block (want <= 2 %)"
+
 # Block direct UDP between the sites; the server and the relay stay reachable.
 t2=$(lab_now_ms)
 lab_exec router nft -f - <<EOT
@@ -85,9 +95,7 @@ done
 lab_ping_both A B || lab_fail "ping through the relay after the fallback"
 
 lab_kill "$ping_pid" 1 || true
-# loss = replies missing below the last sequence number answered
-loss=$(awk -F'icmp_seq=' '/bytes from/ { split($2, a, " "); n++; last = a[1] }
-	END { if (!last) print 100; else printf "%.1f\n", 100 * (last - n) / last }' "$pinglog")
+loss=$(ping_loss)
 echo "ping loss over both switches: $loss %"
 awk -v l="$loss" 'BEGIN { exit !(l <= 25) }' || lab_fail "ping lost $loss % (want <= 25 %)"
 
