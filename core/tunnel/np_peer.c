@@ -518,6 +518,18 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 			/* Not from this socket: its NAT entries may be what failed. */
 			snprintf(why, sizeof(why), "the peer registered again (round %u); registering afresh", m.round);
 			np_recover_stop(p);
+			/* A round from the peer's tunnel socket (the same LAN
+			 * endpoint as in our pairing: a NAT reset made it a new
+			 * mapping): the peer registers afresh too, and until it
+			 * has, the server names it there; a punch from that would
+			 * spend our predicted ports on a socket the peer is
+			 * closing. Hold such a PEER_INFO. A round from a new socket
+			 * is the peer's fresh registration: use it. Only where a
+			 * punch spends ports (a sequential NAT on either side). */
+			if (np_addr_equal(&m.peer_local, &p->peer_local) &&
+			    (p->self_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL ||
+			     p->peer_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL))
+				p->stale_peer = m.peer_public;
 			np_peer_tunnel_down(p, why);
 		} else if (!p->recovering && p->have_round && m.round != p->round &&
 			   sodium_memcmp(m.pairing, p->pairing, NP_PAIRING_LEN) != 0) {

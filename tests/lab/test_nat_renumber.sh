@@ -6,11 +6,13 @@
 #            pings both ways within 5 s, no new registration on either side.
 #   phase 2: B moves behind a cone NAT (lab_site_move: B's address and
 #            route change, the process stays). Neither side's packets reach
-#            the other's NAT any more: after the dead timer both re-punch and
-#            ask the server, which starts a new round. Back within one dead
-#            timer (15 s) + 5 s (measured: about 15 s).
-#   phase 3: A's NAT renumbers again, both now behind NATs: back within one
-#            dead timer + 5 s.
+#            the other's NAT any more: once the silence is noticed
+#            (keepalive 5 s + 2 s after the last packet, not the 15 s dead
+#            timer) both re-punch and ask the server, whose new round both
+#            follow. Back within 13 s (measured: 7.4 s; about 15 s when
+#            recovery waited for the dead timer).
+#   phase 3: A's NAT renumbers again, both now behind NATs: back within
+#            13 s (measured: 8.3 s).
 set -eu -o pipefail
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=nplab.sh
@@ -30,20 +32,22 @@ lab_renumber A
 t0=$(lab_now_ms)
 lab_wait 5 both_ways || lab_fail "phase 1: no ping both ways within 5 s of NAT A renumbering ($old -> $(lab_get PUB_IP A))"
 echo "ok: phase 1: NAT A renumbered $old -> $(lab_get PUB_IP A): pings both ways after $(($(lab_now_ms) - t0)) ms"
-grep -q "peer moved from $old:.* to $(lab_get PUB_IP A):" "$(lab_get LOG B)" || lab_fail "phase 1: B did not log the peer's move"
+# (While lab_renumber swaps the NAT's rules a packet may leave un-NATed and
+# B follow it for a moment: only the move to the new address counts.)
+grep -q "peer moved from .* to $(lab_get PUB_IP A):" "$(lab_get LOG B)" || lab_fail "phase 1: B did not log the peer's move to $(lab_get PUB_IP A)"
 [ "$(regs A)" = "$ra" ] && [ "$(regs B)" = "$rb" ] || lab_fail "phase 1: a new registration although roaming sufficed"
 
 # Phase 2
 lab_site_move B cone
 t0=$(lab_now_ms)
-lab_wait 20 both_ways || lab_fail "phase 2: no ping both ways within 20 s of B moving behind a cone NAT"
+lab_wait 13 both_ways || lab_fail "phase 2: no ping both ways within 13 s of B moving behind a cone NAT"
 echo "ok: phase 2: B moved behind a cone NAT ($(lab_get PUB_IP B)): pings both ways after $(($(lab_now_ms) - t0)) ms"
 
 # Phase 3
 old=$(lab_get PUB_IP A)
 lab_renumber A
 t0=$(lab_now_ms)
-lab_wait 20 both_ways || lab_fail "phase 3: no ping both ways within 20 s of NAT A renumbering behind-NAT to behind-NAT"
+lab_wait 13 both_ways || lab_fail "phase 3: no ping both ways within 13 s of NAT A renumbering behind-NAT to behind-NAT"
 echo "ok: phase 3: NAT A renumbered $old -> $(lab_get PUB_IP A) (B behind a NAT): pings both ways after $(($(lab_now_ms) - t0)) ms"
 lab_ping_both A B || lab_fail "ping failed after the last recovery"
 lab_assert_alive server A B
