@@ -287,10 +287,19 @@ static void test_bad_frames_close(void **state)
 	stop();
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void test_slow_and_idle_closed(void **state)
 {
 	uint8_t buf[256];
 	int slow, idle, live, n;
+	double idle_at, t;
 
 	start(8, 8, 0.3, 3.0);
 	slow = connect_from(1, 0);
@@ -299,6 +308,7 @@ static void test_slow_and_idle_closed(void **state)
 	n = reg_msg(buf, sizeof(buf), "idle", 1, NULL);
 	send_frame(idle, buf, (size_t)n);
 	assert_true(recv_frame(idle, buf, sizeof(buf)) > 0);
+	idle_at = now_s();
 	live = connect_from(1, 1);
 	n = reg_msg(buf, sizeof(buf), "live", 2, NULL);
 	send_frame(live, buf, (size_t)n);
@@ -306,15 +316,20 @@ static void test_slow_and_idle_closed(void **state)
 	/* The sweep runs every second: after it, the slow one is gone. */
 	pump(1100);
 	assert_true(closed(slow));
-	assert_true(open_still(idle));
-	/* live keeps sending; idle does not, and is closed 3 to 4 s after its frame. */
-	for (int i = 0; i < 20 && open_still(idle); i++) {
+	/* idle is not closed early (the look only counts while the wall
+	 * clock, which a loaded machine stretches, is short of 3 s). */
+	if (now_s() - idle_at < 2.5)
+		assert_true(open_still(idle));
+	/* live keeps sending; idle does not, and is closed 3 to 4 s after its
+	 * frame (a loaded machine may take longer: bounded at 15 s). */
+	for (t = now_s(); now_s() - t < 15 && open_still(idle);) {
 		n = reg_msg(buf, sizeof(buf), "live", 2, NULL);
 		send_frame(live, buf, (size_t)n);
 		assert_true(recv_frame(live, buf, sizeof(buf)) > 0);
 		pump(400);
 	}
 	assert_true(closed(idle));
+	assert_true(now_s() - idle_at >= 3.0);
 	assert_true(open_still(live));
 	close(slow);
 	close(idle);
