@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "np_evtest.h"
+
 #include "np_stun.h"
 #include "np_turn.h"
 
@@ -150,22 +152,6 @@ static void on_down(void *arg, const char *msg)
 	assert_non_null(strstr(msg, "437"));
 }
 
-static void on_stop(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	ev_break(loop, EVBREAK_ONE);
-}
-
-/* Runs the loop until cond or timeout_s. */
-#define RUN_UNTIL(loop, cond, timeout_s)                                 \
-	do {                                                             \
-		ev_timer to_;                                            \
-		ev_timer_init(&to_, on_stop, (timeout_s), 0.);           \
-		ev_timer_start((loop), &to_);                            \
-		while (!(cond) && ev_is_active(&to_))                    \
-			ev_run((loop), EVRUN_ONCE);                      \
-		ev_timer_stop((loop), &to_);                             \
-	} while (0)
-
 static void test_allocate_stale_nonce_channel_and_loss(void **state)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -196,7 +182,7 @@ static void test_allocate_stale_nonce_channel_and_loss(void **state)
 	snprintf(cfg.password, sizeof(cfg.password), "secret");
 	assert_int_equal(np_turn_new(loop, &cfg, &cb, &c, &t, err, sizeof(err)), 0);
 
-	RUN_UNTIL(loop, c.ready == 1, 5.0);
+	NP_RUN_UNTIL(loop, c.ready == 1, 5.0);
 	assert_int_equal(c.ready, 1);
 	assert_int_equal(f.allocs, 3); /* plain, 401 -> authenticated, 438 -> new nonce */
 	assert_int_equal(c.relayed.port, 50001);
@@ -204,10 +190,10 @@ static void test_allocate_stale_nonce_channel_and_loss(void **state)
 
 	/* A channel, and data both ways through it. */
 	assert_int_equal(np_turn_add_peer(t, &peer), 0);
-	RUN_UNTIL(loop, f.binds == 1, 5.0);
-	RUN_UNTIL(loop, 0, 0.1); /* let the bind answer in */
+	NP_RUN_UNTIL(loop, f.binds == 1, 5.0);
+	NP_RUN_UNTIL(loop, 0, 0.1); /* let the bind answer in */
 	assert_int_equal(np_turn_send(t, &peer, "hello", 5), 0);
-	RUN_UNTIL(loop, c.data[0], 5.0);
+	NP_RUN_UNTIL(loop, c.data[0], 5.0);
 	assert_string_equal(f.got_data, "hello");
 	assert_string_equal(c.data, "hello");
 	assert_int_equal(np_turn_send(t, &(np_addr_t){ .family = 4, .port = 1 }, "x", 1), -ENOENT);
@@ -215,11 +201,11 @@ static void test_allocate_stale_nonce_channel_and_loss(void **state)
 	/* The allocation is lost: on_down, then a new one (and the channel again). */
 	f.lose_next_refresh = 1;
 	np_turn_check(t);
-	RUN_UNTIL(loop, c.ready == 2, 8.0);
+	NP_RUN_UNTIL(loop, c.ready == 2, 8.0);
 	assert_int_equal(c.down, 1);
 	assert_int_equal(c.ready, 2);
 	assert_int_equal(c.relayed.port, 50002);
-	RUN_UNTIL(loop, f.binds == 2, 5.0);
+	NP_RUN_UNTIL(loop, f.binds == 2, 5.0);
 	assert_int_equal(f.binds, 2);
 	assert_true(np_turn_get_stats(t)->rtt_ms > 0);
 
@@ -264,7 +250,7 @@ static void test_wrong_password(void **state)
 		assert_int_equal(np_turn_new(loop, &cfg, &cb, &c, &t, err, sizeof(err)), 0);
 		for (int i = 0; i < 40 && np_turn_get_state(t) != NP_TURN_FAILED; i++) {
 			ssize_t n;
-			RUN_UNTIL(loop, 0, 0.05);
+			NP_RUN_UNTIL(loop, 0, 0.05);
 			fl = sizeof(from);
 			n = recvfrom(f.fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
 			if (n <= 0 || np_stun_parse(buf, (size_t)n, &m) < 0)

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "np_evtest.h"
+
 #include "np_stun.h"
 #include "np_turn.h"
 #include "np_turn_cred.h"
@@ -138,21 +140,6 @@ static void on_down(void *arg, const char *msg)
 	assert_non_null(strstr(msg, "renewing"));
 }
 
-static void on_stop(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	ev_break(loop, EVBREAK_ONE);
-}
-
-#define RUN_UNTIL(loop, cond, timeout_s)                                 \
-	do {                                                             \
-		ev_timer to_;                                            \
-		ev_timer_init(&to_, on_stop, (timeout_s), 0.);           \
-		ev_timer_start((loop), &to_);                            \
-		while (!(cond) && ev_is_active(&to_))                    \
-			ev_run((loop), EVRUN_ONCE);                      \
-		ev_timer_stop((loop), &to_);                             \
-	} while (0)
-
 /* expires_in: seconds from now of the first user's expiry. */
 static void run_renewal(long expires_in, int want_renewal)
 {
@@ -186,14 +173,14 @@ static void run_renewal(long expires_in, int want_renewal)
 	snprintf(cfg.user, sizeof(cfg.user), "%s", r.users[0]);
 	snprintf(cfg.password, sizeof(cfg.password), "%s", r.pass[0]);
 	assert_int_equal(np_turn_new(loop, &cfg, &cb, &c, &t, err, sizeof(err)), 0);
-	RUN_UNTIL(loop, c.ready == 1, 5.0);
+	NP_RUN_UNTIL(loop, c.ready == 1, 5.0);
 	assert_int_equal(c.ready, 1);
 	assert_int_equal(r.allocs_as[0], 1);
 	assert_int_equal(c.relayed.port, 50000);
 
 	/* The rendezvous server hands out the next hour's credentials. */
 	np_turn_set_credentials(t, r.users[1], r.pass[1]);
-	RUN_UNTIL(loop, c.ready == 2, 3.0);
+	NP_RUN_UNTIL(loop, c.ready == 2, 3.0);
 	if (want_renewal) {
 		assert_int_equal(c.down, 1);
 		assert_int_equal(c.ready, 2);
@@ -201,7 +188,7 @@ static void run_renewal(long expires_in, int want_renewal)
 		assert_int_equal(c.relayed.port, 50001); /* a new allocation */
 		assert_int_equal(np_turn_get_state(t), NP_TURN_READY);
 		/* ... and it stays: the new user is far from expiry. */
-		RUN_UNTIL(loop, 0, 1.0);
+		NP_RUN_UNTIL(loop, 0, 1.0);
 		assert_int_equal(c.ready, 2);
 	} else {
 		assert_int_equal(c.down, 0);
