@@ -5,6 +5,7 @@
 #include "np_frame.h"
 #define NP_LOG_COMPONENT "server"
 #include "np_log.h"
+#include "np_stream.h"
 #include "np_wire.h"
 
 #include <errno.h>
@@ -81,34 +82,14 @@ static struct conn *conn_get(struct np_srvtcp *t, uint64_t id)
 	return t->conns[slot];
 }
 
-static void set_events(struct np_srvtcp *t, struct conn *c, int events)
-{
-	if (c->events == events)
-		return;
-	ev_io_stop(t->loop, &c->io);
-	ev_io_set(&c->io, c->fd, events);
-	ev_io_start(t->loop, &c->io);
-	c->events = events;
-}
-
 /* 0, or -1 when the connection broke (and is closed). */
 static int flush(struct np_srvtcp *t, struct conn *c)
 {
-	while (c->tx_len > 0) {
-		ssize_t n = send(c->fd, c->tx, c->tx_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			conn_close(t, c);
-			return -1;
-		}
-		memmove(c->tx, c->tx + n, c->tx_len - (size_t)n);
-		c->tx_len -= (size_t)n;
+	if (np_stream_flush(c->fd, c->tx, &c->tx_len) < 0) {
+		conn_close(t, c);
+		return -1;
 	}
-	set_events(t, c, c->tx_len ? EV_READ | EV_WRITE : EV_READ);
+	np_stream_watch(t->loop, &c->io, &c->events, c->tx_len ? EV_READ | EV_WRITE : EV_READ);
 	return 0;
 }
 

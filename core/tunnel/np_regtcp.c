@@ -24,6 +24,7 @@
 #include "np_frame.h"
 #define NP_LOG_COMPONENT "peer"
 #include "np_log.h"
+#include "np_stream.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -80,33 +81,15 @@ static void rt_close(struct np_regtcp *r, const char *why, int err)
 		np_warn_e(err, "server %s over TCP, trying again: %s", np_astr(&r->to, a), why);
 }
 
-static void rt_events(struct np_regtcp *r, int events)
-{
-	if (r->events == events)
-		return;
-	ev_io_stop(r->p->loop, &r->io);
-	ev_io_set(&r->io, r->fd, events);
-	ev_io_start(r->p->loop, &r->io);
-	r->events = events;
-}
-
 static void rt_flush(struct np_regtcp *r)
 {
-	while (r->tx_len > 0) {
-		ssize_t n = send(r->fd, r->tx, r->tx_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	int rc = np_stream_flush(r->fd, r->tx, &r->tx_len);
 
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			rt_close(r, "send failed", n < 0 ? errno : 0);
-			return;
-		}
-		memmove(r->tx, r->tx + n, r->tx_len - (size_t)n);
-		r->tx_len -= (size_t)n;
+	if (rc < 0) {
+		rt_close(r, "send failed", rc);
+		return;
 	}
-	rt_events(r, r->tx_len ? EV_READ | EV_WRITE : EV_READ);
+	np_stream_watch(r->p->loop, &r->io, &r->events, r->tx_len ? EV_READ | EV_WRITE : EV_READ);
 }
 
 static void rt_queue(struct np_regtcp *r, const uint8_t *msg, size_t len)
