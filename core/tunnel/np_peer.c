@@ -36,7 +36,6 @@
 #define UP_REGISTER_INTERVAL 4.0
 
 static void start_discovery(struct np_peer *p);
-static void update_local_endpoint(struct np_peer *p);
 static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi);
 static void np_peer_enter_up(struct np_peer *p);
 
@@ -254,17 +253,14 @@ static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	if (!p->socks[0]) {
 		if (np_sock_open(p, 0, main_port(p)) < 0)
 			return;
-		update_local_endpoint(p);
+		np_peer_main_socket_changed(p);
 	}
 	np_peer_send_register(p);
 }
 
+/* The main socket is new, or its address may have changed: learn our LAN
+ * endpoint again. */
 void np_peer_main_socket_changed(struct np_peer *p)
-{
-	update_local_endpoint(p);
-}
-
-static void update_local_endpoint(struct np_peer *p)
 {
 	np_addr_t local;
 
@@ -322,7 +318,7 @@ static void start_registration(struct np_peer *p)
 	if (np_sock_open(p, 0, main_port(p)) < 0)
 		np_warn("cannot open the UDP socket; retrying in 1 s");
 	else
-		update_local_endpoint(p);
+		np_peer_main_socket_changed(p);
 	if (p->socks[0])
 		np_peer_send_register(p);
 	ev_timer_set(&p->reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
@@ -374,11 +370,6 @@ static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* The NAT depth decides the opener TTL: configured, else learned. */
-static void learn_depth(struct np_peer *p)
-{
-	np_peer_learn_depth(p);
-}
-
 void np_peer_learn_depth(struct np_peer *p)
 {
 	if (p->cfg->nat_depth >= 0)
@@ -428,7 +419,7 @@ static void handle_register_ack(struct np_peer *p, const uint8_t *buf, size_t le
 		return;
 	if (p->st == NP_ST_REGISTER) {
 		p->self_public = m.observed;
-		learn_depth(p);
+		np_peer_learn_depth(p);
 		np_info("registered: public endpoint %s, NAT depth %d; waiting for the peer", np_astr(&m.observed, a),
 			p->nat_depth);
 		np_peer_set_state(p, NP_ST_WAIT_PEER);
@@ -587,7 +578,7 @@ static void pairing_attempt(struct np_peer *p, const struct np_msg_peer_info *pi
 	p->peer_local = pi->peer_local;
 	p->peer_nat = pi->peer_nat;
 	p->peer_mapped = pi->peer_mapped;
-	learn_depth(p);
+	np_peer_learn_depth(p);
 	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
 	np_peer_attempt_facts(p, p->round, &a);
 	a.start_in_ms = pi->start_in_ms;
@@ -1007,6 +998,7 @@ static void handle_resp(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_addr_t *from)
 {
 	char a[NP_ADDR_STRLEN], b[NP_ADDR_STRLEN];
+	int moved;
 
 	if (p->st == NP_ST_HANDSHAKE && p->secure) {
 		p->last_rx = ev_now(p->loop);
@@ -1015,22 +1007,19 @@ void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_add
 		return;
 	}
 	np_peer_rejoin_done(p);
-	if (p->recovering) {
-		p->last_rx = ev_now(p->loop);
-		np_recover_done(p, s, from);
+	moved = !p->recovering && p->secure && !np_addr_equal(from, &p->path_peer);
+	/* Over the other path (direct while relayed, or the relay while
+	 * direct): the path changes only by np_relay_switch.c's rules, and
+	 * such a packet is no sign of life on the path in use. */
+	if (moved && np_switch_other_path(p, s, from))
 		return;
-	}
-	if (p->secure && !np_addr_equal(from, &p->path_peer)) {
-		/* Over the other path (direct while relayed, or the relay while
-		 * direct): the path changes only by np_relay_switch.c's rules. */
-		if (np_switch_other_path(p, s, from))
-			return;
-		p->last_rx = ev_now(p->loop);
+	p->last_rx = ev_now(p->loop);
+	if (p->recovering) {
+		np_recover_done(p, s, from);
+	} else if (moved) {
 		np_info("peer moved from %s to %s", np_astr(&p->path_peer, a), np_astr(from, b));
 		np_peer_move(p, from, "peer roamed");
-		return;
 	}
-	p->last_rx = ev_now(p->loop);
 }
 
 void np_peer_move(struct np_peer *p, const np_addr_t *to, const char *why)

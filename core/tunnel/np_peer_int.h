@@ -383,7 +383,7 @@ size_t np_switch_status(struct np_peer *p, char *buf, size_t cap);
 /* np_pmtud.c: one sealed in-tunnel message to `to` on socket sock_id. */
 int np_pmtud_send_to(struct np_peer *p, int sock_id, const np_addr_t *to, int type, uint32_t id, uint16_t size,
 		     size_t plen);
-/* np_peer.c: for the background punch. */
+/* np_peer.c: for the background punch (np_relay_switch.c): the main socket was replaced, and the NAT depth to learn again. */
 void np_peer_main_socket_changed(struct np_peer *p);
 int np_peer_bg_punch(struct np_peer *p, const struct np_msg_peer_info *pi);
 void np_peer_learn_depth(struct np_peer *p);
