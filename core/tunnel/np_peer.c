@@ -346,17 +346,26 @@ static void on_discovery(const struct np_discovery_result *res, void *arg)
 		start_registration(p);
 }
 
-static void start_discovery(struct np_peer *p)
+int np_peer_discover(struct np_peer *p, np_discovery_cb cb, struct np_discovery **out)
 {
 	struct sockaddr_storage ss;
-	int sl = np_addr_to_sockaddr(&p->server, &ss), rc;
+	int sl = np_addr_to_sockaddr(&p->server, &ss);
+
+	if (sl < 0)
+		return sl;
+	return np_discovery_start(p->loop, (struct sockaddr *)&ss, (socklen_t)sl, p->server.port, 0,
+				  p->keys.has_token ? p->keys.token_key : NULL, cb, p, out);
+}
+
+static void start_discovery(struct np_peer *p)
+{
+	int rc;
 
 	if (p->disc) {
 		np_discovery_cancel(p->disc);
 		p->disc = NULL;
 	}
-	rc = sl < 0 ? sl : np_discovery_start(p->loop, (struct sockaddr *)&ss, (socklen_t)sl, p->server.port, 0,
-					      p->keys.has_token ? p->keys.token_key : NULL, on_discovery, p, &p->disc);
+	rc = np_peer_discover(p, on_discovery, &p->disc);
 	if (rc < 0) {
 		np_warn_e(rc, "NAT discovery could not start, registering without it");
 		p->disc = NULL;

@@ -7,6 +7,7 @@
 #define NP_PEER_INT_H
 
 #include "np_config.h"
+#include "np_discovery.h"
 #include "np_hsgate.h"
 #include "np_peer.h"
 #include "np_pathsel.h"
@@ -387,6 +388,9 @@ int np_pmtud_send_to(struct np_peer *p, int sock_id, const np_addr_t *to, int ty
 void np_peer_main_socket_changed(struct np_peer *p);
 int np_peer_bg_punch(struct np_peer *p, const struct np_msg_peer_info *pi);
 void np_peer_learn_depth(struct np_peer *p);
+/* np_peer.c: NAT discovery toward our server (with the server token), for
+ * registration and for the background NAT check; see np_discovery_start(). */
+int np_peer_discover(struct np_peer *p, np_discovery_cb cb, struct np_discovery **out);
 
 /* np_regtcp.c: registration over TCP (see there). */
 #define REGISTER_UDP_TRIES 3         /* unanswered REGISTERs over UDP before TCP */

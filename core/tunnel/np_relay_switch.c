@@ -186,16 +186,13 @@ static void on_sw_disc(const struct np_discovery_result *res, void *arg)
 
 static void discover(struct np_peer *p, int then_try)
 {
-	struct sockaddr_storage ss;
-	int sl, rc;
+	int rc;
 
 	if (p->sw_disc) {
 		p->sw_disc_try |= then_try;
 		return;
 	}
-	sl = np_addr_to_sockaddr(&p->server, &ss);
-	rc = sl < 0 ? sl : np_discovery_start(p->loop, (struct sockaddr *)&ss, (socklen_t)sl, p->server.port, 0,
-					      p->keys.has_token ? p->keys.token_key : NULL, on_sw_disc, p, &p->sw_disc);
+	rc = np_peer_discover(p, on_sw_disc, &p->sw_disc);
 	if (rc < 0) {
 		p->sw_disc = NULL;
 		if (then_try)
