@@ -250,11 +250,14 @@ static void send_cookie(struct np_server *s, int role, const struct np_msg_regis
 	reply(s, role, from, to, s->cur_tcp, out, n);
 }
 
-static void push_peer_info(struct np_server *s, struct srv_sess *e, int role)
+/* Sends role its PEER_INFO: `copies` times over UDP (the same datagram),
+ * once over TCP. */
+static void push_peer_info(struct np_server *s, struct srv_sess *e, int role, int copies)
 {
 	struct np_msg_peer_info pi = { 0 };
 	struct srv_reg *me = &e->r[role], *other = &e->r[1 - role];
 	uint8_t buf[512];
+	int n;
 
 	pi.flags = s->cfg.has_token ? NP_REG_F_MAC : 0;
 	pi.role = (uint8_t)role;
@@ -283,7 +286,9 @@ static void push_peer_info(struct np_server *s, struct srv_sess *e, int role)
 					  sizeof(pi.turn_pass)) < 0)
 			pi.turn_uris[0] = pi.turn_user[0] = pi.turn_pass[0] = 0;
 	}
-	reply(s, role, &me->pub, &me->via, me->tcp, buf, seal(s, role, buf, np_wire_encode_peer_info(buf, sizeof(buf), &pi)));
+	n = seal(s, role, buf, np_wire_encode_peer_info(buf, sizeof(buf), &pi));
+	for (int i = 0; i < (me->tcp ? 1 : copies); i++)
+		reply(s, role, &me->pub, &me->via, me->tcp, buf, n);
 }
 
 static void handle_register(struct np_server *s, int role, const uint8_t *buf, size_t len, const np_addr_t *from,
@@ -360,7 +365,7 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 
 	if (other->present && me->leg) {
 		/* A leg only learns that the peer is registered on this family. */
-		push_peer_info(s, e, role);
+		push_peer_info(s, e, role, 1);
 		return;
 	}
 	if (other->present && !other->leg) {
@@ -390,16 +395,13 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 			 * meet its NAT before its own openers did (the conntrack
 			 * clash, core/DESIGN.md): the attempt is lost. The copy
 			 * changes nothing (same round). */
-			push_peer_info(s, e, 1 - role);
-			if (!other->tcp)
-				push_peer_info(s, e, 1 - role);
-			if (!me->tcp)
-				push_peer_info(s, e, role);
-		} else if (relay_changed) {
-			/* Same endpoints, a new relayed address: the peer needs it. */
-			push_peer_info(s, e, 1 - role);
+			push_peer_info(s, e, 1 - role, 2);
+			push_peer_info(s, e, role, 2);
+			return;
 		}
-		push_peer_info(s, e, role);
+		if (relay_changed) /* same endpoints, a new relayed address: the peer needs it */
+			push_peer_info(s, e, 1 - role, 1);
+		push_peer_info(s, e, role, 1);
 		return;
 	}
 	{
