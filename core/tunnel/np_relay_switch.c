@@ -65,12 +65,18 @@ static void record_switch(struct np_peer *p, const char *to, const char *why)
 	snprintf(p->path_why, sizeof(p->path_why), "%s", why);
 }
 
+/* No candidate any more (its socket, if any, closed or promoted by the caller). */
+static void forget_candidate(struct np_peer *p)
+{
+	p->cand_sock = 0;
+	memset(&p->cand_peer, 0, sizeof(p->cand_peer));
+}
+
 static void drop_candidate(struct np_peer *p)
 {
 	if (p->cand_sock > 0)
 		np_sock_close(p, p->cand_sock);
-	p->cand_sock = 0;
-	memset(&p->cand_peer, 0, sizeof(p->cand_peer));
+	forget_candidate(p);
 }
 
 static void natcheck_arm(struct np_peer *p)
@@ -99,8 +105,7 @@ static void to_direct(struct np_peer *p, const char *why)
 	p->sw_punch = 0;
 	p->path_sock = 0;
 	p->path_peer = peer;
-	p->cand_sock = 0;
-	memset(&p->cand_peer, 0, sizeof(p->cand_peer));
+	forget_candidate(p);
 	p->last_rx = ev_now(p->loop);
 	ev_timer_stop(p->loop, &p->sw_natcheck);
 	record_switch(p, "direct", why);
@@ -309,8 +314,7 @@ void np_switch_stop(struct np_peer *p)
 	p->sw_on = 0;
 	p->sw_punch = 0;
 	p->sw_hint = 0;
-	p->cand_sock = 0;
-	memset(&p->cand_peer, 0, sizeof(p->cand_peer));
+	forget_candidate(p);
 	ev_timer_stop(p->loop, &p->sw_timer);
 	ev_timer_stop(p->loop, &p->sw_natcheck);
 	if (p->sw_disc) {
