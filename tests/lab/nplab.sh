@@ -177,6 +177,9 @@
 #                            lab_stop turn: a relay restart (allocations lost).
 #   lab_turn_creds NAME      TURN REST credentials valid 1 h: prints the user
 #                            name, writes the password to LAB_DIR/keys/turn-NAME.pw
+#   lab_turn_args NAME [URI] natpunch options for a relay of its own with fresh
+#                            lab_turn_creds: --turn URI (default turn:TURN_IP)
+#                            --turn-user ... --turn-password-file ...
 #
 # Variables:
 #   LAB_PREFIX, LAB_DIR (temp dir: logs/, keys/), LAB_UDP (np_labudp path),
@@ -1765,6 +1768,12 @@ lab_turn_creds() {
 	(umask 077 && printf '%s' "$user" | openssl dgst -sha1 -hmac "$(cat "$LAB_TURN_SECRET_FILE")" -binary |
 		base64 >"$LAB_DIR/keys/turn-$name.pw")
 	echo "$user"
+}
+
+lab_turn_args() {
+	local u
+	u=$(lab_turn_creds "$1") || return 1
+	echo "--turn ${2:-turn:$TURN_IP} --turn-user $u --turn-password-file $LAB_DIR/keys/turn-$1.pw"
 }
 
 # ---- old names ----------------------------------------------------------------

@@ -26,15 +26,10 @@ table ip relaytest {
 }
 EOT
 lab_start_server
-creds() {
-	local u
-	u=$(lab_turn_creds "$1")
-	echo "--turn turn:$TURN_IP --turn-user $u --turn-password-file $LAB_DIR/keys/turn-$1.pw"
-}
 # shellcheck disable=SC2046
-lab_start_peer A "$LAB_PORT1" 10.10.0.1 10.10.0.2 $(creds A)
+lab_start_peer A "$LAB_PORT1" 10.10.0.1 10.10.0.2 $(lab_turn_args A)
 # shellcheck disable=SC2046
-lab_start_peer B "$LAB_PORT2" 10.10.0.2 10.10.0.1 $(creds B)
+lab_start_peer B "$LAB_PORT2" 10.10.0.2 10.10.0.1 $(lab_turn_args B)
 lab_wait_tunnel A B 45 || lab_fail "A-B not up within 45 s"
 for n in A B; do
 	[ "$(lab_status "$n" path)" = relayed ] || lab_fail "$n: not relayed"

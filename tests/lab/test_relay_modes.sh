@@ -21,17 +21,12 @@ for n in A B C D; do lab_site "$n" symmetric-random; done
 lab_site E cone
 lab_start_turn --tls
 lab_start_server
-creds() { # NAME URI [extra]
-	local u
-	u=$(lab_turn_creds "$1")
-	echo "--turn $2 --turn-user $u --turn-password-file $LAB_DIR/keys/turn-$1.pw"
-}
 # shellcheck disable=SC2046
-lab_start_peer A "$LAB_PORT1" 10.10.0.1 10.10.0.2 --relay always $(creds A "${NP_RELAY_URI_A:-turn:$TURN_IP?transport=tcp}")
+lab_start_peer A "$LAB_PORT1" 10.10.0.1 10.10.0.2 --relay always $(lab_turn_args A "${NP_RELAY_URI_A:-turn:$TURN_IP?transport=tcp}")
 # shellcheck disable=SC2046
-lab_start_peer B "$LAB_PORT2" 10.10.0.2 10.10.0.1 $(creds B "${NP_RELAY_URI_B:-turns:$TURN_IP}") --turn-ca "$LAB_TURN_CA"
+lab_start_peer B "$LAB_PORT2" 10.10.0.2 10.10.0.1 $(lab_turn_args B "${NP_RELAY_URI_B:-turns:$TURN_IP}") --turn-ca "$LAB_TURN_CA"
 # shellcheck disable=SC2046
-lab_start_peer C "$LAB_PORT1" 10.11.0.1 10.11.0.2 --session cd --relay never $(creds C "turn:$TURN_IP")
+lab_start_peer C "$LAB_PORT1" 10.11.0.1 10.11.0.2 --session cd --relay never $(lab_turn_args C "turn:$TURN_IP")
 lab_start_peer D "$LAB_PORT2" 10.11.0.2 10.11.0.1 --session cd --relay never
 echo "wrong" >"$LAB_DIR/keys/bad.pw"
 lab_start_peer E "$LAB_PORT1" 10.12.0.1 10.12.0.2 --session e --turn "turn:$TURN_IP" \

@@ -16,15 +16,10 @@ lab_site A symmetric-random
 lab_site B symmetric-random
 lab_start_turn
 lab_start_server
-creds() {
-	local u
-	u=$(lab_turn_creds "$1")
-	echo "--turn turn:$TURN_IP --turn-user $u --turn-password-file $LAB_DIR/keys/turn-$1.pw"
-}
 # shellcheck disable=SC2046
-lab_start_peer A "$LAB_PORT1" 10.10.0.1 10.10.0.2 $(creds A)
+lab_start_peer A "$LAB_PORT1" 10.10.0.1 10.10.0.2 $(lab_turn_args A)
 # shellcheck disable=SC2046
-lab_start_peer B "$LAB_PORT2" 10.10.0.2 10.10.0.1 $(creds B)
+lab_start_peer B "$LAB_PORT2" 10.10.0.2 10.10.0.1 $(lab_turn_args B)
 lab_wait_tunnel A B 20 || lab_fail "relayed tunnel not up within 20 s"
 [ "$(lab_status A path)" = relayed ] || lab_fail "A: not relayed"
 pa=$(lab_get PID A)
