@@ -41,12 +41,13 @@ ms() { # "HH:MM:SS.mmm ..." -> ms of the day
 for n in A B; do
 	log=$(lab_get LOG "$n")
 	f=$(grep -m1 "punch failed" "$log" || true)
-	r=$(grep -m1 "path: relayed" "$log")
+	# A side whose punch was still running when the peer's handshake came
+	# over the relay logs neither line: only the side that failed counts.
 	[ -n "$f" ] || continue
+	r=$(grep -m1 "path: relayed" "$log") || lab_fail "$n: its punch failed, but it never logged 'path: relayed'"
 	d=$(($(ms <<<"$r") - $(ms <<<"$f")))
 	echo "$n: punch failed -> relayed in $d ms"
 	[ "$d" -le 5000 ] || lab_fail "$n: moved to the relay $d ms after the punch failed (want <= 5000)"
-	grep -q "path: relayed .*: no authenticated answer\|path: relayed .*punch\|path: relayed" "$log"
 done
 grep -q "punch failed" "$(lab_get LOG A)" "$(lab_get LOG B)" || lab_fail "neither side logged a failed punch"
 lab_ping_both A B || lab_fail "ping through the relay"
