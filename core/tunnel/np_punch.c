@@ -263,8 +263,15 @@ void np_punch_on_timer(struct np_punch *pu, int id)
 		if (pu->st != NP_PUNCH_DONE || !pu->confirm_left)
 			return;
 		pu->confirm_left--;
-		if (send_bounded_probe(pu, pu->confirm_sock, &pu->confirm_to, 0) == 0)
+		if (send_bounded_probe(pu, pu->confirm_sock, &pu->confirm_to, 0) == 0) {
+			char a[NP_ADDR_STRLEN];
+
 			pu->stats.confirm_probes++;
+			np_debug("no handshake from the peer yet: probe %u of %u on the path to %s, so that its "
+				 "strategy can confirm the path too",
+				 NP_PUNCH_CONFIRM_PROBES - pu->confirm_left, NP_PUNCH_CONFIRM_PROBES,
+				 astr(&pu->confirm_to, a));
+		}
 		if (pu->confirm_left)
 			pu->up->timer_start(pu->ctx, NP_PUNCH_TIMER_CONFIRM, NP_PUNCH_CONFIRM_MS);
 	} else if (id == NP_PUNCH_TIMER_ATTEMPT) {
