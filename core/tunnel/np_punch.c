@@ -17,6 +17,7 @@
 #include "np_log.h"
 #include "np_wire.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -36,6 +37,14 @@ const char *np_punch_strategy_name(const struct np_punch *pu)
 static const char *astr(const np_addr_t *a, char *buf)
 {
 	return np_addr_str(a, buf, NP_ADDR_STRLEN);
+}
+
+/* The address of a without its port. */
+static const char *ip_str(const np_addr_t *a, char *buf)
+{
+	if (!inet_ntop(a->family == 6 ? AF_INET6 : AF_INET, a->ip, buf, NP_ADDR_STRLEN))
+		snprintf(buf, NP_ADDR_STRLEN, "none");
+	return buf;
 }
 
 static void stop_timers(struct np_punch *pu, int first, int last)
@@ -118,9 +127,9 @@ static int send_bounded_probe(struct np_punch *pu, int sock_id, const np_addr_t 
 	if (pu->probes_this_attempt >= NP_PUNCH_PROBE_BUDGET)
 		return -EDQUOT;
 	if (flags & NP_PROBE_OPENER) {
-		if (pu->a.nat_depth == 0)
+		ttl = np_punch_opener_ttl(&pu->a);
+		if (ttl == 0)
 			return 0; /* a public host sends no openers: they would poison the peer's NAT */
-		ttl = pu->a.nat_depth + 1;
 	}
 	if (!np_probeguard_send(&pu->guard, to, (flags & NP_PROBE_OPENER) != 0)) {
 		pu->stats.refused_probes++;
@@ -246,7 +255,7 @@ static void h_fail(void *host, const char *reason)
 
 void np_punch_on_timer(struct np_punch *pu, int id)
 {
-	char why[128];
+	char why[sizeof(pu->fail_reason)], a[NP_ADDR_STRLEN];
 
 	if (id >= 0 && id < NP_HOST_MAX_TIMERS) {
 		if (np_punch_running(pu) && pu->mod->desc.on_timer)
@@ -277,7 +286,16 @@ void np_punch_on_timer(struct np_punch *pu, int id)
 	} else if (id == NP_PUNCH_TIMER_ATTEMPT) {
 		if (!np_punch_running(pu))
 			return;
-		snprintf(why, sizeof(why), "no authenticated answer after %u probes", pu->probes_this_attempt);
+		if (np_punch_same_public(&pu->a))
+			/* One NAT (or CGNAT) in front of both, and neither its LAN
+			 * nor the public address answered: a NAT that does not
+			 * hairpin, in front of two different LANs. */
+			snprintf(why, sizeof(why),
+				 "no authenticated answer after %u probes: NAT %s in front of both does not hairpin, "
+				 "the peer's LAN is out of reach (--turn: relay)",
+				 pu->probes_this_attempt, ip_str(&pu->a.self_public, a));
+		else
+			snprintf(why, sizeof(why), "no authenticated answer after %u probes", pu->probes_this_attempt);
 		destroy_strategy(pu);
 		report_failure(pu, why);
 	}
@@ -343,15 +361,27 @@ int np_punch_send_probe(struct np_punch *pu, int sock_id, const np_addr_t *to, u
 
 /* ---- attempts ------------------------------------------------------------------- */
 
-/* Sets pu->mod for this attempt; with --strategy=auto from both NAT kinds. */
+int np_punch_same_public(const struct np_punch_attempt *a)
+{
+	return a->self_public.family && a->self_public.family == a->peer_public.family &&
+	       memcmp(a->self_public.ip, a->peer_public.ip, a->self_public.family == 4 ? 4 : 16) == 0;
+}
+
+int np_punch_opener_ttl(const struct np_punch_attempt *a)
+{
+	if (a->nat_depth <= 0)
+		return 0;
+	return np_punch_same_public(a) ? a->nat_depth : a->nat_depth + 1;
+}
+
 /* Both peers leave through the same public address (one NAT, or one
  * CGNAT), and the peer told us a LAN endpoint of the same family. */
 static int same_nat(const struct np_punch_attempt *a)
 {
-	return a->self_public.family && a->self_public.family == a->peer_public.family &&
-	       memcmp(a->self_public.ip, a->peer_public.ip, a->self_public.family == 4 ? 4 : 16) == 0 &&
-	       a->peer_local.family == a->self_public.family;
+	return np_punch_same_public(a) && a->peer_local.family == a->self_public.family;
 }
+
+/* Sets pu->mod for this attempt; with --strategy=auto from both NAT kinds. */
 
 static int select_strategy(struct np_punch *pu)
 {
@@ -455,7 +485,7 @@ int np_punch_start(struct np_punch *pu, const struct np_punch_attempt *a)
 		return rc;
 	np_info("peer found: public %s, lan %s (round %u); punching with %s, opener TTL %d",
 		astr(&pu->a.peer_public, s1), astr(&pu->a.peer_local, s2), a->round, pu->mod->desc.name,
-		a->nat_depth ? a->nat_depth + 1 : 0);
+		np_punch_opener_ttl(&pu->a));
 
 	v.size = sizeof(v);
 	v.attempt = a->attempt;

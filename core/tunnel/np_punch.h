@@ -93,7 +93,7 @@ struct np_punch_attempt {
 	unsigned attempt;           /* 1, 2, ... since the tunnel was last up */
 	uint32_t round;
 	int high;                   /* 1 on exactly one side */
-	int nat_depth;              /* openers go out with TTL nat_depth + 1; 0: none */
+	int nat_depth;              /* NATs in front of us: the opener TTL (np_punch_opener_ttl) */
 	uint8_t family;             /* 4 or 6: the only family probes may use */
 	np_addr_t self_local, self_public, peer_local, peer_public;
 	np_nat_info_t self_nat, peer_nat;
@@ -137,6 +137,18 @@ struct np_punch {
 	unsigned confirm_left;
 	struct np_probeguard guard;  /* per-address bounds and ack-gated success (np_probeguard.h) */
 };
+
+/* 1 if both peers leave through the same public address (one NAT or one
+ * CGNAT in front of both). */
+int np_punch_same_public(const struct np_punch_attempt *a);
+
+/* The TTL of an opener (core/DESIGN.md, "the Linux conntrack clash"): enough
+ * to pass our own NATs and die before the peer's. Across the internet that is
+ * nat_depth + 1 (it dies at the first router). Behind the peer's own public
+ * address the shared (outermost) NAT has no router behind it: hairpinning, it
+ * hands the packet straight to the peer's home NAT, so the opener stops at
+ * the shared NAT: nat_depth. 0: no openers (a host without NAT). */
+int np_punch_opener_ttl(const struct np_punch_attempt *a);
 
 /* Loads --strategy (unless "auto"). 0, or -errno with a one-line reason. */
 int np_punch_init(struct np_punch *pu, const struct np_punch_cfg *cfg, const struct np_punch_upcalls *up, void *ctx,

@@ -349,6 +349,46 @@ static void test_openers(void **state)
 	fake_free(f);
 }
 
+/* Behind the peer's own public address (one CGNAT, each peer behind its own
+ * home NAT), an opener stops at the shared NAT: TTL depth, not depth + 1,
+ * which a hairpinning CGNAT would hand to the peer's home NAT (the conntrack
+ * clash). A silent attempt then says the NAT does not hairpin. */
+static void test_openers_same_public(void **state)
+{
+	struct fake *f = fake_new("scripted", NULL);
+	struct np_punch_attempt a;
+
+	attempt_for(f, &a, S_OPENER, 1, 2);
+	a.peer_public = a.self_public;
+	a.peer_public.port = 5000;
+	assert_true(np_punch_same_public(&a));
+	assert_int_equal(np_punch_opener_ttl(&a), 2);
+	assert_int_equal(np_punch_start(&f->pu, &a), 0);
+	assert_int_equal(f->nsent, 2);
+	assert_int_equal(f->sent[0].ttl, 2);
+	assert_int_equal(f->sent[1].ttl, 0);
+	run_until(f, f->now);
+
+	attempt_for(f, &a, 2, 1, 1);
+	a.peer_public = a.self_public;
+	assert_int_equal(np_punch_opener_ttl(&a), 1);
+	a.nat_depth = 0;
+	assert_int_equal(np_punch_opener_ttl(&a), 0); /* no NAT: no openers */
+	attempt_for(f, &a, 2, 1, 2);
+	assert_false(np_punch_same_public(&a));
+	assert_int_equal(np_punch_opener_ttl(&a), 3);
+
+	attempt_for(f, &a, S_SILENT, 1, 2);
+	a.peer_public = a.self_public;
+	f->failed = 0;
+	assert_int_equal(np_punch_start(&f->pu, &a), 0);
+	run_until(f, f->now + 3000);
+	assert_int_equal(f->failed, 1);
+	assert_non_null(strstr(f->reason, "NAT 203.0.113.1 in front of both does not hairpin"));
+	assert_int_equal(strncmp(f->reason, "no authenticated answer after ", 30), 0);
+	fake_free(f);
+}
+
 /* Probes are acked with their nonce; only an ack of one of our own probes,
  * on the socket it went out on, from the address it went to, in this round,
  * with a good MAC reaches the strategy. */
@@ -697,6 +737,7 @@ int main(void)
 		cmocka_unit_test(test_unanswered_bound),
 		cmocka_unit_test(test_old_round_replay),
 		cmocka_unit_test(test_openers),
+		cmocka_unit_test(test_openers_same_public),
 		cmocka_unit_test(test_ack_rules),
 		cmocka_unit_test(test_succeed_then_reap),
 		cmocka_unit_test(test_restart_before_reap),

@@ -460,7 +460,9 @@ static void test_autoselect_retry(void **state)
 	assert_string_equal(np_autoselect(&cone, &cone, 2, why, sizeof(why)), "predict");
 	assert_string_equal(np_autoselect(&cone, &cone, 3, why, sizeof(why)), "simple");
 	assert_string_equal(np_autoselect(&cone, &seq, 1, why, sizeof(why)), "predict");
-	assert_string_equal(np_autoselect(&seq, &cone, 2, why, sizeof(why)), "simple");
+	assert_string_equal(np_autoselect(&seq, &cone, 2, why, sizeof(why)), "predict");
+	assert_string_equal(np_autoselect(&seq, &cone, 3, why, sizeof(why)), "simple");
+	assert_string_equal(np_autoselect(&cone, &seq, 4, why, sizeof(why)), "predict");
 	assert_string_equal(np_autoselect(&seq, &seq, 5, why, sizeof(why)), "predict");
 	assert_string_equal(np_autoselect(&rnd, &cone, 1, why, sizeof(why)), "spray");
 	assert_string_equal(np_autoselect(&cone, &rnd, 4, why, sizeof(why)), "spray");
