@@ -273,8 +273,6 @@ void np_punch_on_timer(struct np_punch *pu, int id)
 			return;
 		pu->confirm_left--;
 		if (send_bounded_probe(pu, pu->confirm_sock, &pu->confirm_to, 0) == 0) {
-			char a[NP_ADDR_STRLEN];
-
 			pu->stats.confirm_probes++;
 			np_debug("no handshake from the peer yet: probe %u of %u on the path to %s, so that its "
 				 "strategy can confirm the path too",
