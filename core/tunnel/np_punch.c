@@ -481,6 +481,8 @@ int np_punch_start(struct np_punch *pu, const struct np_punch_attempt *a)
 	if (!np_punch_running(pu))
 		return 0; /* start() already succeeded or failed: the reap timer runs */
 	timeout = pu->mod->desc.attempt_timeout_ms ? pu->mod->desc.attempt_timeout_ms : NP_PUNCH_DEFAULT_ATTEMPT_MS;
+	if (pu->auto_mode && same_nat(&pu->a) && timeout > NP_PUNCH_SAME_NAT_ATTEMPT_MS)
+		timeout = NP_PUNCH_SAME_NAT_ATTEMPT_MS;
 	pu->up->timer_start(pu->ctx, NP_PUNCH_TIMER_ATTEMPT, timeout);
 	return 0;
 }
