@@ -80,16 +80,16 @@ for n in C D; do
 	lab_check "$n: relayed within 9.5 s of its start ($ms ms)" test "$ms" -le 9500
 done
 lab_check "C or D: the path reason names the missing hairpin" \
-	grep -q "does not hairpin" <<<"$(lab_status C path_reason || true) $(lab_status D path_reason || true)"
+	grep -q "no hairpin through NAT" <<<"$(lab_status C path_reason || true) $(lab_status D path_reason || true)"
 lab_check "ping C <-> D both ways (relayed)" lab_ping_both C D
 
 # (c) no hairpin, no relay: a clear failure, and still trying.
 failed() { # NAME: status reports the failure, and the tunnel is not up
 	local f
 	f=$(lab_status "$1" last_failure 2>/dev/null) || return 1
-	[[ $f == *"does not hairpin"* ]]
+	[[ $f == *"no hairpin through NAT"* ]]
 }
-lab_wait 25 failed E || lab_fail "E: no 'does not hairpin' failure in status within 25 s"
+lab_wait 25 failed E || lab_fail "E: no 'no hairpin through NAT' failure in status within 25 s"
 echo "E: state $(lab_status E state), last_failure: $(lab_status E last_failure)"
 lab_check "E: the tunnel is not up" test "$(lab_status E state)" != UP
 lab_check "F: the tunnel was never up" test "$(lab_status F tunnel_ups)" = 0
