@@ -39,6 +39,8 @@ static const char *astr(const np_addr_t *a, char *buf)
 	return np_addr_str(a, buf, NP_ADDR_STRLEN);
 }
 
+static int same_nat(const struct np_punch_attempt *a);
+
 /* The address of a without its port. */
 static const char *ip_str(const np_addr_t *a, char *buf)
 {
@@ -284,13 +286,13 @@ void np_punch_on_timer(struct np_punch *pu, int id)
 	} else if (id == NP_PUNCH_TIMER_ATTEMPT) {
 		if (!np_punch_running(pu))
 			return;
-		if (np_punch_same_public(&pu->a))
+		if (same_nat(&pu->a))
 			/* One NAT (or CGNAT) in front of both, and neither its LAN
 			 * nor the public address answered: a NAT that does not
 			 * hairpin, in front of two different LANs. */
 			snprintf(why, sizeof(why),
-				 "no authenticated answer after %u probes: NAT %s in front of both does not hairpin, "
-				 "the peer's LAN is out of reach (--turn: relay)",
+				 "no authenticated answer after %u probes: no hairpin through NAT %s (in front of both) "
+				 "answered, the peer's LAN is out of reach (--turn: relay)",
 				 pu->probes_this_attempt, ip_str(&pu->a.self_public, a));
 		else
 			snprintf(why, sizeof(why), "no authenticated answer after %u probes", pu->probes_this_attempt);
@@ -393,7 +395,15 @@ static int select_strategy(struct np_punch *pu)
 	}
 	if (same_nat(&pu->a)) {
 		/* Behind one NAT: the LAN endpoint answers whatever the NAT's
-		 * kind, and "simple" probes it (first) as well as the public one. */
+		 * kind, and "simple" probes it (first) as well as the public one.
+		 * Behind one hairpinning CGNAT, each peer behind its own home
+		 * NAT, simple's probes to the public endpoint take the hairpin:
+		 * that works between endpoint-independent home NATs. Behind a
+		 * random home NAT, spray's openers would have to create the
+		 * CGNAT's mappings, and past the CGNAT they land in the peer's
+		 * home NAT (the conntrack clash); spray, and predict behind a
+		 * sequential home NAT, found nothing there in the lab (README,
+		 * "Two peers behind one NAT"): the relay carries such pairs. */
 		name = "simple";
 		snprintf(why, sizeof(why), "same public address as the peer: behind one NAT, probing its LAN endpoint");
 	} else {
@@ -514,6 +524,8 @@ int np_punch_start(struct np_punch *pu, const struct np_punch_attempt *a)
 	if (!np_punch_running(pu))
 		return 0; /* start() already succeeded or failed: the reap timer runs */
 	timeout = pu->mod->desc.attempt_timeout_ms ? pu->mod->desc.attempt_timeout_ms : NP_PUNCH_DEFAULT_ATTEMPT_MS;
+	if (pu->auto_mode && same_nat(&pu->a) && timeout > NP_PUNCH_SAME_NAT_ATTEMPT_MS)
+		timeout = NP_PUNCH_SAME_NAT_ATTEMPT_MS;
 	pu->up->timer_start(pu->ctx, NP_PUNCH_TIMER_ATTEMPT, timeout);
 	return 0;
 }

@@ -38,6 +38,11 @@
 
 #define NP_PUNCH_PROBE_BUDGET 4096       /* probes per attempt, openers included */
 #define NP_PUNCH_DEFAULT_ATTEMPT_MS 10000 /* when the strategy names no timeout */
+/* --strategy=auto behind the peer's own public address: its LAN endpoint
+ * answers within milliseconds and a hairpinning NAT within a second, so an
+ * attempt that has heard nothing by then hands over to the relay (or
+ * retries) sooner than the strategy's own timeout. */
+#define NP_PUNCH_SAME_NAT_ATTEMPT_MS 5000
 
 /* After the path is found, until the peer's handshake shows it found the
  * path too: one probe on it every NP_PUNCH_CONFIRM_MS, at most
