@@ -81,11 +81,14 @@
 #                            .4, ... (LAB_LAN_IP_<N>; LAB_KIND_<N> is lan,
 #                            LAB_SITE_OF_<N> is SITE; NAT knobs on NAME act on
 #                            SITE's NATs)
-#   lab_cgnat_home NAME SITE [KIND]   another peer host NAME behind its own
-#                            home NAT of KIND (default cone; a single NAT kind),
-#                            a subscriber of double site SITE's CGNAT: its own
-#                            LAN 192.168.j.0/24 (j: a new site index, counts to
-#                            the 15), the home NAT's wan 100.64.i.k (k = 3, 4,
+#   lab_cgnat_home NAME SITE [KIND [same-lan]]   another peer host NAME behind
+#                            its own home NAT of KIND (default cone; a single
+#                            NAT kind), a subscriber of double site SITE's
+#                            CGNAT: its own LAN 192.168.j.0/24 (j: a new site
+#                            index, counts to the 15; same-lan: SITE's subnet
+#                            192.168.i.0/24 again, and NAME SITE's very address
+#                            192.168.i.2, as two routers with factory settings
+#                            give), the home NAT's wan 100.64.i.k (k = 3, 4,
 #                            ...; LAB_CGN_IP_<N>) on a link of its own to the
 #                            CGNAT. Makes SITE's CGNAT a carrier CGNAT (hairpin
 #                            off unless lab_cgnat_hairpin said on): call it
@@ -1063,7 +1066,7 @@ add rule ip nplab hairpin dnat ip to udp dport map @hp" || lab_fail "nat-$site: 
 }
 
 lab_cgnat_home() {
-	local name=$1 site=$2 kind=${3:-cone} i j k cgn lan cmds
+	local name=$1 site=$2 kind=${3:-cone} same=${4:-} i j k cgn lan cmds
 	_lab_check_name "$name"
 	[ -z "$(_lab_var "LAB_KIND_$name")" ] || { lab_log "host $name exists"; exit 1; }
 	_lab_cgnat_site lab_cgnat_home "$site"
@@ -1085,6 +1088,11 @@ lab_cgnat_home() {
 	_lab_set "LAB_CGN_N_$site" "$k"
 	cgn=100.64.$i.$k
 	lan=192.168.$j
+	case $same in
+	"") ;;
+	same-lan) lan=192.168.$i ;;
+	*) lab_fail "lab_cgnat_home: the 4th argument is same-lan or nothing, not '$same'" ;;
+	esac
 	_lab_netns_add "$name" nolo
 	_lab_netns_add "home-$name" nolo
 	# The subscriber's own link: the CGNAT's end has 100.64.i.1/32 and a

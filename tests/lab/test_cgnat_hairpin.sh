@@ -10,15 +10,19 @@
 #        comes up relayed (the direct attempt gives up after 5 s), and the
 #        reason names the missing hairpin;
 #   E-F  the CGNAT does not hairpin, no relay: the attempt fails with that
-#        reason in status, and the peers go on trying (a second attempt).
+#        reason in status, and the peers go on trying (a second attempt);
+#   G-H  the CGNAT hairpins, and both home NATs use the same LAN subnet, H
+#        even G's address (routers with factory settings): the LAN probes
+#        reach the wrong LAN and go unanswered, the hairpin still works.
 set -eu -o pipefail
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=nplab.sh
 source "$NP_SOURCE_DIR/tests/lab/nplab.sh"
 
 lab_init
-lab_keys A B C D E F
+lab_keys A B C D E F G H
 lab_pair E F
+lab_pair G H
 lab_server
 lab_site A double
 lab_cgnat_home B A
@@ -28,6 +32,10 @@ lab_cgnat_home D C
 lab_cgnat_hairpin C off
 lab_site E double
 lab_cgnat_home F E # a CGNAT as lab_cgnat_home leaves it: no hairpin
+lab_site G double
+lab_cgnat_home H G cone same-lan
+lab_cgnat_hairpin G on
+[ "$(lab_get LAN_IP H)" = "$(lab_get LAN_IP G)" ] || lab_fail "lab: same-lan gave H $(lab_get LAN_IP H), not G's address"
 lab_start_turn
 lab_start_server
 lab_start_peer A "$LAB_PORT1" 10.40.0.1 10.40.0.2 --session sAB
@@ -38,6 +46,8 @@ lab_start_peer C "$LAB_PORT1" 10.41.0.1 10.41.0.2 --session sCD $(lab_turn_args 
 lab_start_peer D "$LAB_PORT2" 10.41.0.2 10.41.0.1 --session sCD $(lab_turn_args D)
 lab_start_peer E "$LAB_PORT1" 10.42.0.1 10.42.0.2 --session sEF
 lab_start_peer F "$LAB_PORT2" 10.42.0.2 10.42.0.1 --session sEF
+lab_start_peer G "$LAB_PORT1" 10.43.0.1 10.43.0.2 --session sGH
+lab_start_peer H "$LAB_PORT2" 10.43.0.2 10.43.0.1 --session sGH
 
 # (a) hairpinning CGNAT: direct, through the CGNAT's public address.
 lab_wait_tunnel A B 20 || lab_fail "A <-> B (hairpinning CGNAT): tunnel not up within 20 s"
@@ -68,6 +78,16 @@ lab_check "nat-A holds a hairpinned flow between the two home NATs" \
 	grep -qE "src=$ca dst=$pub .* src=$cb dst=$pub |src=$cb dst=$pub .* src=$ca dst=$pub " <<<"$hp"
 lab_check "ping A <-> B both ways" lab_ping_both A B
 
+# (a') the same, with both home LANs on 192.168.x.0/24 and the same address.
+lab_wait_tunnel G H 20 || lab_fail "G <-> H (hairpinning CGNAT, one LAN subnet): tunnel not up within 20 s"
+for n in G H; do
+	ep=$(lab_status "$n" peer_endpoint) sc=$(lab_status "$n" path_scope)
+	echo "$n ($(lab_get LAN_IP "$n")): peer $ep, path $(lab_status "$n" path), path_scope $sc, up after $(lab_status "$n" time_to_up_ms) ms"
+	lab_check "$n: path_scope hairpin (same LAN subnet on both homes)" test "$sc" = hairpin
+	lab_check "$n: the peer endpoint is on the public address" test "${ep%:*}" = "$(lab_get PUB_IP G)"
+done
+lab_check "ping G <-> H both ways" lab_ping_both G H
+
 # (b) no hairpin, with a relay: relayed.
 lab_wait_tunnel C D 40 || lab_fail "C <-> D (no hairpin, relay): tunnel not up within 40 s"
 for n in C D; do
@@ -96,5 +116,5 @@ lab_check "F: the tunnel was never up" test "$(lab_status F tunnel_ups)" = 0
 retrying() { [ "$(lab_status E attempts 2>/dev/null || echo 0)" -ge 2 ]; }
 lab_check "E: a second attempt started (it keeps trying)" lab_wait 10 retrying
 lab_check "E: 'no relay configured' in its log" grep -q "no relay configured" "$(lab_get LOG E)"
-lab_assert_alive A B C D E F
+lab_assert_alive A B C D E F G H
 lab_finish "one CGNAT: direct through a hairpinning CGNAT, relayed through TURN where it does not hairpin, a clear failure without a relay"
