@@ -270,6 +270,19 @@ void np_punch_on_timer(struct np_punch *pu, int id)
 		destroy_strategy(pu);
 		if (failed)
 			report_failure(pu, pu->fail_reason);
+	} else if (id == NP_PUNCH_TIMER_CONFIRM) {
+		if (pu->st != NP_PUNCH_DONE || !pu->confirm_left)
+			return;
+		pu->confirm_left--;
+		if (send_bounded_probe(pu, pu->confirm_sock, &pu->confirm_to, 0) == 0) {
+			pu->stats.confirm_probes++;
+			np_debug("no handshake from the peer yet: probe %u of %u on the path to %s, so that its "
+				 "strategy can confirm the path too",
+				 NP_PUNCH_CONFIRM_PROBES - pu->confirm_left, NP_PUNCH_CONFIRM_PROBES,
+				 astr(&pu->confirm_to, a));
+		}
+		if (pu->confirm_left)
+			pu->up->timer_start(pu->ctx, NP_PUNCH_TIMER_CONFIRM, NP_PUNCH_CONFIRM_MS);
 	} else if (id == NP_PUNCH_TIMER_ATTEMPT) {
 		if (!np_punch_running(pu))
 			return;
@@ -426,7 +439,27 @@ static int select_strategy(struct np_punch *pu)
 void np_punch_stop(struct np_punch *pu)
 {
 	destroy_strategy(pu);
-	stop_timers(pu, NP_PUNCH_TIMER_ATTEMPT, NP_PUNCH_TIMER_REAP);
+	pu->confirm_left = 0;
+	stop_timers(pu, NP_PUNCH_TIMER_ATTEMPT, NP_PUNCH_TIMER_CONFIRM);
+}
+
+void np_punch_confirm_start(struct np_punch *pu, int sock_id, const np_addr_t *to)
+{
+	if (pu->st == NP_PUNCH_IDLE || pu->st == NP_PUNCH_RUNNING || !to || sock_id < 0 ||
+	    sock_id > NP_HOST_MAX_SOCKETS)
+		return;
+	pu->confirm_sock = sock_id;
+	pu->confirm_to = *to;
+	pu->confirm_left = NP_PUNCH_CONFIRM_PROBES;
+	pu->up->timer_start(pu->ctx, NP_PUNCH_TIMER_CONFIRM, NP_PUNCH_CONFIRM_MS);
+}
+
+void np_punch_confirmed(struct np_punch *pu)
+{
+	if (!pu->up)
+		return;
+	pu->confirm_left = 0;
+	pu->up->timer_stop(pu->ctx, NP_PUNCH_TIMER_CONFIRM);
 }
 
 void np_punch_pair(struct np_punch *pu, const struct np_punch_attempt *a)

@@ -44,10 +44,17 @@
  * retries) sooner than the strategy's own timeout. */
 #define NP_PUNCH_SAME_NAT_ATTEMPT_MS 5000
 
-/* Timer ids the upcalls see: the strategy's own, then the punch's two. */
+/* After the path is found, until the peer's handshake shows it found the
+ * path too: one probe on it every NP_PUNCH_CONFIRM_MS, at most
+ * NP_PUNCH_CONFIRM_PROBES (np_punch_confirm_start). */
+#define NP_PUNCH_CONFIRM_MS 400
+#define NP_PUNCH_CONFIRM_PROBES 25
+
+/* Timer ids the upcalls see: the strategy's own, then the punch's three. */
 #define NP_PUNCH_TIMER_ATTEMPT NP_HOST_MAX_TIMERS
 #define NP_PUNCH_TIMER_REAP (NP_HOST_MAX_TIMERS + 1)
-#define NP_PUNCH_TIMERS (NP_HOST_MAX_TIMERS + 2)
+#define NP_PUNCH_TIMER_CONFIRM (NP_HOST_MAX_TIMERS + 2)
+#define NP_PUNCH_TIMERS (NP_HOST_MAX_TIMERS + 3)
 
 enum np_punch_state {
 	NP_PUNCH_IDLE = 0, /* no pairing: probes are dropped */
@@ -105,6 +112,7 @@ struct np_punch_stats {
 	uint64_t other_pairing;      /* probes and acks of another round (replays, stale) */
 	uint64_t refused_probes;     /* probes over the bound to an address that never answered */
 	uint64_t refused_succeed;    /* succeed() for a path no authenticated ack came from */
+	uint64_t confirm_probes;     /* probes sent by np_punch_confirm_start() */
 };
 
 struct np_punch {
@@ -128,6 +136,10 @@ struct np_punch {
 	unsigned probes_this_attempt;
 	char fail_reason[200];       /* the last failure, for the status report */
 	struct np_punch_stats stats;
+	/* np_punch_confirm_start(): where the confirming probes go, how many are left */
+	int confirm_sock;
+	np_addr_t confirm_to;
+	unsigned confirm_left;
 	struct np_probeguard guard;  /* per-address bounds and ack-gated success (np_probeguard.h) */
 };
 
@@ -179,6 +191,20 @@ int np_punch_handle_probe(struct np_punch *pu, int sock_id, const uint8_t *buf, 
  * strategy's send_probe (NP_PROBE_OPENER), and bounded the same way (the
  * attempt budget, the opener rule, np_probeguard). 0 or -errno. */
 int np_punch_send_probe(struct np_punch *pu, int sock_id, const np_addr_t *to, unsigned flags);
+
+/* Our side found the path (path_found), but the peer's side may not have:
+ * the ack that would tell it, or the probe it needs an ack to, may have
+ * been lost, and a strategy that answers only what it receives (spray's
+ * hard side) then waits for a probe that never comes, while we, the
+ * handshake responder, wait for its handshake: a deadlock until a
+ * timeout. So a probe goes on the found path (sock_id as the tunnel now
+ * numbers it, to `to`) every NP_PUNCH_CONFIRM_MS, NP_PUNCH_CONFIRM_PROBES
+ * at most, within the attempt's budget, until np_punch_confirmed() or the
+ * next start/stop/reset. Each gives the peer's strategy a probe to answer
+ * and an ack to succeed on. Only after DONE (path found). */
+void np_punch_confirm_start(struct np_punch *pu, int sock_id, const np_addr_t *to);
+/* The peer's handshake arrived: it has the path; no more confirming probes. */
+void np_punch_confirmed(struct np_punch *pu);
 
 /* The one predicate: the strategy is running and its callbacks are live. */
 int np_punch_running(const struct np_punch *pu);
