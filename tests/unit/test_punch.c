@@ -717,6 +717,34 @@ static void test_auto_no_path(void **state)
 }
 
 /* A strategy that cannot be found: a one-line error from np_punch_init. */
+/* --strategy=auto behind the peer's own public address: simple, whose
+ * openers stop at the shared NAT (TTL = depth) and whose attempt ends after
+ * 5 s (NP_PUNCH_SAME_NAT_ATTEMPT_MS), not simple's own 10 s. */
+static void test_auto_same_nat(void **state)
+{
+	struct fake *f = fake_new("auto", NULL);
+	struct np_punch_attempt a;
+	uint64_t t0 = f->now;
+	const char *dir = getenv("NP_STRATEGY_BUILD_DIR");
+
+	f->pu.strategy_path = dir && *dir ? dir : NP_BUILD_DIR "/strategies"; /* the real simple.so */
+	attempt_for(f, &a, 1, 1, 2);
+	a.peer_public = a.self_public;
+	a.peer_public.port = 5000;
+	memcpy(a.peer_local.ip, (const uint8_t[4]){ 192, 168, 2, 2 }, 4);
+	assert_int_equal(np_punch_start(&f->pu, &a), 0);
+	assert_string_equal(np_punch_strategy_name(&f->pu), "simple");
+	assert_true(f->timer_on[NP_PUNCH_TIMER_ATTEMPT]);
+	assert_int_equal(f->timer_at[NP_PUNCH_TIMER_ATTEMPT] - t0, NP_PUNCH_SAME_NAT_ATTEMPT_MS);
+	run_until(f, t0 + 200); /* simple's first tick: openers */
+	assert_true(f->nsent >= 1);
+	assert_int_equal(f->sent[0].ttl, 2);
+	run_until(f, t0 + NP_PUNCH_SAME_NAT_ATTEMPT_MS);
+	assert_int_equal(f->failed, 1);
+	assert_non_null(strstr(f->reason, "no hairpin through NAT 203.0.113.1"));
+	fake_free(f);
+}
+
 static void test_missing_strategy(void **state)
 {
 	struct np_punch_cfg cfg = {
@@ -748,6 +776,7 @@ int main(void)
 		cmocka_unit_test(test_start_errors),
 		cmocka_unit_test(test_sockets),
 		cmocka_unit_test(test_auto_no_path),
+		cmocka_unit_test(test_auto_same_nat),
 		cmocka_unit_test(test_missing_strategy),
 	};
 
