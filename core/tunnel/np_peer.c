@@ -1069,9 +1069,22 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 		handle_hs_cookie(p, s, buf, len, from);
 		break;
 	case NP_MSG_PROBE:
-	case NP_MSG_PROBE_ACK:
-		np_peer_rejoin_probe(p, s->id, np_punch_handle_probe(&p->punch, s->id, buf, len, from), from);
+	case NP_MSG_PROBE_ACK: {
+		int verdict = np_punch_handle_probe(&p->punch, s->id, buf, len, from);
+
+		if (p->st == NP_ST_HANDSHAKE && p->secure && np_session_is_initiator(&p->sess) && s->id == p->path_sock &&
+		    np_punch_follow(&p->punch, s->id, &p->path_peer, verdict, from)) {
+			char a[NP_ADDR_STRLEN], b[NP_ADDR_STRLEN];
+
+			/* The responder took another of the paths both found (np_punch.h). */
+			np_info("the peer answers from %s, not %s where our handshake went: handshaking there",
+				np_astr(from, a), np_astr(&p->path_peer, b));
+			p->path_peer = *from;
+			send_handshake_init(p);
+		}
+		np_peer_rejoin_probe(p, s->id, verdict, from);
 		break;
+	}
 	case NP_MSG_HANDSHAKE_INIT:
 		handle_init(p, s, buf, len, from);
 		break;
