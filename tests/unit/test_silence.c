@@ -73,6 +73,23 @@ static void test_passive(void **state)
 	assert_true(np_silence_passive_at(&s, T0 + 1.3, P) == T0 + 2 + P);
 }
 
+static void test_stopped(void **state)
+{
+	struct np_silence s;
+	const double q = NP_SILENCE_STOPPED_S, win = NP_SILENCE_WINDOW_S;
+
+	(void)state;
+	np_silence_reset(&s);
+	/* No data ever: an idle tunnel never "stopped". */
+	assert_false(np_silence_stopped(&s, T0, T0 + 10, q, win));
+	np_silence_data_heard(&s, T0, T0 + 1);
+	/* Data until the last packet, then quiet: stopped once quiet_s passed. */
+	assert_false(np_silence_stopped(&s, T0 + 1, T0 + 1 + q - 0.01, q, win));
+	assert_true(np_silence_stopped(&s, T0 + 1, T0 + 1 + q, q, win));
+	/* Only keepalives for a while before the silence: idle, not stopped. */
+	assert_false(np_silence_stopped(&s, T0 + 1 + win + 0.5, T0 + 10, q, win));
+}
+
 static void test_next(void **state)
 {
 	struct np_silence s;
@@ -262,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_wait_starts_once),
 		cmocka_unit_test(test_same_moment_is_an_answer),
 		cmocka_unit_test(test_passive),
+		cmocka_unit_test(test_stopped),
 		cmocka_unit_test(test_next),
 		cmocka_unit_test(test_one_way_clean),
 		cmocka_unit_test(test_one_way_lossy),
