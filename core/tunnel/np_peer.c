@@ -1085,6 +1085,11 @@ void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_add
 		np_peer_enter_up(p);
 		return;
 	}
+	/* The peer, which registered again, answers from there: it came up
+	 * in that pairing, so recovery's slot ports (np_recover.c) derive
+	 * from that pairing's key from now on, on both sides. */
+	if (p->rejoin_pending && np_addr_equal(from, &p->rejoin.target))
+		np_auth_probe_key(p->probe_base, p->pairing, p->probe_key);
 	np_peer_rejoin_done(p);
 	moved = !p->recovering && p->secure && !np_addr_equal(from, &p->path_peer);
 	/* Over the other path (direct while relayed, or the relay while
