@@ -48,7 +48,10 @@ const char *np_autoselect(const np_nat_info_t *self, const np_nat_info_t *peer, 
 {
 	static const char *const l_simple[] = { "simple" };
 	static const char *const l_easy[] = { "simple", "predict" };
-	static const char *const l_seq_easy[] = { "predict", "simple" };
+	/* predict twice before simple: a failed predict is usually a lost
+	 * PEER_INFO or a start skew (a retry predicts from fresh facts);
+	 * simple is there for a NAT classified sequential by mistake. */
+	static const char *const l_seq_easy[] = { "predict", "predict", "simple" };
 	static const char *const l_seq[] = { "predict" };
 	static const char *const l_spray[] = { "spray" };
 	enum np_nat_hardness a = np_nat_hardness(self), b = np_nat_hardness(peer), lo, hi;
@@ -65,7 +68,7 @@ const char *np_autoselect(const np_nat_info_t *self, const np_nat_info_t *peer, 
 		list = l_easy, n = 2;
 		reason = "both NATs keep one public port per socket";
 	} else if (hi == NP_NAT_HARD_SEQ && lo == NP_NAT_HARD_EASY) {
-		list = l_seq_easy, n = 2;
+		list = l_seq_easy, n = 3;
 		reason = "one NAT allocates ports in sequence";
 	} else if (hi == NP_NAT_HARD_SEQ) {
 		list = l_seq, n = 1;

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,6 +35,8 @@
 #define REPLAY_MEMORY_MS (2u * TOKEN_WINDOW_MS + 60u * 1000u)
 #define COOKIE_SLOT_MS 30000u       /* a cookie is valid for 30 to 60 s */
 #define LOG_LINES_PER_S 10.0        /* info lines about registrations */
+#define LATE_COPY_MS 200            /* a new pairing's third PEER_INFO, this much later */
+#define LATE_COPY_MAX 256           /* pairings waiting for it (more: no third copy) */
 
 struct srv_reg {
 	np_addr_t pub, local, via;
@@ -60,6 +63,14 @@ struct srv_sess {
 	char name[]; /* NUL-terminated, at most NP_SESSION_MAX bytes */
 };
 
+/* A new pairing whose third PEER_INFO copy is due (see handle_register). */
+struct late_copy {
+	uint64_t due_ms;
+	uint32_t round;
+	uint8_t family;
+	char name[NP_SESSION_MAX + 1];
+};
+
 struct np_server {
 	struct ev_loop *loop;
 	struct np_server_config cfg;
@@ -72,6 +83,9 @@ struct np_server {
 	ev_io io[6];
 	int bind_any;
 	ev_timer sweep;
+	ev_timer late;               /* sends the due late copies */
+	struct late_copy late_q[LATE_COPY_MAX]; /* a ring, in due order */
+	unsigned late_head, late_n;
 	struct np_ratelimit rl;
 	struct srv_sess **buckets;
 	size_t nbuckets, count;
@@ -291,6 +305,51 @@ static void push_peer_info(struct np_server *s, struct srv_sess *e, int role, in
 		reply(s, role, &me->pub, &me->via, me->tcp, buf, n);
 }
 
+/* Queues the third copy of pairing e's PEER_INFO for both sides. */
+static void queue_late_copy(struct np_server *s, const struct srv_sess *e)
+{
+	struct late_copy *c;
+
+	if (!s->loop || s->late_n == LATE_COPY_MAX)
+		return;
+	c = &s->late_q[(s->late_head + s->late_n++) % LATE_COPY_MAX];
+	c->due_ms = np_mono_ms() + LATE_COPY_MS;
+	c->round = e->round;
+	c->family = e->family;
+	snprintf(c->name, sizeof(c->name), "%s", e->name);
+	if (!ev_is_active(&s->late)) {
+		ev_timer_set(&s->late, LATE_COPY_MS / 1000.0, 0.0);
+		ev_timer_start(s->loop, &s->late);
+	}
+}
+
+/* Sends the late copies that are due, to the sides of pairings that still
+ * stand (same round) and are reached over UDP; re-arms for the next. */
+static void on_late(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct np_server *s = w->data;
+	uint64_t now = np_mono_ms();
+
+	(void)revents;
+	while (s->late_n) {
+		struct late_copy *c = &s->late_q[s->late_head];
+		struct srv_sess *e;
+
+		if (c->due_ms > now) {
+			ev_timer_set(&s->late, (double)(c->due_ms - now) / 1000.0, 0.0);
+			ev_timer_start(loop, &s->late);
+			return;
+		}
+		e = session_get(s, c->name, c->family, 0);
+		if (e && e->round == c->round && e->r[0].present && e->r[1].present)
+			for (int role = 0; role < 2; role++)
+				if (!e->r[role].tcp && !e->r[role].leg)
+					push_peer_info(s, e, role, 1);
+		s->late_head = (s->late_head + 1) % LATE_COPY_MAX;
+		s->late_n--;
+	}
+}
+
 static void handle_register(struct np_server *s, int role, const uint8_t *buf, size_t len, const np_addr_t *from,
 			    const np_addr_t *to)
 {
@@ -390,13 +449,17 @@ static void handle_register(struct np_server *s, int role, const uint8_t *buf, s
 				np_addr_str(&e->r[0].pub, a, sizeof(a)), np_addr_str(&e->r[1].pub, b, sizeof(b)),
 				e->round);
 			/* Each side's PEER_INFO of a new pairing goes out twice
-			 * over UDP: a lost one starts that side up to a REGISTER
-			 * interval (1 s) late, and the other side's probes then
-			 * meet its NAT before its own openers did (the conntrack
-			 * clash, core/DESIGN.md): the attempt is lost. The copy
-			 * changes nothing (same round). */
+			 * over UDP at once and a third time LATE_COPY_MS later
+			 * (a burst that took both): a lost one starts that side
+			 * up to a REGISTER interval (1 s) late, and the other
+			 * side's probes then meet its NAT before its own openers
+			 * did (the conntrack clash, core/DESIGN.md): the attempt
+			 * is lost. A side started by the late copy is within the
+			 * strategies' opener pause (300-400 ms). The copies change
+			 * nothing (same round). */
 			push_peer_info(s, e, 1 - role, 2);
 			push_peer_info(s, e, role, 2);
+			queue_late_copy(s, e);
 			return;
 		}
 		if (relay_changed) /* same endpoints, a new relayed address: the peer needs it */
@@ -671,6 +734,8 @@ int np_server_new(struct ev_loop *loop, const struct np_server_config *cfg, stru
 	ev_timer_init(&s->sweep, on_sweep, 1.0, 1.0);
 	s->sweep.data = s;
 	ev_timer_start(loop, &s->sweep);
+	ev_timer_init(&s->late, on_late, 0.0, 0.0);
+	s->late.data = s;
 	*out = s;
 	return 0;
 fail:
@@ -702,8 +767,10 @@ void np_server_free(struct np_server *s)
 			close(s->fd[i]);
 		}
 	}
-	if (s->loop)
+	if (s->loop) {
 		ev_timer_stop(s->loop, &s->sweep);
+		ev_timer_stop(s->loop, &s->late);
+	}
 	np_srvtcp_free(s->tcp);
 	for (size_t i = 0; s->buckets && i < s->nbuckets; i++) {
 		struct srv_sess *e = s->buckets[i], *next;

@@ -728,6 +728,10 @@ void np_peer_path_found(struct np_peer *p)
 		send_handshake_init(p);
 		ev_timer_set(&p->hs_timer, 0.5, 0.);
 	} else {
+		/* The responder waits for the initiator, which may not know the
+		 * path yet (the ack it needed was lost): probes on the path give
+		 * its strategy more chances, until its handshake arrives. */
+		np_punch_confirm_start(&p->punch, p->path_sock, &p->path_peer);
 		ev_timer_set(&p->hs_timer, HANDSHAKE_TIMEOUT, 0.);
 	}
 	ev_timer_start(p->loop, &p->hs_timer);
@@ -762,6 +766,7 @@ static void np_peer_enter_up(struct np_peer *p)
 
 	ev_timer_stop(p->loop, &p->hs_timer);
 	ev_timer_stop(p->loop, &p->reg_timer);
+	np_punch_confirmed(&p->punch);
 	np_peer_set_state(p, NP_ST_UP);
 	p->last_rx = p->last_tx = ev_now(p->loop);
 	p->up_since = p->last_handshake = ev_now(p->loop);
@@ -1002,6 +1007,7 @@ static void handle_init(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 		}
 		return;
 	}
+	np_punch_confirmed(&p->punch);
 	if (p->st == NP_ST_PUNCH) {
 		/* The initiator's punch finished first: its handshake is our proof of the path. */
 		np_punch_end(&p->punch);
@@ -1058,6 +1064,7 @@ static void handle_resp(struct np_peer *p, struct np_sock *s, const uint8_t *buf
 		return;
 	}
 	p->hs_rtt_ms = (double)(np_mono_ms() - p->last_init_ms);
+	np_punch_confirmed(&p->punch);
 	if (p->st == NP_ST_HANDSHAKE) {
 		p->path_peer = *from;
 		np_peer_enter_up(p);

@@ -9,6 +9,23 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Where the tunnel's path goes: "relay" (through TURN), "lan" (straight
+ * to the peer's LAN endpoint: one NAT in front of both, and the path does
+ * not go through it), "hairpin" (to the peer's public endpoint on our own
+ * public address: one NAT or CGNAT in front of both hands our packets back
+ * inside), "internet" (across the internet to the peer's NAT). */
+static const char *path_scope(const struct np_peer *p)
+{
+	if (np_relay_on_path(p))
+		return "relay";
+	if (p->peer_local.family && np_addr_same_ip(&p->path_peer, &p->peer_local) &&
+	    np_addr_is_private(&p->path_peer))
+		return "lan";
+	if (p->self_public.family && np_addr_same_ip(&p->path_peer, &p->self_public))
+		return "hairpin";
+	return "internet";
+}
+
 void np_status_add(char *buf, size_t cap, size_t *n, const char *fmt, ...)
 {
 	va_list ap;
@@ -83,13 +100,7 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	if (p->st == NP_ST_UP) {
 		REPORT("peer_endpoint: %s\n", np_astr(&p->path_peer, a));
 		REPORT("path: %s\n", np_relay_on_path(p) ? "relayed" : "direct");
-		/* "lan": straight to the peer's LAN endpoint (same NAT), not through the NAT. */
-		REPORT("path_scope: %s\n", np_relay_on_path(p) ? "relay"
-					   : p->peer_local.family && p->path_peer.family == p->peer_local.family &&
-							     memcmp(p->path_peer.ip, p->peer_local.ip, 16) == 0 &&
-							     np_addr_is_private(&p->path_peer)
-						     ? "lan"
-						     : "internet");
+		REPORT("path_scope: %s\n", path_scope(p));
 		REPORT("up_seconds: %.0f\n", now - p->up_since);
 		REPORT("attempt: %u\n", p->up_attempt);
 		REPORT("time_to_up_ms: %llu\n", (unsigned long long)p->up_ms);

@@ -17,6 +17,7 @@
 #include "np_log.h"
 #include "np_wire.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -36,6 +37,16 @@ const char *np_punch_strategy_name(const struct np_punch *pu)
 static const char *astr(const np_addr_t *a, char *buf)
 {
 	return np_addr_str(a, buf, NP_ADDR_STRLEN);
+}
+
+static int same_nat(const struct np_punch_attempt *a);
+
+/* The address of a without its port. */
+static const char *ip_str(const np_addr_t *a, char *buf)
+{
+	if (!inet_ntop(a->family == 6 ? AF_INET6 : AF_INET, a->ip, buf, NP_ADDR_STRLEN))
+		snprintf(buf, NP_ADDR_STRLEN, "none");
+	return buf;
 }
 
 static void stop_timers(struct np_punch *pu, int first, int last)
@@ -118,9 +129,9 @@ static int send_bounded_probe(struct np_punch *pu, int sock_id, const np_addr_t 
 	if (pu->probes_this_attempt >= NP_PUNCH_PROBE_BUDGET)
 		return -EDQUOT;
 	if (flags & NP_PROBE_OPENER) {
-		if (pu->a.nat_depth == 0)
+		ttl = np_punch_opener_ttl(&pu->a);
+		if (ttl == 0)
 			return 0; /* a public host sends no openers: they would poison the peer's NAT */
-		ttl = pu->a.nat_depth + 1;
 	}
 	if (!np_probeguard_send(&pu->guard, to, (flags & NP_PROBE_OPENER) != 0)) {
 		pu->stats.refused_probes++;
@@ -246,7 +257,7 @@ static void h_fail(void *host, const char *reason)
 
 void np_punch_on_timer(struct np_punch *pu, int id)
 {
-	char why[128];
+	char why[sizeof(pu->fail_reason)], a[NP_ADDR_STRLEN];
 
 	if (id >= 0 && id < NP_HOST_MAX_TIMERS) {
 		if (np_punch_running(pu) && pu->mod->desc.on_timer)
@@ -259,10 +270,32 @@ void np_punch_on_timer(struct np_punch *pu, int id)
 		destroy_strategy(pu);
 		if (failed)
 			report_failure(pu, pu->fail_reason);
+	} else if (id == NP_PUNCH_TIMER_CONFIRM) {
+		if (pu->st != NP_PUNCH_DONE || !pu->confirm_left)
+			return;
+		pu->confirm_left--;
+		if (send_bounded_probe(pu, pu->confirm_sock, &pu->confirm_to, 0) == 0) {
+			pu->stats.confirm_probes++;
+			np_debug("no handshake from the peer yet: probe %u of %u on the path to %s, so that its "
+				 "strategy can confirm the path too",
+				 NP_PUNCH_CONFIRM_PROBES - pu->confirm_left, NP_PUNCH_CONFIRM_PROBES,
+				 astr(&pu->confirm_to, a));
+		}
+		if (pu->confirm_left)
+			pu->up->timer_start(pu->ctx, NP_PUNCH_TIMER_CONFIRM, NP_PUNCH_CONFIRM_MS);
 	} else if (id == NP_PUNCH_TIMER_ATTEMPT) {
 		if (!np_punch_running(pu))
 			return;
-		snprintf(why, sizeof(why), "no authenticated answer after %u probes", pu->probes_this_attempt);
+		if (same_nat(&pu->a))
+			/* One NAT (or CGNAT) in front of both, and neither its LAN
+			 * nor the public address answered: a NAT that does not
+			 * hairpin, in front of two different LANs. */
+			snprintf(why, sizeof(why),
+				 "no authenticated answer after %u probes: no hairpin through NAT %s (in front of both) "
+				 "answered, the peer's LAN is out of reach (--turn: relay)",
+				 pu->probes_this_attempt, ip_str(&pu->a.self_public, a));
+		else
+			snprintf(why, sizeof(why), "no authenticated answer after %u probes", pu->probes_this_attempt);
 		destroy_strategy(pu);
 		report_failure(pu, why);
 	}
@@ -328,15 +361,27 @@ int np_punch_send_probe(struct np_punch *pu, int sock_id, const np_addr_t *to, u
 
 /* ---- attempts ------------------------------------------------------------------- */
 
-/* Sets pu->mod for this attempt; with --strategy=auto from both NAT kinds. */
+int np_punch_same_public(const struct np_punch_attempt *a)
+{
+	return a->self_public.family && a->self_public.family == a->peer_public.family &&
+	       memcmp(a->self_public.ip, a->peer_public.ip, a->self_public.family == 4 ? 4 : 16) == 0;
+}
+
+int np_punch_opener_ttl(const struct np_punch_attempt *a)
+{
+	if (a->nat_depth <= 0)
+		return 0;
+	return np_punch_same_public(a) ? a->nat_depth : a->nat_depth + 1;
+}
+
 /* Both peers leave through the same public address (one NAT, or one
  * CGNAT), and the peer told us a LAN endpoint of the same family. */
 static int same_nat(const struct np_punch_attempt *a)
 {
-	return a->self_public.family && a->self_public.family == a->peer_public.family &&
-	       memcmp(a->self_public.ip, a->peer_public.ip, a->self_public.family == 4 ? 4 : 16) == 0 &&
-	       a->peer_local.family == a->self_public.family;
+	return np_punch_same_public(a) && a->peer_local.family == a->self_public.family;
 }
+
+/* Sets pu->mod for this attempt; with --strategy=auto from both NAT kinds. */
 
 static int select_strategy(struct np_punch *pu)
 {
@@ -350,7 +395,15 @@ static int select_strategy(struct np_punch *pu)
 	}
 	if (same_nat(&pu->a)) {
 		/* Behind one NAT: the LAN endpoint answers whatever the NAT's
-		 * kind, and "simple" probes it (first) as well as the public one. */
+		 * kind, and "simple" probes it (first) as well as the public one.
+		 * Behind one hairpinning CGNAT, each peer behind its own home
+		 * NAT, simple's probes to the public endpoint take the hairpin:
+		 * that works between endpoint-independent home NATs. Behind a
+		 * random home NAT, spray's openers would have to create the
+		 * CGNAT's mappings, and past the CGNAT they land in the peer's
+		 * home NAT (the conntrack clash); spray, and predict behind a
+		 * sequential home NAT, found nothing there in the lab (README,
+		 * "Two peers behind one NAT"): the relay carries such pairs. */
 		name = "simple";
 		snprintf(why, sizeof(why), "same public address as the peer: behind one NAT, probing its LAN endpoint");
 	} else {
@@ -386,7 +439,27 @@ static int select_strategy(struct np_punch *pu)
 void np_punch_stop(struct np_punch *pu)
 {
 	destroy_strategy(pu);
-	stop_timers(pu, NP_PUNCH_TIMER_ATTEMPT, NP_PUNCH_TIMER_REAP);
+	pu->confirm_left = 0;
+	stop_timers(pu, NP_PUNCH_TIMER_ATTEMPT, NP_PUNCH_TIMER_CONFIRM);
+}
+
+void np_punch_confirm_start(struct np_punch *pu, int sock_id, const np_addr_t *to)
+{
+	if (pu->st == NP_PUNCH_IDLE || pu->st == NP_PUNCH_RUNNING || !to || sock_id < 0 ||
+	    sock_id > NP_HOST_MAX_SOCKETS)
+		return;
+	pu->confirm_sock = sock_id;
+	pu->confirm_to = *to;
+	pu->confirm_left = NP_PUNCH_CONFIRM_PROBES;
+	pu->up->timer_start(pu->ctx, NP_PUNCH_TIMER_CONFIRM, NP_PUNCH_CONFIRM_MS);
+}
+
+void np_punch_confirmed(struct np_punch *pu)
+{
+	if (!pu->up)
+		return;
+	pu->confirm_left = 0;
+	pu->up->timer_stop(pu->ctx, NP_PUNCH_TIMER_CONFIRM);
 }
 
 void np_punch_pair(struct np_punch *pu, const struct np_punch_attempt *a)
@@ -420,7 +493,7 @@ int np_punch_start(struct np_punch *pu, const struct np_punch_attempt *a)
 		return rc;
 	np_info("peer found: public %s, lan %s (round %u); punching with %s, opener TTL %d",
 		astr(&pu->a.peer_public, s1), astr(&pu->a.peer_local, s2), a->round, pu->mod->desc.name,
-		a->nat_depth ? a->nat_depth + 1 : 0);
+		np_punch_opener_ttl(&pu->a));
 
 	v.size = sizeof(v);
 	v.attempt = a->attempt;
@@ -451,6 +524,8 @@ int np_punch_start(struct np_punch *pu, const struct np_punch_attempt *a)
 	if (!np_punch_running(pu))
 		return 0; /* start() already succeeded or failed: the reap timer runs */
 	timeout = pu->mod->desc.attempt_timeout_ms ? pu->mod->desc.attempt_timeout_ms : NP_PUNCH_DEFAULT_ATTEMPT_MS;
+	if (pu->auto_mode && same_nat(&pu->a) && timeout > NP_PUNCH_SAME_NAT_ATTEMPT_MS)
+		timeout = NP_PUNCH_SAME_NAT_ATTEMPT_MS;
 	pu->up->timer_start(pu->ctx, NP_PUNCH_TIMER_ATTEMPT, timeout);
 	return 0;
 }

@@ -38,11 +38,23 @@
 
 #define NP_PUNCH_PROBE_BUDGET 4096       /* probes per attempt, openers included */
 #define NP_PUNCH_DEFAULT_ATTEMPT_MS 10000 /* when the strategy names no timeout */
+/* --strategy=auto behind the peer's own public address: its LAN endpoint
+ * answers within milliseconds and a hairpinning NAT within a second, so an
+ * attempt that has heard nothing by then hands over to the relay (or
+ * retries) sooner than the strategy's own timeout. */
+#define NP_PUNCH_SAME_NAT_ATTEMPT_MS 5000
 
-/* Timer ids the upcalls see: the strategy's own, then the punch's two. */
+/* After the path is found, until the peer's handshake shows it found the
+ * path too: one probe on it every NP_PUNCH_CONFIRM_MS, at most
+ * NP_PUNCH_CONFIRM_PROBES (np_punch_confirm_start). */
+#define NP_PUNCH_CONFIRM_MS 400
+#define NP_PUNCH_CONFIRM_PROBES 25
+
+/* Timer ids the upcalls see: the strategy's own, then the punch's three. */
 #define NP_PUNCH_TIMER_ATTEMPT NP_HOST_MAX_TIMERS
 #define NP_PUNCH_TIMER_REAP (NP_HOST_MAX_TIMERS + 1)
-#define NP_PUNCH_TIMERS (NP_HOST_MAX_TIMERS + 2)
+#define NP_PUNCH_TIMER_CONFIRM (NP_HOST_MAX_TIMERS + 2)
+#define NP_PUNCH_TIMERS (NP_HOST_MAX_TIMERS + 3)
 
 enum np_punch_state {
 	NP_PUNCH_IDLE = 0, /* no pairing: probes are dropped */
@@ -86,7 +98,7 @@ struct np_punch_attempt {
 	unsigned attempt;           /* 1, 2, ... since the tunnel was last up */
 	uint32_t round;
 	int high;                   /* 1 on exactly one side */
-	int nat_depth;              /* openers go out with TTL nat_depth + 1; 0: none */
+	int nat_depth;              /* NATs in front of us: the opener TTL (np_punch_opener_ttl) */
 	uint8_t family;             /* 4 or 6: the only family probes may use */
 	np_addr_t self_local, self_public, peer_local, peer_public;
 	np_nat_info_t self_nat, peer_nat;
@@ -100,6 +112,7 @@ struct np_punch_stats {
 	uint64_t other_pairing;      /* probes and acks of another round (replays, stale) */
 	uint64_t refused_probes;     /* probes over the bound to an address that never answered */
 	uint64_t refused_succeed;    /* succeed() for a path no authenticated ack came from */
+	uint64_t confirm_probes;     /* probes sent by np_punch_confirm_start() */
 };
 
 struct np_punch {
@@ -123,8 +136,24 @@ struct np_punch {
 	unsigned probes_this_attempt;
 	char fail_reason[200];       /* the last failure, for the status report */
 	struct np_punch_stats stats;
+	/* np_punch_confirm_start(): where the confirming probes go, how many are left */
+	int confirm_sock;
+	np_addr_t confirm_to;
+	unsigned confirm_left;
 	struct np_probeguard guard;  /* per-address bounds and ack-gated success (np_probeguard.h) */
 };
+
+/* 1 if both peers leave through the same public address (one NAT or one
+ * CGNAT in front of both). */
+int np_punch_same_public(const struct np_punch_attempt *a);
+
+/* The TTL of an opener (core/DESIGN.md, "the Linux conntrack clash"): enough
+ * to pass our own NATs and die before the peer's. Across the internet that is
+ * nat_depth + 1 (it dies at the first router). Behind the peer's own public
+ * address the shared (outermost) NAT has no router behind it: hairpinning, it
+ * hands the packet straight to the peer's home NAT, so the opener stops at
+ * the shared NAT: nat_depth. 0: no openers (a host without NAT). */
+int np_punch_opener_ttl(const struct np_punch_attempt *a);
 
 /* Loads --strategy (unless "auto"). 0, or -errno with a one-line reason. */
 int np_punch_init(struct np_punch *pu, const struct np_punch_cfg *cfg, const struct np_punch_upcalls *up, void *ctx,
@@ -162,6 +191,20 @@ int np_punch_handle_probe(struct np_punch *pu, int sock_id, const uint8_t *buf, 
  * strategy's send_probe (NP_PROBE_OPENER), and bounded the same way (the
  * attempt budget, the opener rule, np_probeguard). 0 or -errno. */
 int np_punch_send_probe(struct np_punch *pu, int sock_id, const np_addr_t *to, unsigned flags);
+
+/* Our side found the path (path_found), but the peer's side may not have:
+ * the ack that would tell it, or the probe it needs an ack to, may have
+ * been lost, and a strategy that answers only what it receives (spray's
+ * hard side) then waits for a probe that never comes, while we, the
+ * handshake responder, wait for its handshake: a deadlock until a
+ * timeout. So a probe goes on the found path (sock_id as the tunnel now
+ * numbers it, to `to`) every NP_PUNCH_CONFIRM_MS, NP_PUNCH_CONFIRM_PROBES
+ * at most, within the attempt's budget, until np_punch_confirmed() or the
+ * next start/stop/reset. Each gives the peer's strategy a probe to answer
+ * and an ack to succeed on. Only after DONE (path found). */
+void np_punch_confirm_start(struct np_punch *pu, int sock_id, const np_addr_t *to);
+/* The peer's handshake arrived: it has the path; no more confirming probes. */
+void np_punch_confirmed(struct np_punch *pu);
 
 /* The one predicate: the strategy is running and its callbacks are live. */
 int np_punch_running(const struct np_punch *pu);

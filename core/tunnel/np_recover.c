@@ -211,8 +211,10 @@ static void on_recover_tick(struct ev_loop *loop, ev_timer *w, int revents)
 			open_slot_socket(p, slot);
 		if (p->recover_sock > 0 && slot == p->recover_slot) {
 			if (off < RECOVER_OPEN_MS) {
-				if (p->nat_depth > 0)
-					send_keepalive_to(p, p->recover_sock, &p->recover_peer, p->nat_depth + 1);
+				int ttl = np_punch_opener_ttl(&p->punch.a); /* an opener's TTL */
+
+				if (ttl > 0)
+					send_keepalive_to(p, p->recover_sock, &p->recover_peer, ttl);
 			} else {
 				send_keepalive_to(p, p->recover_sock, &p->recover_peer, 0);
 			}

@@ -19,6 +19,11 @@
 #
 #  double:  peer (192.168.i.2) - home-A (192.168.i.1 | 100.64.i.2) - nat-A (100.64.i.1 | 198.51.100.16i+2) - router
 #  none:    peer A itself sits on s-A with 198.51.100.16i+2 (no NAT namespace).
+#  cgnat home (lab_cgnat_home C A): a second subscriber of double site A's CGNAT,
+#           on its own point-to-point link c-C (nat-A has no route between
+#           subscribers except through its own public address):
+#     peer C (192.168.j.2) - home-C (192.168.j.1 | 100.64.i.k) - c-C - nat-A (100.64.i.1 | 198.51.100.16i+2) - router
+#     peer A (192.168.i.2) - home-A (192.168.i.1 | 100.64.i.2) - lan -'
 #
 # Site i (the i-th distinct lab_site name, 1..15) owns 198.51.100.(16*i)/28,
 # 192.168.i.0/24 and, for double, 100.64.i.0/24. Host j owns 192.0.2.(16*j)/28.
@@ -37,12 +42,30 @@
 #                     (P0 = LAB_SEQ_P0 = 20000): every new mapping takes the next
 #                     port, D apart; ICMP and TCP: masquerade
 #   symmetric-random  masquerade fully-random
-#   double            home masquerade behind a CGNAT masquerade (100.64.i.0/24)
+#   double            home masquerade behind a CGNAT masquerade (100.64.i.0/24);
+#                     after lab_cgnat_home or lab_cgnat_hairpin the CGNAT is a
+#                     carrier CGNAT (below)
+#
+# The carrier CGNAT (RFC 6888 / RFC 7422 deterministic port blocks). Subscriber
+# 100.64.i.(s+2) (s = 0: the site's own home NAT, 1, 2, ...: the cgnat homes)
+# owns public UDP ports (s+1)*4096 .. (s+1)*4096+4095: its UDP port p leaves as
+# PUB : (s+1)*4096 + (p & 0xfff), whatever the destination (endpoint-independent
+# mapping; two ports of one subscriber equal in their low 12 bits share a public
+# port, as in any block of 4096). Each mapping (public port -> subscriber
+# address . port) goes into the nft map "hp" (2 min, refreshed by outbound
+# packets): the CGNAT's mapping table. ICMP and TCP: masquerade. Hairpin on: a
+# UDP packet from inside to PUB : port is DNATed to the subscriber the map names
+# and SNATed to PUB : (its sender's block port), so both ways go through the
+# CGNAT and each side sees the other's public endpoint (endpoint-independent
+# filtering at the CGNAT; the home NATs still filter). Hairpin off (the
+# default, as a Linux masquerade): such a packet is delivered to the CGNAT
+# itself and goes no further.
 #
 # API. Tests call only these (functions starting with _lab_ are private).
 # Every function is `set -eu -o pipefail` safe. NAME is a lab host: a site,
 # a lab_host, a lab_netns; lab_exec and lab_bg also take srv, router,
-# nat-NAME (a site's outer NAT) and home-NAME (the inner NAT of a double).
+# nat-NAME (a site's outer NAT) and home-NAME (the inner NAT of a double or
+# of a cgnat home).
 #
 # Setup and teardown
 #   lab_init                 root check (not root: exit 77; missing tool: exit 1),
@@ -58,6 +81,24 @@
 #                            .4, ... (LAB_LAN_IP_<N>; LAB_KIND_<N> is lan,
 #                            LAB_SITE_OF_<N> is SITE; NAT knobs on NAME act on
 #                            SITE's NATs)
+#   lab_cgnat_home NAME SITE [KIND [same-lan]]   another peer host NAME behind
+#                            its own home NAT of KIND (default cone; a single
+#                            NAT kind), a subscriber of double site SITE's
+#                            CGNAT: its own LAN 192.168.j.0/24 (j: a new site
+#                            index, counts to the 15; same-lan: SITE's subnet
+#                            192.168.i.0/24 again, and NAME SITE's very address
+#                            192.168.i.2, as two routers with factory settings
+#                            give), the home NAT's wan 100.64.i.k (k = 3, 4,
+#                            ...; LAB_CGN_IP_<N>) on a link of its own to the
+#                            CGNAT. Makes SITE's CGNAT a carrier CGNAT (hairpin
+#                            off unless lab_cgnat_hairpin said on): call it
+#                            before starting peers of SITE. LAB_KIND_<N> is
+#                            cgnat, LAB_SITE_OF_<N> is SITE, LAB_PUB_IP_<N> is
+#                            SITE's, LAB_NAT_DEPTH_<N> 2; nat-NAME is SITE's
+#                            CGNAT, home-NAME NAME's own home NAT
+#   lab_cgnat_hairpin SITE on|off   double site SITE's CGNAT (a carrier CGNAT
+#                            from now on) hairpins, or does not (see "The carrier
+#                            CGNAT" above); can be switched at any time
 #   lab_netns NAME           a bare namespace (lo up; no address, no route)
 #   lab_link N1 IF1 ADDR1 N2 IF2 ADDR2   veth IF1 in N1 <-> IF2 in N2 (N1 = N2
 #                            allowed), ADDR = a.b.c.d/len or "" for none; up
@@ -191,7 +232,7 @@
 #   after lab_site NAME:  LAB_KIND_<N>, LAB_LAN_IP_<N> (the peer's address),
 #     LAB_PUB_IP_<N> (outer NAT public address; = LAN IP for none),
 #     LAB_NAT_DEPTH_<N> (0, 1, 2), LAB_GW_IP_<N> (router address of the site),
-#     LAB_CGN_IP_<N> (double: the home NAT's 100.64 address)
+#     LAB_CGN_IP_<N> (double, cgnat: the home NAT's 100.64 address)
 #   after lab_host NAME:  LAB_IP_<N> (= LAB_LAN_IP_<N> = LAB_PUB_IP_<N>)
 #   after lab_start_peer NAME: LAB_PID_<N>, LAB_LOG_<N>, LAB_TUN_IP_<N>,
 #     LAB_CTL_<N> (its --control socket), LAB_START_MS_<N>
@@ -618,13 +659,13 @@ _lab_resolve_v() {
 		_lab_get _r_k "LAB_KIND_${2#nat-}"
 		case $_r_k in
 		"" | none | host | netns) lab_log "host '${2#nat-}' has no NAT"; return 1 ;;
-		lan) _lab_get _r_k "LAB_SITE_OF_${2#nat-}"; _lab_resolve_v "$1" "nat-$_r_k" ;;
+		lan | cgnat) _lab_get _r_k "LAB_SITE_OF_${2#nat-}"; _lab_resolve_v "$1" "nat-$_r_k" ;;
 		*) _r_out=${LAB_PREFIX}nat-${2#nat-} ;;
 		esac
 		;;
 	home-*)
 		_lab_get _r_k "LAB_KIND_${2#home-}"
-		[ "$_r_k" = double ] || { lab_log "no home NAT for ${2#home-}"; return 1; }
+		[ "$_r_k" = double ] || [ "$_r_k" = cgnat ] || { lab_log "no home NAT for ${2#home-}"; return 1; }
 		_r_out=${LAB_PREFIX}home-${2#home-}
 		;;
 	*)
@@ -657,6 +698,7 @@ _lab_nat_list() {
 	kind=$(_lab_var "LAB_KIND_$1")
 	case $kind in
 	double) echo "${LAB_PREFIX}nat-$1 ${LAB_PREFIX}home-$1" ;;
+	cgnat) echo "${LAB_PREFIX}nat-$(_lab_var "LAB_SITE_OF_$1") ${LAB_PREFIX}home-$1" ;;
 	lan) _lab_nat_list "$(_lab_var "LAB_SITE_OF_$1")" ;;
 	"" | none | host | netns) lab_log "host '$1' has no NAT"; return 1 ;;
 	*) echo "${LAB_PREFIX}nat-$1" ;;
@@ -846,6 +888,15 @@ EOF
 lab_site_del() {
 	local name=$1 l ns inode pid st
 	[ -n "$(_lab_var "LAB_KIND_$name")" ] || return 0
+	if [ "$(_lab_var "LAB_KIND_$name")" = double ]; then
+		# Its CGNAT's other subscribers go first (their link is to it).
+		for l in "${LAB_SITES[@]}"; do
+			[ "$(_lab_var "LAB_KIND_$l")" != cgnat ] || [ "$(_lab_var "LAB_SITE_OF_$l")" != "$name" ] ||
+				lab_site_del "$l"
+		done
+		_lab_set "LAB_CGN_HP_$name" ""
+		_lab_set "LAB_CGN_N_$name" ""
+	fi
 	lab_trace "lab_site_del $name"
 	# All of them at once (TERM, then KILL after 3 s), then wait once.
 	local pids=()
@@ -906,7 +957,7 @@ lab_lan_host() {
 	kind=$(_lab_var "LAB_KIND_$site")
 	i=$(_lab_var "LAB_IDX_$site")
 	case $kind in
-	double) inner=home-$site ;;
+	double | cgnat) inner=home-$site ;;
 	"" | none | host | netns | lan) lab_log "lab_lan_host: '$site' is not a site with a NAT"; exit 1 ;;
 	*) inner=nat-$site ;;
 	esac
@@ -934,6 +985,144 @@ lab_lan_host() {
 	_lab_set "LAB_KIND_$name" lan
 }
 
+# ---- one CGNAT, several subscribers ------------------------------------------
+
+# _lab_cgnat_ruleset PUB I: the carrier CGNAT of site index I (see "The
+# carrier CGNAT" in the header). Subscriber 100.64.I.(s+2) owns the public
+# UDP ports (s+1)*4096 + (0..4095); the map hp is the mapping table the
+# hairpin chain (empty: no hairpin) looks public ports up in. The mapping
+# chain records what the subscriber chain did (after NAT, saddr is PUB).
+_lab_cgnat_ruleset() {
+	local pub=$1 i=$2 s subs=""
+	for ((s = 0; s < 15; s++)); do
+		subs="$subs		ip saddr 100.64.$i.$((s + 2)) meta l4proto udp snat ip to $pub : udp sport & 0x0fff ^ $(((s + 1) * 4096))
+"
+	done
+	cat <<EOF
+table ip nplab {
+	map hp {
+		type inet_service : ipv4_addr . inet_service
+		flags dynamic, timeout
+		timeout 2m
+	}
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		iifname "wan" ct state established,related accept
+		iifname "wan" drop
+	}
+	chain hairpin {
+	}
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		iifname != "wan" ip daddr $pub meta l4proto udp jump hairpin
+	}
+	chain subscriber {
+$subs	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		oifname "wan" meta l4proto udp jump subscriber
+		oifname != "wan" ct status dnat meta l4proto udp jump subscriber
+		oifname "wan" masquerade
+	}
+	chain mapping {
+		type filter hook postrouting priority srcnat + 10; policy accept;
+		meta l4proto udp ct direction original ct status snat ip saddr $pub update @hp { udp sport : ct original ip saddr . ct original proto-src }
+	}
+}
+EOF
+}
+
+# _lab_cgnat_carrier SITE: SITE's CGNAT becomes a carrier CGNAT (once; one
+# nft transaction, its conntrack entries keep their mappings).
+_lab_cgnat_carrier() {
+	local site=$1 i rules
+	[ -z "$(_lab_var "LAB_CGN_HP_$site")" ] || return 0
+	_lab_get i "LAB_IDX_$site"
+	rules=$(_lab_cgnat_ruleset "$(_lab_var "LAB_PUB_IP_$site")" "$i")
+	lab_trace "nat-$site: carrier CGNAT: UDP of subscriber 100.64.$i.(s+2) port p leaves as $(_lab_var "LAB_PUB_IP_$site"):(s+1)*4096+(p&0xfff), mapping table @hp, hairpin off"
+	ip netns exec "${LAB_PREFIX}nat-$site" nft -f - <<<"delete table ip nplab
+$rules" || lab_fail "nat-$site: the carrier CGNAT's rules failed"
+	_lab_set "LAB_CGN_HP_$site" off
+}
+
+_lab_cgnat_site() { # CALLER SITE: SITE must be a double site
+	[ "$(_lab_var "LAB_KIND_$2")" = double ] || lab_fail "$1: '$2' is not a double site (kind '$(_lab_var "LAB_KIND_$2")')"
+}
+
+lab_cgnat_hairpin() {
+	local site=$1 mode=${2:-} ns
+	_lab_cgnat_site lab_cgnat_hairpin "$site"
+	case $mode in on | off) ;; *) lab_fail "lab_cgnat_hairpin: on or off, not '$mode'" ;; esac
+	_lab_cgnat_carrier "$site"
+	ns=${LAB_PREFIX}nat-$site
+	lab_trace "lab_cgnat_hairpin $site $mode"
+	if [ "$mode" = on ]; then
+		ip netns exec "$ns" nft -f - <<<"flush chain ip nplab hairpin
+add rule ip nplab hairpin dnat ip to udp dport map @hp" || lab_fail "nat-$site: the hairpin rule failed"
+	else
+		ip netns exec "$ns" nft flush chain ip nplab hairpin || lab_fail "nat-$site: flushing the hairpin chain failed"
+	fi
+	_lab_set "LAB_CGN_HP_$site" "$mode"
+}
+
+lab_cgnat_home() {
+	local name=$1 site=$2 kind=${3:-cone} same=${4:-} i j k cgn lan cmds
+	_lab_check_name "$name"
+	[ -z "$(_lab_var "LAB_KIND_$name")" ] || { lab_log "host $name exists"; exit 1; }
+	_lab_cgnat_site lab_cgnat_home "$site"
+	lab_valid_kind "$kind" || exit 1
+	case $kind in none | double) lab_fail "lab_cgnat_home: home NAT kind '$kind' is not a single NAT" ;; esac
+	_lab_get i "LAB_IDX_$site"
+	_lab_get k "LAB_CGN_N_$site"
+	k=$((${k:-2} + 1))
+	[ "$k" -le 16 ] || lab_fail "lab_cgnat_home: the CGNAT of $site has 15 subscribers already"
+	_lab_get j "LAB_IDX_$name"
+	if [ -z "$j" ]; then
+		LAB_NSITES=$((LAB_NSITES + 1))
+		j=$LAB_NSITES
+		[ "$j" -le 15 ] || { lab_log "at most 15 sites"; exit 1; }
+		_lab_set "LAB_IDX_$name" "$j"
+		LAB_SITES+=("$name")
+	fi
+	_lab_cgnat_carrier "$site"
+	_lab_set "LAB_CGN_N_$site" "$k"
+	cgn=100.64.$i.$k
+	lan=192.168.$j
+	case $same in
+	"") ;;
+	same-lan) lan=192.168.$i ;;
+	*) lab_fail "lab_cgnat_home: the 4th argument is same-lan or nothing, not '$same'" ;;
+	esac
+	_lab_netns_add "$name" nolo
+	_lab_netns_add "home-$name" nolo
+	# The subscriber's own link: the CGNAT's end has 100.64.i.1/32 and a
+	# host route to the subscriber (no subnet shared with the others).
+	_lab_ipb "nat-$site" <<EOF
+link add c-$name type veth peer name wan netns ${LAB_PREFIX}home-$name
+addr add 100.64.$i.1/32 dev c-$name
+link set c-$name up
+route add $cgn/32 dev c-$name
+EOF
+	_lab_leaf_v cmds wan "$cgn/24" "100.64.$i.1"
+	_lab_ipb "home-$name" <<EOF
+$cmds
+link add lan type veth peer name eth0 netns $LAB_PREFIX$name
+addr add $lan.1/24 dev lan
+link set lan up
+EOF
+	_lab_leaf_v cmds eth0 "$lan.2/24" "$lan.1"
+	_lab_ipb "$name" <<<"$cmds"
+	_lab_nat_setup "home-$name" "$kind" "$cgn"
+	_lab_set "LAB_SITE_OF_$name" "$site"
+	_lab_set "LAB_CGN_IP_$name" "$cgn"
+	_lab_set "LAB_LAN_IP_$name" "$lan.2"
+	_lab_set "LAB_PUB_IP_$name" "$(_lab_var "LAB_PUB_IP_$site")"
+	_lab_set "LAB_GW_IP_$name" "$(_lab_var "LAB_GW_IP_$site")"
+	_lab_set "LAB_NAT_DEPTH_$name" 2
+	_lab_set "LAB_KIND_$name" cgnat
+	lab_trace "lab_cgnat_home $name $site $kind: $name $lan.2, home NAT $cgn, public $(_lab_var "LAB_PUB_IP_$site") (CGNAT of $site, hairpin $(_lab_var "LAB_CGN_HP_$site"))"
+}
+
 lab_describe() {
 	local n kind
 	echo "router   ip netns exec ${LAB_PREFIX}router bash    (the internet: 203.0.113.1, 198.51.100.16i+1, 192.0.2.16j+1)"
@@ -952,6 +1141,12 @@ lab_describe() {
 				"192.168.$(_lab_var "LAB_IDX_$n").1" "$(_lab_var "LAB_CGN_IP_$n")"
 			printf '%-8s ip netns exec %s bash    CGNAT lan 100.64.%s.1 wan %s\n' "nat-$n" "${LAB_PREFIX}nat-$n" \
 				"$(_lab_var "LAB_IDX_$n")" "$(_lab_var "LAB_PUB_IP_$n")"
+			[ -z "$(_lab_var "LAB_CGN_HP_$n")" ] || printf '%-8s carrier CGNAT, hairpin %s\n' "" "$(_lab_var "LAB_CGN_HP_$n")"
+			;;
+		cgnat)
+			printf '%-8s ip netns exec %s bash    home NAT lan %s wan %s, subscriber of CGNAT nat-%s\n' "home-$n" \
+				"${LAB_PREFIX}home-$n" "192.168.$(_lab_var "LAB_IDX_$n").1" "$(_lab_var "LAB_CGN_IP_$n")" \
+				"$(_lab_var "LAB_SITE_OF_$n")"
 			;;
 		*)
 			printf '%-8s ip netns exec %s bash    NAT lan 192.168.%s.1 wan %s\n' "nat-$n" "${LAB_PREFIX}nat-$n" \
@@ -998,7 +1193,7 @@ _lab_other_pub() {
 
 _lab_single_nat() { # NAME WHAT
 	case $(_lab_var "LAB_KIND_$1") in
-	"" | none | host | double) lab_fail "$2: site '$1' has no single NAT (kind '$(_lab_var "LAB_KIND_$1")')" ;;
+	"" | none | host | double | cgnat) lab_fail "$2: site '$1' has no single NAT (kind '$(_lab_var "LAB_KIND_$1")')" ;;
 	esac
 }
 
@@ -1072,7 +1267,7 @@ lab_site_move() {
 # The inner-most NAT of a site (the one the peer's LAN is attached to).
 _lab_inner_nat() {
 	case $(_lab_var "LAB_KIND_$1") in
-	double) echo "${LAB_PREFIX}home-$1" ;;
+	double | cgnat) echo "${LAB_PREFIX}home-$1" ;;
 	lan) _lab_inner_nat "$(_lab_var "LAB_SITE_OF_$1")" ;;
 	*) lab_nat_ns "$1" ;;
 	esac
@@ -1233,7 +1428,7 @@ lab_ipv6_site() {
 		lab_run ip -n "$LAB_PREFIX$name" -6 route add default via "$p::1"
 		_lab_set "LAB_IP6_$name" "$p::2"
 		;;
-	double) lab_log "lab_ipv6_site: double sites have no IPv6"; return 1 ;;
+	double | cgnat) lab_log "lab_ipv6_site: double and cgnat sites have no IPv6"; return 1 ;;
 	*)
 		nat=${LAB_PREFIX}nat-$name
 		_lab_sysctl "nat-$name" net.ipv6.conf.all.forwarding=1

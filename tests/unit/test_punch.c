@@ -349,6 +349,47 @@ static void test_openers(void **state)
 	fake_free(f);
 }
 
+/* Behind the peer's own public address (one CGNAT, each peer behind its own
+ * home NAT), an opener stops at the shared NAT: TTL depth, not depth + 1,
+ * which a hairpinning CGNAT would hand to the peer's home NAT (the conntrack
+ * clash). A silent attempt then says the NAT does not hairpin. */
+static void test_openers_same_public(void **state)
+{
+	struct fake *f = fake_new("scripted", NULL);
+	struct np_punch_attempt a;
+
+	attempt_for(f, &a, S_OPENER, 1, 2);
+	a.peer_public = a.self_public;
+	a.peer_public.port = 5000;
+	assert_true(np_punch_same_public(&a));
+	assert_int_equal(np_punch_opener_ttl(&a), 2);
+	assert_int_equal(np_punch_start(&f->pu, &a), 0);
+	assert_int_equal(f->nsent, 2);
+	assert_int_equal(f->sent[0].ttl, 2);
+	assert_int_equal(f->sent[1].ttl, 0);
+	run_until(f, f->now);
+
+	attempt_for(f, &a, 2, 1, 1);
+	a.peer_public = a.self_public;
+	assert_int_equal(np_punch_opener_ttl(&a), 1);
+	a.nat_depth = 0;
+	assert_int_equal(np_punch_opener_ttl(&a), 0); /* no NAT: no openers */
+	attempt_for(f, &a, 2, 1, 2);
+	assert_false(np_punch_same_public(&a));
+	assert_int_equal(np_punch_opener_ttl(&a), 3);
+
+	attempt_for(f, &a, S_SILENT, 1, 2);
+	a.peer_public = a.self_public;
+	memcpy(a.peer_local.ip, (const uint8_t[4]){ 192, 168, 2, 2 }, 4); /* a LAN of its own */
+	f->failed = 0;
+	assert_int_equal(np_punch_start(&f->pu, &a), 0);
+	run_until(f, f->now + 3000);
+	assert_int_equal(f->failed, 1);
+	assert_non_null(strstr(f->reason, "no hairpin through NAT 203.0.113.1 (in front of both) answered"));
+	assert_int_equal(strncmp(f->reason, "no authenticated answer after ", 30), 0);
+	fake_free(f);
+}
+
 /* Probes are acked with their nonce; only an ack of one of our own probes,
  * on the socket it went out on, from the address it went to, in this round,
  * with a good MAC reaches the strategy. */
@@ -676,6 +717,34 @@ static void test_auto_no_path(void **state)
 }
 
 /* A strategy that cannot be found: a one-line error from np_punch_init. */
+/* --strategy=auto behind the peer's own public address: simple, whose
+ * openers stop at the shared NAT (TTL = depth) and whose attempt ends after
+ * 5 s (NP_PUNCH_SAME_NAT_ATTEMPT_MS), not simple's own 10 s. */
+static void test_auto_same_nat(void **state)
+{
+	struct fake *f = fake_new("auto", NULL);
+	struct np_punch_attempt a;
+	uint64_t t0 = f->now;
+	const char *dir = getenv("NP_STRATEGY_BUILD_DIR");
+
+	f->pu.strategy_path = dir && *dir ? dir : NP_BUILD_DIR "/strategies"; /* the real simple.so */
+	attempt_for(f, &a, 1, 1, 2);
+	a.peer_public = a.self_public;
+	a.peer_public.port = 5000;
+	memcpy(a.peer_local.ip, (const uint8_t[4]){ 192, 168, 2, 2 }, 4);
+	assert_int_equal(np_punch_start(&f->pu, &a), 0);
+	assert_string_equal(np_punch_strategy_name(&f->pu), "simple");
+	assert_true(f->timer_on[NP_PUNCH_TIMER_ATTEMPT]);
+	assert_int_equal(f->timer_at[NP_PUNCH_TIMER_ATTEMPT] - t0, NP_PUNCH_SAME_NAT_ATTEMPT_MS);
+	run_until(f, t0 + 200); /* simple's first tick: openers */
+	assert_true(f->nsent >= 1);
+	assert_int_equal(f->sent[0].ttl, 2);
+	run_until(f, t0 + NP_PUNCH_SAME_NAT_ATTEMPT_MS);
+	assert_int_equal(f->failed, 1);
+	assert_non_null(strstr(f->reason, "no hairpin through NAT 203.0.113.1"));
+	fake_free(f);
+}
+
 static void test_missing_strategy(void **state)
 {
 	struct np_punch_cfg cfg = {
@@ -697,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_unanswered_bound),
 		cmocka_unit_test(test_old_round_replay),
 		cmocka_unit_test(test_openers),
+		cmocka_unit_test(test_openers_same_public),
 		cmocka_unit_test(test_ack_rules),
 		cmocka_unit_test(test_succeed_then_reap),
 		cmocka_unit_test(test_restart_before_reap),
@@ -706,6 +776,7 @@ int main(void)
 		cmocka_unit_test(test_start_errors),
 		cmocka_unit_test(test_sockets),
 		cmocka_unit_test(test_auto_no_path),
+		cmocka_unit_test(test_auto_same_nat),
 		cmocka_unit_test(test_missing_strategy),
 	};
 

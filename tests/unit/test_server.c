@@ -273,6 +273,20 @@ static void test_pairing(void **state)
 		}
 	}
 	drain(f);
+	/* And a third time 200 ms later (a burst that took both), the same
+	 * round, once. */
+	usleep(300 * 1000);
+	ev_run(f->loop, EVRUN_NOWAIT);
+	for (int c = 0; c < 2; c++) {
+		struct np_msg_peer_info late;
+
+		n = recv_on(f, c, buf, sizeof(buf), 1000);
+		assert_true(n > 0);
+		assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &late), 0);
+		assert_int_equal(late.role, c);
+		assert_int_equal(late.round, pi.round);
+		assert_int_equal(recv_on(f, c, buf, sizeof(buf), 100), -1);
+	}
 	stats(f, &st);
 	assert_int_equal(st.pairs, 1);
 	assert_int_equal(st.registers, 2);

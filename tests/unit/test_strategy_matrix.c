@@ -385,6 +385,68 @@ static void test_wrong_key(void **state)
 }
 
 /* Retries cycle through the suitable strategies. */
+/* The handshake's roles meet the spray's asymmetry. The easy side (A, the
+ * responder) succeeds on the hard side's ack; the hard side (B, the
+ * initiator) needs an ack to its one probe back, and that probe is lost.
+ * A waits for B's handshake and sends nothing; B's spray answers only
+ * probes it receives: a deadlock until B's deadline (what the impaired lab
+ * showed: a 10 s handshake timeout, then a second attempt). With the
+ * responder's confirming probes (np_punch_confirm_start) B gets another
+ * probe to answer and succeeds. Then the same under 10 % random loss. */
+static void test_spray_lost_confirmation(void **state)
+{
+	struct np_punchnet_side_cfg a, b;
+	struct np_punchnet_result res;
+	struct np_punchnet_run_cfg run = {
+		.strategy = { "spray", "spray" },
+		.bound_ms = 25000,
+		.discover = 1,
+		.seed = 11,
+		.initiator = 2,
+		.drop_probes = { 0, 1 },
+		.no_confirm = 1,
+	};
+	unsigned k, ok = 0;
+	uint64_t worst = 0;
+
+	assert_int_equal(np_punchnet_side_by_kind(&a, "cone", 1), 0);
+	assert_int_equal(np_punchnet_side_by_kind(&b, "symmetric-random", 2), 0);
+	assert_int_equal(np_punchnet_run(&a, &b, &run, &res), 0);
+	printf("spray cone x symmetric-random, B's probe back lost, no confirming probes: %s (A %d, B %d, %.1fs)\n",
+	       res.ok ? "ok" : "deadlock", res.succeeded[0], res.succeeded[1], res.ms / 1000.0);
+	assert_false(res.ok);
+	assert_int_equal(res.succeeded[0], 1); /* A found the path... */
+	assert_int_equal(res.succeeded[1], 0); /* ...B never did */
+
+	run.no_confirm = 0;
+	assert_int_equal(np_punchnet_run(&a, &b, &run, &res), 0);
+	printf("the same with confirming probes: %s in %.2fs, A sent %llu confirming probes\n",
+	       res.ok ? "ok" : "failed", res.ms / 1000.0, (unsigned long long)res.stats[0].confirm_probes);
+	assert_true(res.ok);
+	assert_int_equal(res.succeeded[1], 1); /* on an ack of its own */
+	assert_true(res.stats[0].confirm_probes >= 1);
+	assert_true(res.stats[0].confirm_probes <= NP_PUNCH_CONFIRM_PROBES);
+
+	run.drop_probes[1] = 0;
+	run.loss_pct = 10;
+	for (int confirm = 0; confirm < 2; confirm++) {
+		run.no_confirm = !confirm;
+		ok = 0;
+		worst = 0;
+		for (k = 0; k < 20; k++) {
+			run.seed = 300 + k;
+			assert_int_equal(np_punchnet_run(&a, &b, &run, &res), 0);
+			ok += res.ok != 0;
+			if (res.ok && res.ms > worst)
+				worst = res.ms;
+		}
+		printf("spray cone x symmetric-random, 10%% loss, B initiates, %s confirming probes: %u/20 ok "
+		       "in the attempt, worst %.2fs\n", confirm ? "with" : "without", ok, worst / 1000.0);
+	}
+	assert_int_equal(ok, 20);
+	assert_true(worst < 15000);
+}
+
 static void test_autoselect_retry(void **state)
 {
 	np_nat_info_t cone = { .known = 1, .mapping = NP_NAT_MAP_EIM, .allocation = NP_NAT_ALLOC_PRESERVE };
@@ -398,7 +460,9 @@ static void test_autoselect_retry(void **state)
 	assert_string_equal(np_autoselect(&cone, &cone, 2, why, sizeof(why)), "predict");
 	assert_string_equal(np_autoselect(&cone, &cone, 3, why, sizeof(why)), "simple");
 	assert_string_equal(np_autoselect(&cone, &seq, 1, why, sizeof(why)), "predict");
-	assert_string_equal(np_autoselect(&seq, &cone, 2, why, sizeof(why)), "simple");
+	assert_string_equal(np_autoselect(&seq, &cone, 2, why, sizeof(why)), "predict");
+	assert_string_equal(np_autoselect(&seq, &cone, 3, why, sizeof(why)), "simple");
+	assert_string_equal(np_autoselect(&cone, &seq, 4, why, sizeof(why)), "predict");
 	assert_string_equal(np_autoselect(&seq, &seq, 5, why, sizeof(why)), "predict");
 	assert_string_equal(np_autoselect(&rnd, &cone, 1, why, sizeof(why)), "spray");
 	assert_string_equal(np_autoselect(&cone, &rnd, 4, why, sizeof(why)), "spray");
@@ -420,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_auto_in_punch),
 		cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_spray_probe_count),
+		cmocka_unit_test(test_spray_lost_confirmation),
 		cmocka_unit_test(test_matrix_simple),
 		cmocka_unit_test(test_matrix_predict),
 		cmocka_unit_test(test_matrix_spray),

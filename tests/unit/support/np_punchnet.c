@@ -61,6 +61,9 @@ struct net_side {
 
 struct net_world {
 	uint64_t now, seq, start_at;
+	uint64_t rng;               /* the router's losses */
+	int initiator, no_confirm;  /* run->initiator, run->no_confirm */
+	unsigned loss_pct, drop_probes[2];
 	struct net_ev *heap;
 	size_t nheap, capheap;
 	struct net_side s[2];
@@ -450,6 +453,8 @@ static void up_path_found(void *ctx, int sock_id, const np_addr_t *peer)
 	s->hs_next = s->w->now;
 	keep_only(s, sock_id);
 	net_log(s, "path found on socket %d", sock_id);
+	if (s->w->initiator && s->w->initiator != s->idx + 1 && !s->w->no_confirm)
+		np_punch_confirm_start(&s->punch, sock_id, peer);
 }
 
 static void up_failed(void *ctx, const char *reason)
@@ -590,7 +595,9 @@ static void deliver(struct net_world *w, struct net_side *s, const struct net_pk
 		return;
 	}
 	/* A handshake on a path the peer found: ours too. */
-	if (!s->done) {
+	if (s->done) {
+		np_punch_confirmed(&s->punch);
+	} else {
 		np_punch_end(&s->punch);
 		end_side(s, 2, 0, NULL);
 		s->win_sock = i;
@@ -619,6 +626,13 @@ static void step_packet(struct net_world *w, struct net_ev *ev)
 		if (ev->p.ttl <= 1)
 			return;
 		ev->p.ttl--;
+		if (ev->p.len && w->drop_probes[(int)ev->side] &&
+		    np_wire_type(ev->p.data, ev->p.len) == NP_MSG_PROBE) {
+			w->drop_probes[(int)ev->side]--;
+			return;
+		}
+		if (w->loss_pct && np_sim_rand(&w->rng) % 100 < w->loss_pct)
+			return;
 		for (d = 0; d < 2; d++)
 			if (w->s[d].public_ip == ev->p.dst.ip)
 				break;
@@ -655,7 +669,8 @@ static int next_thing(struct net_world *w, uint64_t *t, int *side, int *timer)
 		for (j = 0; j < NP_PUNCH_TIMERS; j++)
 			if (s->timer_on[j] && s->timer_at[j] < *t)
 				*t = s->timer_at[j], kind = 1, *side = i, *timer = j;
-		if (s->succeeded == 1 && !w->s[!i].done && s->hs_next < *t)
+		if (s->succeeded && (w->initiator ? w->initiator == i + 1 : s->succeeded == 1) &&
+		    !w->s[!i].done && s->hs_next < *t)
 			*t = s->hs_next, kind = 3, *side = i;
 	}
 	if (w->nheap && w->heap[0].t < *t)
@@ -722,6 +737,12 @@ int np_punchnet_run(const struct np_punchnet_side_cfg *a, const struct np_punchn
 	if (!w)
 		return -ENOMEM;
 	w->verbose = getenv("NP_PUNCHNET_VERBOSE") ? atoi(getenv("NP_PUNCHNET_VERBOSE")) : 0;
+	w->rng = run->seed * 2654435761u + 17;
+	w->initiator = run->initiator;
+	w->no_confirm = run->no_confirm;
+	w->loss_pct = run->loss_pct > 100 ? 100 : run->loss_pct;
+	w->drop_probes[0] = run->drop_probes[0];
+	w->drop_probes[1] = run->drop_probes[1];
 	np_log_set_level(w->verbose > 1 ? NP_LOG_DEBUG : w->verbose ? NP_LOG_INFO : NP_LOG_ERR);
 	memset(key[0], 0x5a, sizeof(key[0]));
 	memset(key[1], run->wrong_key ? 0xa5 : 0x5a, sizeof(key[1]));

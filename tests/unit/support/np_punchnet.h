@@ -14,7 +14,9 @@
  * - after path_found() a side sends "handshake" datagrams on the winning
  *   path, and a side still punching that receives one ends its punch with
  *   np_punch_end() and adopts the path, as the daemon does with an
- *   authenticated handshake.
+ *   authenticated handshake (optionally only the initiator sends them);
+ * - optional loss at the internet router: random, or the first probes of
+ *   a side.
  * Everything is deterministic for a given seed. No sockets, no real time. */
 #ifndef NP_PUNCHNET_H
 #define NP_PUNCHNET_H
@@ -65,6 +67,19 @@ struct np_punchnet_run_cfg {
 	int report_mapped;         /* after the noise, each side discovers again (fresh
 	                            * ports) and the peer's attempt gets its newest
 	                            * mapping (PEER_INFO MAPPED) */
+	/* The handshake's roles, as the daemon's Noise IK has them: 0 (the
+	 * default) both sides send handshakes once they found the path; 1 only
+	 * A, 2 only B (the initiator). The responder then only listens, and
+	 * after path_found() keeps the path confirmed with
+	 * np_punch_confirm_start() until the initiator's handshake arrives, as
+	 * np_peer.c does. */
+	int initiator;
+	int no_confirm;            /* with initiator: the responder does not confirm (the
+	                            * deadlock np_punch_confirm_start prevents) */
+	unsigned loss_pct;         /* each datagram crossing the internet router is lost
+	                            * with this probability (percent, seeded) */
+	unsigned drop_probes[2];   /* the first N PROBEs (not acks) side A / B sends
+	                            * that reach the internet router are lost there */
 };
 
 /* Run one attempt between two freshly built sides. 0, or -errno on a setup
