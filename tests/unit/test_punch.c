@@ -581,6 +581,79 @@ static void test_succeed_then_reap(void **state)
 	fake_free(f);
 }
 
+/* After path_found, the handshake responder's confirming probes
+ * (np_punch_confirm_start): one every NP_PUNCH_CONFIRM_MS on the found path,
+ * normal probes (full TTL) of the pairing, NP_PUNCH_CONFIRM_PROBES at most;
+ * np_punch_confirmed() stops them, and so does a new attempt or a reset.
+ * Not while a strategy runs or without a pairing. Each one is acked by the
+ * peer like any probe, so its strategy can succeed on that ack. */
+static void test_confirm_probes(void **state)
+{
+	struct fake *f = fake_new("scripted", NULL), *b = fake_new("scripted", NULL);
+	np_addr_t peer, from_a;
+	uint64_t t0;
+
+	addr4(&peer, 2, 5000);
+	addr4(&from_a, 1, 4000);
+	assert_int_equal(start(f, S_ANSWER, 1, 1), 0);
+	deliver_ack(f, 0);
+	assert_int_equal(f->path_found, 1);
+	np_punch_confirm_start(&f->pu, f->path_sock, &f->path_peer);
+	assert_true(f->timer_on[NP_PUNCH_TIMER_CONFIRM]);
+	assert_int_equal(f->timer_at[NP_PUNCH_TIMER_CONFIRM], f->now + NP_PUNCH_CONFIRM_MS);
+	t0 = f->now;
+	f->nsent = 0;
+	run_until(f, t0 + 3 * NP_PUNCH_CONFIRM_MS);
+	assert_int_equal(f->pu.st, NP_PUNCH_DONE);
+	assert_int_equal(f->nsent, 3);
+	assert_int_equal(f->pu.stats.confirm_probes, 3);
+	for (unsigned i = 0; i < f->nsent; i++) {
+		assert_int_equal(msg_type(&f->sent[i]), NP_MSG_PROBE);
+		assert_int_equal(f->sent[i].sock, 0);
+		assert_int_equal(f->sent[i].ttl, 0);
+		assert_true(np_addr_equal(&f->sent[i].to, &peer));
+	}
+	/* The peer, still punching, acks one like any probe. */
+	assert_int_equal(start(b, S_SILENT, 0, 1), 0);
+	b->nsent = 0;
+	assert_int_equal(np_punch_handle_probe(&b->pu, 0, f->sent[2].buf, f->sent[2].len, &from_a),
+			 NP_PUNCH_RX_PROBE);
+	assert_int_equal(b->nsent, 1);
+	assert_int_equal(msg_type(&b->sent[0]), NP_MSG_PROBE_ACK);
+	assert_int_equal(np_punch_handle_probe(&f->pu, 0, b->sent[0].buf, b->sent[0].len, &peer), NP_PUNCH_RX_ACK);
+
+	/* The initiator's handshake arrived: no more. */
+	np_punch_confirmed(&f->pu);
+	assert_false(f->timer_on[NP_PUNCH_TIMER_CONFIRM]);
+	run_until(f, f->now + 60000);
+	assert_int_equal(f->nsent, 3);
+
+	/* Unanswered, they stop at NP_PUNCH_CONFIRM_PROBES. */
+	f->nsent = 0;
+	np_punch_confirm_start(&f->pu, 0, &peer);
+	run_until(f, f->now + 60000);
+	assert_int_equal(f->nsent, NP_PUNCH_CONFIRM_PROBES);
+	assert_false(f->timer_on[NP_PUNCH_TIMER_CONFIRM]);
+
+	/* A new attempt, or a reset, stops them; while a strategy runs, or
+	 * without a pairing, they do not start. */
+	np_punch_confirm_start(&f->pu, 0, &peer);
+	assert_true(f->timer_on[NP_PUNCH_TIMER_CONFIRM]);
+	assert_int_equal(start(f, S_SILENT, 1, 1), 0);
+	assert_false(f->timer_on[NP_PUNCH_TIMER_CONFIRM]);
+	np_punch_confirm_start(&f->pu, 0, &peer);
+	assert_false(f->timer_on[NP_PUNCH_TIMER_CONFIRM]);
+	np_punch_stop(&f->pu);
+	np_punch_confirm_start(&f->pu, 0, &peer);
+	assert_true(f->timer_on[NP_PUNCH_TIMER_CONFIRM]);
+	np_punch_reset(&f->pu);
+	assert_false(f->timer_on[NP_PUNCH_TIMER_CONFIRM]);
+	np_punch_confirm_start(&f->pu, 0, &peer);
+	assert_false(f->timer_on[NP_PUNCH_TIMER_CONFIRM]);
+	fake_free(f);
+	fake_free(b);
+}
+
 /* A new attempt before the reap timer fired: the old reap must not touch
  * the new strategy. */
 static void test_restart_before_reap(void **state)
@@ -769,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_openers_same_public),
 		cmocka_unit_test(test_ack_rules),
 		cmocka_unit_test(test_succeed_then_reap),
+		cmocka_unit_test(test_confirm_probes),
 		cmocka_unit_test(test_restart_before_reap),
 		cmocka_unit_test(test_attempt_timeout),
 		cmocka_unit_test(test_fail_from_timer),
