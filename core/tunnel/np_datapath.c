@@ -263,8 +263,10 @@ static void flush_tx(struct np_peer *p)
 			}
 		}
 	}
-	if (done)
+	if (done) {
 		p->last_tx = ev_now(p->loop);
+		np_recover_data_sent(p); /* the fast silence rule (np_silence.h) */
+	}
 	dp->ntx = 0;
 }
 
@@ -523,6 +525,7 @@ static int handle_datagram(struct np_peer *p, struct np_sock *s, uint8_t *buf, s
 				np_pmtud_rx(p, s, from, buf + off, plen);
 		} else if (plen && p->st == NP_ST_UP) {
 			to_tun(p, buf + off, plen);
+			np_recover_data_heard(p); /* a passive keepalive (np_silence.h) */
 		}
 		return 0;
 	}
@@ -534,8 +537,10 @@ static int handle_datagram(struct np_peer *p, struct np_sock *s, uint8_t *buf, s
 		p->last_rx = ev_now(p->loop);
 		if (type == NP_MSG_DATA && np_pmtu_is_msg(buf + NP_DATA_HDR_LEN, len - NP_DATA_HDR_LEN))
 			np_pmtud_rx(p, s, from, buf + NP_DATA_HDR_LEN, len - NP_DATA_HDR_LEN);
-		else if (type == NP_MSG_DATA && len > NP_DATA_HDR_LEN)
+		else if (type == NP_MSG_DATA && len > NP_DATA_HDR_LEN) {
 			to_tun(p, buf + NP_DATA_HDR_LEN, len - NP_DATA_HDR_LEN);
+			np_recover_data_heard(p);
+		}
 		return 0;
 	}
 	if (type == -EPROTONOSUPPORT) {

@@ -282,6 +282,7 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	ev_timer_stop(p->loop, &p->housekeeping);
 	np_pmtud_stop(p);
 	np_recover_stop(p);
+	np_recover_silence_reset(p);
 	np_peer_rejoin_stop(p);
 	np_switch_stop(p);
 	np_punch_reset(&p->punch);
@@ -435,11 +436,56 @@ static void handle_register_ack(struct np_peer *p, const uint8_t *buf, size_t le
 	}
 }
 
+/* Our public endpoint as the server saw it when the peer last answered
+ * (self_public, once a packet from the peer came after the PEER_INFO that
+ * named it; the one before, until then). */
+static const np_addr_t *good_public(const struct np_peer *p)
+{
+	return p->self_public_at <= p->last_rx ? &p->self_public : &p->good_public;
+}
+
+static void note_observed(struct np_peer *p, const np_addr_t *observed)
+{
+	p->good_public = *good_public(p);
+	p->self_public = *observed;
+	p->self_public_at = ev_now(p->loop);
+}
+
+/* The server names the peer at a new public address while its data, which
+ * was flowing, stopped reaching us (np_silence.h "stopped"): its NAT
+ * renumbered, or it moved. Its packets to us have hit our NAT from the new
+ * address and left entries there that make our NAT map our socket to
+ * another port toward it (the conntrack clash), so reaching for it from
+ * this socket (np_peer_rejoin.c) cannot work: register afresh, from a new
+ * socket, at once, as the peer does when its own recovery asks the server
+ * (np_recover.c). An idle tunnel, the relay, and a tunnel that may fall
+ * back to a relay keep the slow way. 1 if the tunnel went down. */
+static int peer_moved_away(struct np_peer *p, const struct np_msg_peer_info *m)
+{
+	char why[160], a[NP_ADDR_STRLEN];
+	double now = ev_now(p->loop);
+
+	if (!p->secure || np_relay_on_path(p) || p->sw_on || !m->peer_public.family || !p->path_peer.family)
+		return 0;
+	if (m->peer_public.family == p->path_peer.family && memcmp(m->peer_public.ip, p->path_peer.ip, 16) == 0)
+		return 0;
+	if (!np_silence_stopped(&p->silence, p->last_rx, now, NP_SILENCE_STOPPED_S, NP_SILENCE_WINDOW_S))
+		return 0;
+	snprintf(why, sizeof(why),
+		 "the peer registered again from %s (round %u) and its packets stopped %.1f s ago: "
+		 "registering afresh", np_astr(&m->peer_public, a), m->round, now - p->last_rx);
+	if (p->self_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL || p->peer_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL)
+		p->stale_peer = m->peer_public;
+	np_peer_tunnel_down(p, why);
+	return 1;
+}
+
 /* The server wants proof that we receive at our address: echo its cookie
  * at once. Only a new cookie triggers a send, so replays cost nothing. */
 static void handle_register_cookie(struct np_peer *p, const uint8_t *buf, size_t len, const np_addr_t *from)
 {
 	struct np_msg_register_cookie m;
+
 
 	if (np_wire_parse_register_cookie(buf, len, &m) < 0) {
 		p->stats.bad++;
@@ -502,7 +548,15 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 		else if (m.round != p->round)
 			p->stats.other_pairing++;
 		break;
-	case NP_ST_UP:
+	case NP_ST_UP: {
+		/* The server saw our REGISTER come from elsewhere than while
+		 * the peer last answered: our NAT renumbered (or we moved). */
+		int self_moved = !p->regtcp && !np_addr_equal(&m.observed, good_public(p));
+
+		if (!p->regtcp && m.observed.family && p->self_public.family &&
+		    (m.observed.family != p->self_public.family || memcmp(m.observed.ip, p->self_public.ip, 16) != 0))
+			np_recover_self_moved(p);
+		note_observed(p, &m.observed);
 		/* While relayed: a newer pairing is a background direct
 		 * attempt (np_relay_switch.c). */
 		if (!p->recovering && p->have_round && (int32_t)(m.round - p->round) > 0 &&
@@ -512,11 +566,19 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 		 * (restarted, or moved), so the server knows where it is now;
 		 * or it did so earlier and reaching for it there failed. */
 		/* (Newer pairings only, as above: a capture is never newer.) */
+		/* Or our own public endpoint changed (np_recover.c: the peer's
+		 * NAT filters the new one, and a new pairing is the way back). */
 		if (p->recovering && (!p->have_round || (int32_t)(m.round - p->round) > 0 ||
-				      (p->rejoin_pending && m.round == p->rejoin_round))) {
-			char why[96];
+				      (p->rejoin_pending && m.round == p->rejoin_round) || self_moved)) {
+			char why[128], a[NP_ADDR_STRLEN];
 			/* Not from this socket: its NAT entries may be what failed. */
-			snprintf(why, sizeof(why), "the peer registered again (round %u); registering afresh", m.round);
+			if (self_moved)
+				snprintf(why, sizeof(why),
+					 "the server sees us at %s now (our NAT renumbered?); registering afresh",
+					 np_astr(&m.observed, a));
+			else
+				snprintf(why, sizeof(why), "the peer registered again (round %u); registering afresh",
+					 m.round);
 			np_recover_stop(p);
 			/* A round from the peer's tunnel socket (the same LAN
 			 * endpoint as in our pairing: a NAT reset made it a new
@@ -540,9 +602,12 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 			 * capture of an older one of this registration moves
 			 * nothing (the endpoint needs a handshake), and the next
 			 * refresh's answer brings the current one back. */
+			if (peer_moved_away(p, &m))
+				break;
 			np_peer_rejoin_peer_info(p, &m);
 		}
 		break;
+	}
 	}
 }
 
@@ -705,6 +770,9 @@ static void np_peer_enter_up(struct np_peer *p)
 	np_peer_set_state(p, NP_ST_UP);
 	p->last_rx = p->last_tx = ev_now(p->loop);
 	p->up_since = p->last_handshake = ev_now(p->loop);
+	p->good_public = p->self_public;
+	p->self_public_at = p->last_rx;
+	np_recover_silence_reset(p);
 	p->up_ms = np_mono_ms() - p->cycle_start_ms;
 	p->up_attempt = p->attempts;
 	p->ups++;
@@ -747,14 +815,16 @@ void np_peer_tunnel_down(struct np_peer *p, const char *reason)
 	np_peer_enter_register(p, "re-handshake");
 }
 
-/* np_recover.c heard the peer again: the tunnel carries on, same keys. */
-void np_peer_recovered(struct np_peer *p)
+/* np_recover.c heard the peer again: the tunnel carries on, same keys; on a
+ * new path (moved), whose MTU is searched again. */
+void np_peer_recovered(struct np_peer *p, int moved)
 {
 	p->last_rx = ev_now(p->loop);
 	ev_timer_set(&p->dead, np_recover_suspect_s(p), 0.);
 	ev_timer_start(p->loop, &p->dead);
 	np_dp_send_keepalive(p);
-	np_pmtud_start(p, "path recovered");
+	if (moved)
+		np_pmtud_start(p, "path recovered");
 }
 
 /* Lazy timers ("be smart about timeouts"): the data path only stores times. */
@@ -795,7 +865,7 @@ static void on_dead(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	/* First re-punch toward the last endpoints (np_recover.c). */
-	if (!relayed && np_recover_start(p) == 0)
+	if (!relayed && np_recover_start(p, 0) == 0)
 		return;
 	if (silent < p->cfg->dead_after_s - 0.001) {
 		ev_timer_set(w, p->cfg->dead_after_s - silent, 0.);
@@ -1022,6 +1092,11 @@ void np_peer_authenticated_rx(struct np_peer *p, struct np_sock *s, const np_add
 		np_peer_enter_up(p);
 		return;
 	}
+	/* The peer, which registered again, answers from there: it came up
+	 * in that pairing, so recovery's slot ports (np_recover.c) derive
+	 * from that pairing's key from now on, on both sides. */
+	if (p->rejoin_pending && np_addr_equal(from, &p->rejoin.target))
+		np_auth_probe_key(p->probe_base, p->pairing, p->probe_key);
 	np_peer_rejoin_done(p);
 	moved = !p->recovering && p->secure && !np_addr_equal(from, &p->path_peer);
 	/* Over the other path (direct while relayed, or the relay while
@@ -1225,6 +1300,7 @@ void np_peer_free(struct np_peer *p)
 	np_pmtud_stop(p);
 	np_family_free(p);
 	np_recover_stop(p);
+	np_recover_silence_reset(p);
 	np_peer_rejoin_stop(p);
 	np_switch_stop(p);
 	np_relay_free(p);

@@ -14,6 +14,7 @@
 #include "np_pmtu.h"
 #include "np_punch.h"
 #include "np_rejoin.h"
+#include "np_silence.h"
 #include "np_session.h"
 #include "np_strategy_loader.h"
 #include "np_wire.h"
@@ -139,6 +140,10 @@ struct np_peer {
 	int have_reg_cookie;
 	double last_version_warn;
 	np_addr_t self_local, self_public, peer_public, peer_local;
+	/* our public endpoint while the peer last answered, and when the
+	 * server last named self_public (np_peer.c good_public()) */
+	np_addr_t good_public;
+	double self_public_at;
 	np_nat_info_t self_nat, peer_nat;
 	/* The newest NAT mapping our last discovery saw (REGISTER MAPPED;
 	 * family 0 when that discovery failed), and the peer's from PEER_INFO. */
@@ -162,6 +167,14 @@ struct np_peer {
 	uint64_t recover_slot, recover_started_ms;
 	np_addr_t recover_peer;      /* the peer's address at its slot port */
 	ev_timer recover_timer;
+	int recover_early;           /* started on suspicion (np_silence.h), not the slow rule */
+	/* the fast silence rule and the passive keepalive (np_silence.h) */
+	struct np_silence silence;
+	ev_timer silence_timer;
+	unsigned suspicions;         /* suspicions, and those the old path answered */
+	unsigned suspicions_false;
+	/* our public address changed while up: our NAT facts again (np_recover.c) */
+	struct np_discovery *recover_disc;
 	int fresh_port;              /* register from an ephemeral port, not --port */
 	/* the peer endpoint of the attempt that failed: a PEER_INFO that still
 	 * names it is held for a while (the peer is probably re-registering) */
@@ -323,7 +336,7 @@ void np_pmtud_rx(struct np_peer *p, struct np_sock *s, const np_addr_t *from, co
 unsigned np_pmtud_overhead(const struct np_peer *p);
 /* np_peer.c: recovery outcomes. */
 void np_peer_tunnel_down(struct np_peer *p, const char *reason);
-void np_peer_recovered(struct np_peer *p);
+void np_peer_recovered(struct np_peer *p, int moved);
 /* One REGISTER from the main socket (the server answers with PEER_INFO,
  * a new round if either side's endpoint or registration changed). */
 void np_peer_send_register(struct np_peer *p);
@@ -339,7 +352,17 @@ void np_status_add(char *buf, size_t cap, size_t *n, const char *fmt, ...) __att
 /* np_recover.c: re-punching toward the last endpoints when the peer goes
  * silent, before registering again (keys kept, no handshake). */
 void np_recover_init(struct np_peer *p);
-int np_recover_start(struct np_peer *p);    /* -1: cannot (no keys or path) */
+/* -1: cannot (no keys or path). early: on suspicion (data sent, nothing
+ * heard for a short while), before the slow rule's silence. */
+int np_recover_start(struct np_peer *p, int early);
+/* The data path: data sent to, heard from the peer (np_silence.h). */
+void np_recover_data_sent(struct np_peer *p);
+void np_recover_data_heard(struct np_peer *p);
+/* The tunnel came up, or went down: the silence rule starts over. */
+void np_recover_silence_reset(struct np_peer *p);
+/* While up, the server named us at a new public address: our NAT (and
+ * its depth) may be another now; discovery runs again in the background. */
+void np_recover_self_moved(struct np_peer *p);
 double np_recover_suspect_s(const struct np_peer *p); /* silence that starts it */
 void np_recover_stop(struct np_peer *p);
 int np_recover_accepts(const struct np_peer *p, int sock_id);

@@ -123,6 +123,8 @@ size_t np_peer_status_report(void *arg, char *buf, size_t cap)
 	REPORT("tunnel_downs: %u\n", p->downs);
 	REPORT("recovering: %s\n", p->recovering ? "yes" : "no");
 	REPORT("recoveries: %u\n", p->recoveries);
+	REPORT("suspicions: %u\n", p->suspicions);
+	REPORT("suspicions_false: %u\n", p->suspicions_false);
 	REPORT("rejoins: %llu\n", (unsigned long long)p->rejoin.starts);
 	REPORT("data_path: %s\n", p->dp.path ? p->dp.path : "unknown");
 	REPORT("tx_packets: %llu\n", (unsigned long long)p->stats.tx_packets);

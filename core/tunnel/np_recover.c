@@ -3,10 +3,27 @@
  * or a server that is gone, should not cost more than a few seconds past
  * the moment the silence is noticed.
  *
- * When: np_recover_suspect_s() after the last packet from the peer (the
- * keepalive interval + 2 s: both sides send at least one keepalive per
- * interval, so by then one was lost or the path is gone), not the dead
- * timer. Everything sent on the old path and the slot path is a liveness
+ * When, for an idle tunnel (the slow rule): np_recover_suspect_s() after the
+ * last packet from the peer (the keepalive interval + 2 s: both sides send
+ * at least one keepalive per interval, so by then one was lost or the path
+ * is gone), not the dead timer.
+ * When, for an active one (np_silence.h): data sent and nothing heard for
+ * silence_suspect_s() (2 s) since the first unanswered data packet. The
+ * peer answers data within silence_passive_s() (0.5 s) even when it has
+ * nothing to send (a passive keepalive), so this takes two losses in a row
+ * or a dead path. Such an early start only probes the old path and asks
+ * the server (a REGISTER): when the old path answers, the suspicion was
+ * false, and it cost a few small packets and a REGISTER the server answers
+ * with the round we have; nothing is torn down. When our own public
+ * endpoint changed (a NAT that renumbered), the server's answer says so
+ * (a new round, or our address in it is not the one the tunnel came up
+ * with), and the tunnel registers afresh at once (np_peer.c): the peer's
+ * NAT filters our new address, and our packets toward it have left an
+ * entry there that spoils our old port, so only a new pairing gets
+ * through. The fresh ports below start only at the slow rule's silence,
+ * as before (they are for NAT resets, and need both sides recovering).
+ * Relayed tunnels, and tunnels that may fall back to a relay (np_pathsel.h
+ * has its own faster silence rule), keep the slow rule. Everything sent on the old path and the slot path is a liveness
  * probe (an in-tunnel PMTU_PROBE without padding and size 0, which the peer
  * answers with a PMTU_ACK at once): if only a keepalive was lost, the answer
  * ends the recovery within a round trip. The tunnel goes down no earlier
@@ -50,6 +67,7 @@
 #include "np_peer_int.h"
 
 #define NP_LOG_COMPONENT "recover"
+#include "np_discovery.h"
 #include "np_log.h"
 #include "np_time.h"
 #include "np_udp.h"
@@ -101,6 +119,19 @@ double np_recover_suspect_s(const struct np_peer *p)
 	double s = p->cfg->keepalive_s + 2.0;
 
 	return s < p->cfg->dead_after_s ? s : p->cfg->dead_after_s;
+}
+
+/* The fast rule's times: never slower than the slow rule. */
+static double silence_suspect_s(const struct np_peer *p)
+{
+	double s = np_recover_suspect_s(p);
+
+	return s < NP_SILENCE_SUSPECT_S ? s : NP_SILENCE_SUSPECT_S;
+}
+
+static double silence_passive_s(const struct np_peer *p)
+{
+	return p->cfg->keepalive_s < NP_SILENCE_PASSIVE_S ? p->cfg->keepalive_s : NP_SILENCE_PASSIVE_S;
 }
 
 /* An authenticated liveness probe from socket `id` to `to`, TTL-limited if
@@ -173,7 +204,9 @@ static void on_recover_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		p->recover_reg_at = now;
 		np_peer_send_register(p);
 	}
-	if (p->recover_fresh) {
+	/* Fresh ports only from the slow rule's silence on (both peers get
+	 * there; an early start may be a false suspicion). */
+	if (p->recover_fresh && now - p->last_rx >= np_recover_suspect_s(p) - 0.001) {
 		if (slot != p->recover_slot && off < RECOVER_JOIN_MS)
 			open_slot_socket(p, slot);
 		if (p->recover_sock > 0 && slot == p->recover_slot) {
@@ -191,24 +224,132 @@ static void on_recover_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_timer_start(loop, w);
 }
 
+/* ---- the fast silence rule (np_silence.h) ------------------------------- */
+
+static int suspicion_applies(const struct np_peer *p)
+{
+	return p->st == NP_ST_UP && p->secure && !p->recovering && !p->stopping && !np_relay_on_path(p) &&
+	       !p->sw_on;
+}
+
+static void silence_arm(struct np_peer *p)
+{
+	double now = ev_now(p->loop);
+	double next = np_silence_next(&p->silence, p->last_rx, p->last_tx, silence_suspect_s(p),
+				      silence_passive_s(p), now);
+
+	if (!next)
+		return;
+	if (ev_is_active(&p->silence_timer)) {
+		if (ev_timer_remaining(p->loop, &p->silence_timer) <= next - now + 0.001)
+			return;
+		ev_timer_stop(p->loop, &p->silence_timer);
+	}
+	ev_timer_set(&p->silence_timer, next - now, 0.);
+	ev_timer_start(p->loop, &p->silence_timer);
+}
+
+static void on_silence(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct np_peer *p = w->data;
+	double now = ev_now(loop), at;
+
+	(void)revents;
+	if (p->st != NP_ST_UP)
+		return;
+	at = np_silence_passive_at(&p->silence, p->last_tx, silence_passive_s(p));
+	if (at && now >= at - 0.001)
+		np_dp_send_keepalive(p);
+	at = np_silence_suspect_at(&p->silence, p->last_rx, silence_suspect_s(p));
+	if (at && now >= at - 0.001) {
+		np_silence_suspected(&p->silence);
+		if (suspicion_applies(p))
+			np_recover_start(p, 1);
+	}
+	silence_arm(p);
+}
+
+void np_recover_data_sent(struct np_peer *p)
+{
+	if (np_silence_data_sent(&p->silence, p->last_rx, ev_now(p->loop)) || !ev_is_active(&p->silence_timer))
+		silence_arm(p);
+}
+
+void np_recover_data_heard(struct np_peer *p)
+{
+	if (np_silence_data_heard(&p->silence, p->last_tx, ev_now(p->loop)))
+		silence_arm(p);
+}
+
+void np_recover_silence_reset(struct np_peer *p)
+{
+	ev_timer_stop(p->loop, &p->silence_timer);
+	np_silence_reset(&p->silence);
+	if (p->recover_disc)
+		np_discovery_cancel(p->recover_disc);
+	p->recover_disc = NULL;
+}
+
+/* ---- our public address changed while up ---------------------------------- */
+
+/* A peer that moved to another network keeps its tunnel (the peer follows
+ * it, or a rejoin does), but the NAT facts it punches and registers with
+ * (kind, depth: whether openers go out) are those of the old network.
+ * The next re-punch (a renumbering, a reset) needs the new ones. */
+static void on_moved_disc(const struct np_discovery_result *res, void *arg)
+{
+	struct np_peer *p = arg;
+	char before[32], after[32];
+	np_addr_t local = p->self_local;
+	int depth = p->nat_depth;
+
+	p->recover_disc = NULL;
+	if (p->st != NP_ST_UP || res->error)
+		return;
+	np_natclass_kind_str(&p->self_nat, before, sizeof(before));
+	p->self_nat = res->nat;
+	np_peer_learn_depth(p);
+	np_peer_main_socket_changed(p); /* our LAN address may be another */
+	if (!p->self_local.family)
+		p->self_local = local;
+	np_info("our public address changed while up: NAT discovery again: %s -> %s, depth %d -> %d", before,
+		np_natclass_kind_str(&p->self_nat, after, sizeof(after)), depth, p->nat_depth);
+}
+
+void np_recover_self_moved(struct np_peer *p)
+{
+	if (p->recover_disc || p->st != NP_ST_UP)
+		return;
+	if (np_peer_discover(p, on_moved_disc, &p->recover_disc) < 0)
+		p->recover_disc = NULL;
+}
+
 void np_recover_init(struct np_peer *p)
 {
 	ev_timer_init(&p->recover_timer, on_recover_tick, RECOVER_TICK_MS / 1000.0, 0.);
-	p->recover_timer.data = p;
+	ev_timer_init(&p->silence_timer, on_silence, 1., 0.);
+	p->recover_timer.data = p->silence_timer.data = p;
 	p->recover_sock = -1;
+	np_silence_reset(&p->silence);
 }
 
-int np_recover_start(struct np_peer *p)
+int np_recover_start(struct np_peer *p, int early)
 {
 	char a[NP_ADDR_STRLEN];
+	double from;
 
 	if (!p->secure || !p->path_peer.family || !p->socks[p->path_sock])
 		return -1;
 	p->recovering = 1;
+	p->recover_early = early;
 	p->recover_fresh = preserving(&p->self_nat) && preserving(&p->peer_nat);
 	p->recover_start_at = ev_now(p->loop);
 	p->recover_rx0 = p->last_rx;
-	p->recover_until = p->recover_start_at + recover_budget(p);
+	/* The budget counts from the slow rule's start (the fresh ports'). */
+	from = p->recover_start_at;
+	if (p->recover_fresh && from < p->last_rx + np_recover_suspect_s(p))
+		from = p->last_rx + np_recover_suspect_s(p);
+	p->recover_until = from + recover_budget(p);
 	if (p->recover_until < p->last_rx + p->cfg->dead_after_s)
 		p->recover_until = p->last_rx + p->cfg->dead_after_s;
 	p->recover_started_ms = np_mono_ms();
@@ -216,9 +357,18 @@ int np_recover_start(struct np_peer *p)
 	p->recover_reg_at = 0;
 	p->recover_slot = (uint64_t)-1;
 	p->recover_sock = -1;
-	np_info("no packet from the peer for %.1f s: re-punching toward %s for up to %.1f s%s, same session keys",
-		ev_now(p->loop) - p->last_rx, np_astr(&p->path_peer, a), p->recover_until - p->recover_start_at,
-		p->recover_fresh ? " (old path and fresh ports)" : " (old path)");
+	if (early) {
+		p->suspicions++;
+		np_info("data sent for %.1f s and no packet from the peer (last %.1f s ago): probing %s and asking the "
+			"server, same session keys",
+			ev_now(p->loop) - p->silence.tx_unanswered, ev_now(p->loop) - p->last_rx,
+			np_astr(&p->path_peer, a));
+	} else {
+		np_info("no packet from the peer for %.1f s: re-punching toward %s for up to %.1f s%s, same session keys",
+			ev_now(p->loop) - p->last_rx, np_astr(&p->path_peer, a),
+			p->recover_until - p->recover_start_at,
+			p->recover_fresh ? " (old path and fresh ports)" : " (old path)");
+	}
 	on_recover_tick(p->loop, &p->recover_timer, 0);
 	return 0;
 }
@@ -256,8 +406,10 @@ void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from
 	p->path_sock = 0;
 	p->path_peer = *from;
 	if (same) {
+		if (p->recover_early)
+			p->suspicions_false++;
 		np_info("the peer answered on the same path after %.1f s of silence: carrying on", silent);
-		np_peer_recovered(p);
+		np_peer_recovered(p, 0);
 		return;
 	}
 	p->recoveries++;
@@ -265,5 +417,5 @@ void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from
 		fresh ? "fresh ports" : "the last endpoints",
 		(unsigned long long)(np_mono_ms() - p->recover_started_ms));
 	np_peer_fire_hook(p, "endpoint_change", fresh ? "recovered on fresh ports" : "recovered");
-	np_peer_recovered(p);
+	np_peer_recovered(p, 1);
 }
