@@ -489,7 +489,7 @@ static int peer_moved_away(struct np_peer *p, const struct np_msg_peer_info *m)
 		return 0;
 	if (m->peer_public.family == p->path_peer.family && memcmp(m->peer_public.ip, p->path_peer.ip, 16) == 0)
 		return 0;
-	if (!np_silence_stopped(&p->silence, p->last_rx, now, NP_SILENCE_STOPPED_S, NP_SILENCE_WINDOW_S))
+	if (!np_silence_stopped(&p->silence, p->last_rx, now, NP_SILENCE_STOPPED_S, p->cfg->keepalive_s))
 		return 0;
 	snprintf(why, sizeof(why),
 		 "the peer registered again from %s (round %u) and its packets stopped %.1f s ago: "
@@ -587,9 +587,14 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 		 * or it did so earlier and reaching for it there failed. */
 		/* (Newer pairings only, as above: a capture is never newer.) */
 		/* Or our own public endpoint changed (np_recover.c: the peer's
-		 * NAT filters the new one, and a new pairing is the way back). */
-		if (p->recovering && (!p->have_round || (int32_t)(m.round - p->round) > 0 ||
-				      (p->rejoin_pending && m.round == p->rejoin_round) || self_moved)) {
+		 * NAT filters the new one, and a new pairing is the way back);
+		 * also before recovery starts, when our data has gone unanswered
+		 * for a second already (a refresh answered before the fast rule
+		 * fired). */
+		if ((p->recovering && (!p->have_round || (int32_t)(m.round - p->round) > 0 ||
+				       (p->rejoin_pending && m.round == p->rejoin_round) || self_moved)) ||
+		    (!p->recovering && self_moved && p->secure && !np_relay_on_path(p) && !p->sw_on &&
+		     np_silence_unanswered(&p->silence, p->last_rx, ev_now(p->loop)) >= NP_SILENCE_STOPPED_S)) {
 			char why[128], a[NP_ADDR_STRLEN];
 			/* Not from this socket: its NAT entries may be what failed. */
 			if (self_moved)
