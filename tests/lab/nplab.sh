@@ -50,8 +50,12 @@
 # 100.64.i.(s+2) (s = 0: the site's own home NAT, 1, 2, ...: the cgnat homes)
 # owns public UDP ports (s+1)*4096 .. (s+1)*4096+4095: its UDP port p leaves as
 # PUB : (s+1)*4096 + (p & 0xfff), whatever the destination (endpoint-independent
-# mapping; two ports of one subscriber equal in their low 12 bits share a public
-# port, as in any block of 4096). Each mapping (public port -> subscriber
+# mapping). A real CGNAT picks a free port of the block when that one is taken;
+# this stateless rule cannot, so the peers behind a carrier CGNAT get ephemeral
+# ports from one 4096-port window (ip_local_port_range LAB_CGN_PORTS,
+# 40960-45055): their home NATs keep them, and the mapping is one to one. Two
+# ports equal in their low 12 bits would share a public port, and a flow to the
+# same destination would clash and be dropped. Each mapping (public port -> subscriber
 # address . port) goes into the nft map "hp" (2 min, refreshed by outbound
 # packets): the CGNAT's mapping table. ICMP and TCP: masquerade. Hairpin on: a
 # UDP packet from inside to PUB : port is DNATed to the subscriber the map names
@@ -270,6 +274,7 @@ TURN_IP=203.0.113.12
 LAB_TURN_PORT=3478
 LAB_TURN_TLS_PORT=5349
 LAB_TOOLS="ip nft conntrack ping sysctl ss timeout stat mktemp"
+LAB_CGN_PORTS="40960 45055" # ephemeral ports behind a carrier CGNAT: one block's worth
 
 LAB_NSITES=0
 LAB_NHOSTS=0
@@ -1042,6 +1047,7 @@ _lab_cgnat_carrier() {
 	lab_trace "nat-$site: carrier CGNAT: UDP of subscriber 100.64.$i.(s+2) port p leaves as $(_lab_var "LAB_PUB_IP_$site"):(s+1)*4096+(p&0xfff), mapping table @hp, hairpin off"
 	ip netns exec "${LAB_PREFIX}nat-$site" nft -f - <<<"delete table ip nplab
 $rules" || lab_fail "nat-$site: the carrier CGNAT's rules failed"
+	_lab_sysctl "$site" "net.ipv4.ip_local_port_range=$LAB_CGN_PORTS"
 	_lab_set "LAB_CGN_HP_$site" off
 }
 
@@ -1112,6 +1118,7 @@ link set lan up
 EOF
 	_lab_leaf_v cmds eth0 "$lan.2/24" "$lan.1"
 	_lab_ipb "$name" <<<"$cmds"
+	_lab_sysctl "$name" "net.ipv4.ip_local_port_range=$LAB_CGN_PORTS"
 	_lab_nat_setup "home-$name" "$kind" "$cgn"
 	_lab_set "LAB_SITE_OF_$name" "$site"
 	_lab_set "LAB_CGN_IP_$name" "$cgn"

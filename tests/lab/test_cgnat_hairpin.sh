@@ -8,7 +8,10 @@
 #        CGNAT's conntrack shows the hairpinned flow;
 #   C-D  the CGNAT does not hairpin, a TURN relay is configured: the pair
 #        comes up relayed (the direct attempt gives up after 5 s), and the
-#        reason names the missing hairpin;
+#        reason names the missing hairpin; then the CGNAT starts to hairpin,
+#        and the background punch moves the pair to the direct hairpin path
+#        (about 33 s later: the first background attempt is 30 s after the
+#        relay took over) without the tunnel going down;
 #   E-F  the CGNAT does not hairpin, no relay: the attempt fails with that
 #        reason in status, and the peers go on trying (a second attempt);
 #   G-H  the CGNAT hairpins, and both home NATs use the same LAN subnet, H
@@ -102,6 +105,8 @@ done
 lab_check "C or D: the path reason names the missing hairpin" \
 	grep -q "no hairpin through NAT" <<<"$(lab_status C path_reason || true) $(lab_status D path_reason || true)"
 lab_check "ping C <-> D both ways (relayed)" lab_ping_both C D
+lab_cgnat_hairpin C on
+t_on=$(lab_now_ms)
 
 # (c) no hairpin, no relay: a clear failure, and still trying.
 failed() { # NAME: status reports the failure, and the tunnel is not up
@@ -116,5 +121,23 @@ lab_check "F: the tunnel was never up" test "$(lab_status F tunnel_ups)" = 0
 retrying() { [ "$(lab_status E attempts 2>/dev/null || echo 0)" -ge 2 ]; }
 lab_check "E: a second attempt started (it keeps trying)" lab_wait 10 retrying
 lab_check "E: 'no relay configured' in its log" grep -q "no relay configured" "$(lab_get LOG E)"
+
+# (b') C's CGNAT hairpins now: C-D leaves the relay for the hairpin.
+moved() { # NAME: direct over the hairpin
+	local v
+	v=$(lab_status "$1" path_scope 2>/dev/null) && [ "$v" = hairpin ]
+}
+both_moved() { moved C && moved D; }
+if lab_wait 45 both_moved; then
+	echo "C-D: direct over the hairpin $(($(lab_now_ms) - t_on)) ms after the CGNAT started to hairpin"
+	lab_check "C-D moved to the hairpin" true
+else
+	lab_check "C-D moved to the hairpin within 45 s of the CGNAT hairpinning" false
+fi
+for n in C D; do
+	echo "$n: path $(lab_status "$n" path), path_scope $(lab_status "$n" path_scope), switches $(lab_status "$n" path_switches), downs $(lab_status "$n" tunnel_downs)"
+	lab_check "$n: the tunnel never went down" test "$(lab_status "$n" tunnel_downs)" = 0
+done
+lab_check "ping C <-> D both ways (direct)" lab_ping_both C D
 lab_assert_alive A B C D E F G H
-lab_finish "one CGNAT: direct through a hairpinning CGNAT, relayed through TURN where it does not hairpin, a clear failure without a relay"
+lab_finish "one CGNAT: direct through a hairpinning CGNAT, relayed through TURN where it does not hairpin (and direct once it does), a clear failure without a relay"
