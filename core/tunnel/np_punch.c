@@ -465,6 +465,17 @@ void np_punch_confirm_start(struct np_punch *pu, int sock_id, const np_addr_t *t
 	pu->up->timer_start(pu->ctx, NP_PUNCH_TIMER_CONFIRM, NP_PUNCH_CONFIRM_MS);
 }
 
+int np_punch_follow(struct np_punch *pu, int sock_id, const np_addr_t *cur, int verdict, const np_addr_t *from)
+{
+	if (pu->st != NP_PUNCH_DONE || verdict == NP_PUNCH_RX_NONE || !from || !cur || np_addr_equal(from, cur))
+		return 0;
+	if (np_probeguard_has_path(&pu->guard, sock_id, from))
+		return 1;
+	if (verdict == NP_PUNCH_RX_PROBE)
+		send_bounded_probe(pu, sock_id, from, 0);
+	return 0;
+}
+
 void np_punch_confirmed(struct np_punch *pu)
 {
 	if (!pu->up)

@@ -43,6 +43,11 @@ double np_silence_passive_at(const struct np_silence *s, double last_tx, double 
 	return s->rx_unanswered > last_tx ? s->rx_unanswered + passive_s : 0;
 }
 
+double np_silence_unanswered(const struct np_silence *s, double last_rx, double now)
+{
+	return s->tx_unanswered > last_rx && now > s->tx_unanswered ? now - s->tx_unanswered : 0;
+}
+
 int np_silence_stopped(const struct np_silence *s, double last_rx, double now, double quiet_s, double window_s)
 {
 	return s->data_heard > 0 && last_rx - s->data_heard <= window_s && now - last_rx >= quiet_s;

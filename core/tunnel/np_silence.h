@@ -26,7 +26,6 @@
 #define NP_SILENCE_SUSPECT_S 2.0 /* at most; never more than the slow rule */
 #define NP_SILENCE_PASSIVE_S 0.5 /* at most; never more than --keepalive */
 #define NP_SILENCE_STOPPED_S 1.0 /* quiet this long after data: stopped */
-#define NP_SILENCE_WINDOW_S 2.0  /* data this close to the last packet: active */
 
 struct np_silence {
 	double tx_unanswered; /* first data sent since the last packet heard; 0: none */
@@ -50,9 +49,12 @@ double np_silence_suspect_at(const struct np_silence *s, double last_rx, double 
 void np_silence_suspected(struct np_silence *s);
 /* When a passive keepalive is due, or 0 when we sent something since. */
 double np_silence_passive_at(const struct np_silence *s, double last_tx, double passive_s);
-/* The peer's traffic stopped: data came until about the last packet heard
- * (within window_s of it), and nothing at all for quiet_s since. An idle
- * tunnel (no data lately) never "stopped": keepalives come seconds apart. */
+/* How long data sent has gone unanswered (0: nothing unanswered). */
+double np_silence_unanswered(const struct np_silence *s, double last_rx, double now);
+/* The peer's traffic stopped: data came until shortly before the last
+ * packet heard (within window_s of it; np_peer.c: --keepalive), and nothing
+ * at all for quiet_s since. An idle tunnel (no data for longer) never
+ * "stopped": its keepalives come seconds apart. */
 int np_silence_stopped(const struct np_silence *s, double last_rx, double now, double quiet_s, double window_s);
 /* When the earlier of the two is due (one already due: now; 0: neither). */
 double np_silence_next(const struct np_silence *s, double last_rx, double last_tx, double suspect_s,

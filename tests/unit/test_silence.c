@@ -29,11 +29,13 @@ static void test_wait_starts_once(void **state)
 	/* First data after the last packet heard: the wait starts. */
 	assert_int_equal(np_silence_data_sent(&s, T0, T0 + 1), 1);
 	assert_true(np_silence_suspect_at(&s, T0, S) == T0 + 1 + S);
+	assert_true(np_silence_unanswered(&s, T0, T0 + 1.25) == 0.25);
 	/* More data: the same wait (measured from the first). */
 	assert_int_equal(np_silence_data_sent(&s, T0, T0 + 1.5), 0);
 	assert_true(np_silence_suspect_at(&s, T0, S) == T0 + 1 + S);
 	/* A packet heard ends it; the next send starts another. */
 	assert_true(np_silence_suspect_at(&s, T0 + 1.6, S) == 0);
+	assert_true(np_silence_unanswered(&s, T0 + 1.6, T0 + 1.7) == 0);
 	assert_int_equal(np_silence_data_sent(&s, T0 + 1.6, T0 + 2), 1);
 	assert_true(np_silence_suspect_at(&s, T0 + 1.6, S) == T0 + 2 + S);
 	/* Reported once: nothing more until a new wait. */
@@ -76,7 +78,7 @@ static void test_passive(void **state)
 static void test_stopped(void **state)
 {
 	struct np_silence s;
-	const double q = NP_SILENCE_STOPPED_S, win = NP_SILENCE_WINDOW_S;
+	const double q = NP_SILENCE_STOPPED_S, win = 5.0; /* --keepalive */
 
 	(void)state;
 	np_silence_reset(&s);
