@@ -205,7 +205,7 @@ static const struct np_opt options[] = {
 	{ .name = "session", .arg = "NAME", .def = "default", .help = "pair with the peer of the same session name", .set = set_session },
 	{ .name = "server-token", .arg = "FILE", .help = "authenticate registrations to a server run with --token-file", .set = np_opt_str, .off = F(server_token_file) },
 	{ .name = "port", .arg = "N", .help = "local UDP port (default: any)", .set = np_opt_port, .off = F(port) },
-	{ .name = "strategy", .arg = "NAME|PATH", .def = "auto", .help = "traversal strategy: auto, simple, predict, spray, or a .so", .set = set_strategy },
+	{ .name = "strategy", .arg = "NAME|PATH", .def = "auto", .help = "traversal strategy: auto, simple, predict, spray, hairpin, or a .so", .set = set_strategy },
 	{ .name = "strategy-path", .arg = "DIR", .help = "look for strategy NAME.so here first", .set = np_opt_str, .off = F(strategy_path) },
 	{ .name = "nat-depth", .arg = "N", .help = "NATs between this host and the internet (default: learned)", .set = np_opt_int, .off = F(nat_depth), .lo = 0, .hi = 8 },
 	HEADING("relay (TURN, RFC 8656):"),

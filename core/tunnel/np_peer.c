@@ -36,6 +36,8 @@
 #define UP_REGISTER_INTERVAL 4.0
 
 static void start_discovery(struct np_peer *p);
+static void start_registration(struct np_peer *p);
+static void use_discovery(struct np_peer *p, const struct np_discovery_result *res, double ago_s);
 static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi);
 static void np_peer_enter_up(struct np_peer *p);
 
@@ -273,7 +275,9 @@ void np_peer_main_socket_changed(struct np_peer *p)
 
 void np_peer_enter_register(struct np_peer *p, const char *why)
 {
+	const struct np_discovery_result *pre;
 	char a[NP_ADDR_STRLEN];
+	double ago;
 	int failed = p->st >= NP_ST_PUNCH;
 
 	ev_timer_stop(p->loop, &p->hs_timer);
@@ -303,6 +307,12 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	p->server_silent_logged = 0;
 	np_peer_set_state(p, NP_ST_REGISTER);
 	np_info("registering with %s as session '%s' (%s)", np_astr(&p->server, a), p->cfg->session, why);
+	pre = np_recover_take_discovery(p, &ago);
+	if (pre) {
+		use_discovery(p, pre, ago);
+		start_registration(p);
+		return;
+	}
 	start_discovery(p);
 }
 
@@ -326,23 +336,32 @@ static void start_registration(struct np_peer *p)
 	ev_timer_start(p->loop, &p->reg_timer);
 }
 
-static void on_discovery(const struct np_discovery_result *res, void *arg)
+/* Our NAT facts for this registration cycle, from `res` (ago_s: taken that
+ * long ago, during the recovery before). */
+static void use_discovery(struct np_peer *p, const struct np_discovery_result *res, double ago_s)
 {
-	struct np_peer *p = arg;
-	char kind[32], text[128], ep[NP_ADDR_STRLEN];
+	char kind[32], text[128], ep[NP_ADDR_STRLEN], when[64] = "";
 
-	p->disc = NULL;
 	/* Never the facts of an earlier discovery (a failed attempt's). */
 	memset(&p->self_mapped, 0, sizeof(p->self_mapped));
 	if (res->error) {
 		np_warn("%s", res->message);
-	} else {
-		p->self_nat = res->nat;
-		p->self_mapped = res->latest_ep;
-		np_info("NAT discovery: %s (%s), public endpoint %s", np_natclass_kind_str(&res->nat, kind, sizeof(kind)),
-			np_natclass_describe(&res->nat, text, sizeof(text)),
-			np_addr_str(&res->public_ep, ep, sizeof(ep)));
+		return;
 	}
+	p->self_nat = res->nat;
+	p->self_mapped = res->latest_ep;
+	if (ago_s > 0)
+		snprintf(when, sizeof(when), " (run while re-punching, %.1f s ago)", ago_s);
+	np_info("NAT discovery%s: %s (%s), public endpoint %s", when, np_natclass_kind_str(&res->nat, kind, sizeof(kind)),
+		np_natclass_describe(&res->nat, text, sizeof(text)), np_addr_str(&res->public_ep, ep, sizeof(ep)));
+}
+
+static void on_discovery(const struct np_discovery_result *res, void *arg)
+{
+	struct np_peer *p = arg;
+
+	p->disc = NULL;
+	use_discovery(p, res, 0);
 	if (p->st == NP_ST_REGISTER && !p->stopping)
 		start_registration(p);
 }
@@ -413,6 +432,7 @@ static int server_msg_ok(struct np_peer *p, const uint8_t *buf, size_t mac_off, 
 		return 0;
 	}
 	p->udp_unanswered = 0;
+	p->server_heard_at = ev_now(p->loop);
 	return 1;
 }
 
@@ -1149,9 +1169,22 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 		handle_hs_cookie(p, s, buf, len, from);
 		break;
 	case NP_MSG_PROBE:
-	case NP_MSG_PROBE_ACK:
-		np_peer_rejoin_probe(p, s->id, np_punch_handle_probe(&p->punch, s->id, buf, len, from), from);
+	case NP_MSG_PROBE_ACK: {
+		int verdict = np_punch_handle_probe(&p->punch, s->id, buf, len, from);
+
+		if (p->st == NP_ST_HANDSHAKE && p->secure && np_session_is_initiator(&p->sess) && s->id == p->path_sock &&
+		    np_punch_follow(&p->punch, s->id, &p->path_peer, verdict, from)) {
+			char a[NP_ADDR_STRLEN], b[NP_ADDR_STRLEN];
+
+			/* The responder took another of the paths both found (np_punch.h). */
+			np_info("the peer answers from %s, not %s where our handshake went: handshaking there",
+				np_astr(from, a), np_astr(&p->path_peer, b));
+			p->path_peer = *from;
+			send_handshake_init(p);
+		}
+		np_peer_rejoin_probe(p, s->id, verdict, from);
 		break;
+	}
 	case NP_MSG_HANDSHAKE_INIT:
 		handle_init(p, s, buf, len, from);
 		break;

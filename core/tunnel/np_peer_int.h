@@ -167,6 +167,7 @@ struct np_peer {
 	uint64_t recover_slot, recover_started_ms;
 	np_addr_t recover_peer;      /* the peer's address at its slot port */
 	ev_timer recover_timer;
+	double server_heard_at;      /* ev_now() of the last valid message from our server */
 	int recover_early;           /* started on suspicion (np_silence.h), not the slow rule */
 	/* the fast silence rule and the passive keepalive (np_silence.h) */
 	struct np_silence silence;
@@ -175,6 +176,15 @@ struct np_peer {
 	unsigned suspicions_false;
 	/* our public address changed while up: our NAT facts again (np_recover.c) */
 	struct np_discovery *recover_disc;
+	/* NAT discovery run while re-punching between NATs that do not both
+	 * preserve ports (np_recover.c): it shows the server is there, and the
+	 * registration that follows starts from its facts, taken after the
+	 * fault (pre_at: ev_now() of the result, 0: none; pre_server: the
+	 * server it asked) */
+	struct np_discovery *pre_disc;
+	struct np_discovery_result pre_res;
+	np_addr_t pre_server;
+	double pre_at;
 	int fresh_port;              /* register from an ephemeral port, not --port */
 	/* the peer endpoint of the attempt that failed: a PEER_INFO that still
 	 * names it is held for a while (the peer is probably re-registering) */
@@ -414,6 +424,10 @@ void np_peer_learn_depth(struct np_peer *p);
 /* np_peer.c: NAT discovery toward our server (with the server token), for
  * registration and for the background NAT check; see np_discovery_start(). */
 int np_peer_discover(struct np_peer *p, np_discovery_cb cb, struct np_discovery **out);
+/* np_recover.c: the facts of the discovery run during the recovery that
+ * just ended, if recent and toward this server, and how old (then
+ * cleared); else NULL. */
+const struct np_discovery_result *np_recover_take_discovery(struct np_peer *p, double *ago_s);
 
 /* np_regtcp.c: registration over TCP (see there). */
 #define REGISTER_UDP_TRIES 3         /* unanswered REGISTERs over UDP before TCP */

@@ -130,11 +130,18 @@ void np_probeguard_ack_rx(struct np_probeguard *g, int sock, const np_addr_t *fr
 	}
 }
 
-int np_probeguard_may_succeed(struct np_probeguard *g, int sock, const np_addr_t *peer)
+int np_probeguard_has_path(const struct np_probeguard *g, int sock, const np_addr_t *peer)
 {
 	for (int i = 0; i < g->npaths; i++)
 		if (g->paths[i].sock == sock && np_addr_equal(&g->paths[i].a, peer))
 			return 1;
+	return 0;
+}
+
+int np_probeguard_may_succeed(struct np_probeguard *g, int sock, const np_addr_t *peer)
+{
+	if (np_probeguard_has_path(g, sock, peer))
+		return 1;
 	g->refused_succeed++;
 	return 0;
 }

@@ -60,6 +60,8 @@ int np_probeguard_send(struct np_probeguard *g, const np_addr_t *to, int opener)
 void np_probeguard_probe_rx(struct np_probeguard *g, const np_addr_t *from);
 /* An authenticated PROBE_ACK to one of our probes arrived on sock from `from`. */
 void np_probeguard_ack_rx(struct np_probeguard *g, int sock, const np_addr_t *from);
+/* 1 if an authenticated ack to our probe came on sock from `peer` (no count). */
+int np_probeguard_has_path(const struct np_probeguard *g, int sock, const np_addr_t *peer);
 /* 1 if succeed(sock, peer) may be honoured. */
 int np_probeguard_may_succeed(struct np_probeguard *g, int sock, const np_addr_t *peer);
 

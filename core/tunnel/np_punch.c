@@ -286,7 +286,7 @@ void np_punch_on_timer(struct np_punch *pu, int id)
 	} else if (id == NP_PUNCH_TIMER_ATTEMPT) {
 		if (!np_punch_running(pu))
 			return;
-		if (same_nat(&pu->a))
+		if (same_nat(&pu->a) && (!pu->auto_mode || strcmp(pu->mod->desc.name, "simple") == 0))
 			/* One NAT (or CGNAT) in front of both, and neither its LAN
 			 * nor the public address answered: a NAT that does not
 			 * hairpin, in front of two different LANs. */
@@ -398,14 +398,25 @@ static int select_strategy(struct np_punch *pu)
 		 * kind, and "simple" probes it (first) as well as the public one.
 		 * Behind one hairpinning CGNAT, each peer behind its own home
 		 * NAT, simple's probes to the public endpoint take the hairpin:
-		 * that works between endpoint-independent home NATs. Behind a
-		 * random home NAT, spray's openers would have to create the
-		 * CGNAT's mappings, and past the CGNAT they land in the peer's
-		 * home NAT (the conntrack clash); spray, and predict behind a
-		 * sequential home NAT, found nothing there in the lab (README,
-		 * "Two peers behind one NAT"): the relay carries such pairs. */
-		name = "simple";
-		snprintf(why, sizeof(why), "same public address as the peer: behind one NAT, probing its LAN endpoint");
+		 * that works between endpoint-independent home NATs. When one
+		 * home NAT maps per destination (random, sequential), every
+		 * second attempt is "hairpin" (spray with the roles turned
+		 * round: strategies/hairpin.c). */
+		enum np_nat_hardness hs = np_nat_hardness(&pu->a.self_nat), hp = np_nat_hardness(&pu->a.peer_nat);
+		int hard_s = hs == NP_NAT_HARD_SEQ || hs == NP_NAT_HARD_RANDOM;
+		int hard_p = hp == NP_NAT_HARD_SEQ || hp == NP_NAT_HARD_RANDOM;
+
+		if (pu->a.attempt % 2 == 0 && hs != NP_NAT_HARD_UNKNOWN && hp != NP_NAT_HARD_UNKNOWN &&
+		    hard_s != hard_p) {
+			name = "hairpin";
+			snprintf(why, sizeof(why),
+				 "same public address as the peer, one home NAT maps per destination: "
+				 "openers from the easy side, probes from the hard side's fresh sockets");
+		} else {
+			name = "simple";
+			snprintf(why, sizeof(why),
+				 "same public address as the peer: behind one NAT, probing its LAN endpoint");
+		}
 	} else {
 		name = np_autoselect(&pu->a.self_nat, &pu->a.peer_nat, pu->a.attempt, why, sizeof(why));
 	}
@@ -452,6 +463,17 @@ void np_punch_confirm_start(struct np_punch *pu, int sock_id, const np_addr_t *t
 	pu->confirm_to = *to;
 	pu->confirm_left = NP_PUNCH_CONFIRM_PROBES;
 	pu->up->timer_start(pu->ctx, NP_PUNCH_TIMER_CONFIRM, NP_PUNCH_CONFIRM_MS);
+}
+
+int np_punch_follow(struct np_punch *pu, int sock_id, const np_addr_t *cur, int verdict, const np_addr_t *from)
+{
+	if (pu->st != NP_PUNCH_DONE || verdict == NP_PUNCH_RX_NONE || !from || !cur || np_addr_equal(from, cur))
+		return 0;
+	if (np_probeguard_has_path(&pu->guard, sock_id, from))
+		return 1;
+	if (verdict == NP_PUNCH_RX_PROBE)
+		send_bounded_probe(pu, sock_id, from, 0);
+	return 0;
 }
 
 void np_punch_confirmed(struct np_punch *pu)

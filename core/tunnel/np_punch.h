@@ -206,6 +206,20 @@ void np_punch_confirm_start(struct np_punch *pu, int sock_id, const np_addr_t *t
 /* The peer's handshake arrived: it has the path; no more confirming probes. */
 void np_punch_confirmed(struct np_punch *pu);
 
+/* The handshake initiator waits on (sock_id, cur), the path it found; a
+ * datagram from `from` on sock_id just got `verdict` from
+ * np_punch_handle_probe(). Both sides pick the first path acked to them,
+ * and when two of the hard side's sockets are hit within a round trip
+ * and an ack is lost, they can pick different ones: the responder keeps
+ * its path (closing the other socket) and confirms it with probes
+ * (np_punch_confirm_start), while our handshakes go to the socket it
+ * closed. So a probe or ack from another address of the peer tells us
+ * where it is: 1 if `from` is a path proven on sock_id by an ack to our
+ * probe (the handshake should move there); for a probe from an address
+ * not yet proven, one probe goes back (bounded like any), and its ack
+ * proves it. 0 otherwise. Only after DONE. */
+int np_punch_follow(struct np_punch *pu, int sock_id, const np_addr_t *cur, int verdict, const np_addr_t *from);
+
 /* The one predicate: the strategy is running and its callbacks are live. */
 int np_punch_running(const struct np_punch *pu);
 /* This attempt's strategy name, else the configured one ("auto", a path). */

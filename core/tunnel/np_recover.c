@@ -61,6 +61,17 @@
  * ends the recovery with a punch (np_peer.c); if nothing changed, the
  * server's answer repeats the round we have and changes nothing; if the
  * server is gone, nothing answers.
+ * Between NATs that do not both preserve ports there are no fresh ports, and
+ * an old path a reset spoiled stays spoiled (the clash: every packet we send
+ * refreshes it; an EIM NAT that does not preserve ports maps the old port to
+ * the same public port, so the server sees nothing change and starts no new
+ * round). Such a recovery runs NAT discovery at once, from fresh sockets:
+ * its answer shows the server is there. Once the old path had its short try
+ * past the slow rule's silence (7 + 1.5 s) and the server answered, the
+ * tunnel goes down and registers afresh at once, with those facts (taken
+ * after the fault: no second discovery), instead of waiting for the dead
+ * timer; the peer follows on the new round. With the server gone, the old
+ * path goes on until the dead timer.
  * When the budget is spent, the tunnel goes down and registers again (from a
  * fresh socket, see np_peer.c). Only with keys: without them nothing could
  * tell the peer's packets from anyone else's on a new endpoint. */
@@ -83,6 +94,7 @@
 #define RECOVER_TICK_MS 100
 #define RECOVER_OLD_MS 300
 #define RECOVER_REG_MS 1000
+#define PRE_MAX_AGE_S 15.0    /* a discovery run while re-punching is used this long */
 
 static int preserving(const np_nat_info_t *n)
 {
@@ -192,6 +204,26 @@ static void on_recover_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		char why[128];
 		snprintf(why, sizeof(why), "no packet from the peer for %.0f s, and none on the last endpoints in %.1f s",
 			 p->cfg->dead_after_s, now - p->recover_start_at);
+		np_recover_stop(p);
+		np_peer_tunnel_down(p, why);
+		return;
+	}
+	/* Between NATs that do not both preserve ports there are no fresh
+	 * ports to try, only the old path; once it had its short try past
+	 * the slow rule's silence, waiting for the dead timer gains nothing
+	 * if the server is there to pair us again (it answered during this
+	 * recovery): register afresh now. The peer, recovering too, follows
+	 * on the new round. A direct path only: a relayed one keeps the
+	 * dead timer. With the server gone: the old path, until the dead
+	 * timer. */
+	if (!p->recover_fresh && !np_relay_on_path(p) && p->server_heard_at >= p->recover_start_at &&
+	    now - p->last_rx >= np_recover_suspect_s(p) + recover_budget(p) &&
+	    now - p->recover_start_at >= recover_budget(p)) {
+		char why[160];
+		snprintf(why, sizeof(why),
+			 "no packet from the peer for %.1f s and none on the last endpoints; a NAT does not preserve "
+			 "ports, so only a new round can help: registering afresh",
+			 now - p->last_rx);
 		np_recover_stop(p);
 		np_peer_tunnel_down(p, why);
 		return;
@@ -333,6 +365,37 @@ void np_recover_init(struct np_peer *p)
 	np_silence_reset(&p->silence);
 }
 
+/* ---- a discovery while re-punching --------------------------------------- */
+
+static void cancel_pre_disc(struct np_peer *p)
+{
+	if (p->pre_disc)
+		np_discovery_cancel(p->pre_disc);
+	p->pre_disc = NULL;
+}
+
+static void on_pre_disc(const struct np_discovery_result *res, void *arg)
+{
+	struct np_peer *p = arg;
+
+	p->pre_disc = NULL;
+	if (!p->recovering || res->error)
+		return;
+	p->pre_res = *res;
+	p->pre_at = p->server_heard_at = ev_now(p->loop);
+}
+
+const struct np_discovery_result *np_recover_take_discovery(struct np_peer *p, double *ago_s)
+{
+	double at = p->pre_at;
+
+	p->pre_at = 0;
+	*ago_s = ev_now(p->loop) - at;
+	if (!at || *ago_s > PRE_MAX_AGE_S || !np_addr_equal(&p->pre_server, &p->server))
+		return NULL;
+	return &p->pre_res;
+}
+
 int np_recover_start(struct np_peer *p, int early)
 {
 	char a[NP_ADDR_STRLEN];
@@ -357,6 +420,16 @@ int np_recover_start(struct np_peer *p, int early)
 	p->recover_reg_at = 0;
 	p->recover_slot = (uint64_t)-1;
 	p->recover_sock = -1;
+	/* No fresh ports to try: the way out is a new round through the
+	 * server. Discovery now shows whether it is there, and gives the
+	 * registration that may follow facts from after the fault. */
+	cancel_pre_disc(p);
+	p->pre_at = 0;
+	if (!p->recover_fresh && !np_relay_on_path(p)) {
+		p->pre_server = p->server;
+		if (np_peer_discover(p, on_pre_disc, &p->pre_disc) < 0)
+			p->pre_disc = NULL;
+	}
 	if (early) {
 		p->suspicions++;
 		np_info("data sent for %.1f s and no packet from the peer (last %.1f s ago): probing %s and asking the "
@@ -373,12 +446,16 @@ int np_recover_start(struct np_peer *p, int early)
 	return 0;
 }
 
+/* The facts stay for np_recover_take_discovery() (the registration that
+ * may follow at once). */
 void np_recover_stop(struct np_peer *p)
 {
 	ev_timer_stop(p->loop, &p->recover_timer);
 	close_slot_socket(p);
+	cancel_pre_disc(p);
 	p->recovering = 0;
 }
+
 
 int np_recover_accepts(const struct np_peer *p, int sock_id)
 {
@@ -395,6 +472,8 @@ void np_recover_done(struct np_peer *p, struct np_sock *s, const np_addr_t *from
 	int same = !fresh && np_addr_equal(from, &p->path_peer) && silent < p->cfg->dead_after_s;
 
 	ev_timer_stop(p->loop, &p->recover_timer);
+	cancel_pre_disc(p);
+	p->pre_at = 0;
 	if (fresh) {
 		/* The slot socket becomes the main one; the old one closes. */
 		p->recover_sock = -1;

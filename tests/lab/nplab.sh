@@ -61,9 +61,10 @@
 # UDP packet from inside to PUB : port is DNATed to the subscriber the map names
 # and SNATed to PUB : (its sender's block port), so both ways go through the
 # CGNAT and each side sees the other's public endpoint (endpoint-independent
-# filtering at the CGNAT; the home NATs still filter). Hairpin off (the
-# default, as a Linux masquerade): such a packet is delivered to the CGNAT
-# itself and goes no further.
+# filtering at the CGNAT; the home NATs still filter); one to a public port
+# no mapping names is dropped (before conntrack keeps an entry for it). Hairpin
+# off (the default, as a Linux masquerade): such a packet is delivered to the
+# CGNAT itself and goes no further.
 #
 # API. Tests call only these (functions starting with _lab_ are private).
 # Every function is `set -eu -o pipefail` safe. NAME is a lab host: a site,
@@ -1017,6 +1018,12 @@ table ip nplab {
 	}
 	chain hairpin {
 	}
+	chain hairpin_in {
+	}
+	chain input {
+		type filter hook input priority filter; policy accept;
+		iifname != "wan" ip daddr $pub meta l4proto udp jump hairpin_in
+	}
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
 		iifname != "wan" ip daddr $pub meta l4proto udp jump hairpin
@@ -1064,9 +1071,12 @@ lab_cgnat_hairpin() {
 	lab_trace "lab_cgnat_hairpin $site $mode"
 	if [ "$mode" = on ]; then
 		ip netns exec "$ns" nft -f - <<<"flush chain ip nplab hairpin
-add rule ip nplab hairpin dnat ip to udp dport map @hp" || lab_fail "nat-$site: the hairpin rule failed"
+add rule ip nplab hairpin dnat ip to udp dport map @hp
+flush chain ip nplab hairpin_in
+add rule ip nplab hairpin_in drop" || lab_fail "nat-$site: the hairpin rules failed"
 	else
-		ip netns exec "$ns" nft flush chain ip nplab hairpin || lab_fail "nat-$site: flushing the hairpin chain failed"
+		ip netns exec "$ns" nft -f - <<<"flush chain ip nplab hairpin
+flush chain ip nplab hairpin_in" || lab_fail "nat-$site: flushing the hairpin chains failed"
 	fi
 	_lab_set "LAB_CGN_HP_$site" "$mode"
 }

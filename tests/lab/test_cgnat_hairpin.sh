@@ -16,16 +16,20 @@
 #        reason in status, and the peers go on trying (a second attempt);
 #   G-H  the CGNAT hairpins, and both home NATs use the same LAN subnet, H
 #        even G's address (routers with factory settings): the LAN probes
-#        reach the wrong LAN and go unanswered, the hairpin still works.
+#        reach the wrong LAN and go unanswered, the hairpin still works;
+#   I-J  the CGNAT hairpins, J's home NAT is symmetric-random: the first
+#        attempt (simple) fails, the second one (strategy hairpin: openers
+#        from I, probes from J's fresh sockets) comes up direct.
 set -eu -o pipefail
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=nplab.sh
 source "$NP_SOURCE_DIR/tests/lab/nplab.sh"
 
 lab_init
-lab_keys A B C D E F G H
+lab_keys A B C D E F G H I J
 lab_pair E F
 lab_pair G H
+lab_pair I J
 lab_server
 lab_site A double
 lab_cgnat_home B A
@@ -39,6 +43,9 @@ lab_site G double
 lab_cgnat_home H G cone same-lan
 lab_cgnat_hairpin G on
 [ "$(lab_get LAN_IP H)" = "$(lab_get LAN_IP G)" ] || lab_fail "lab: same-lan gave H $(lab_get LAN_IP H), not G's address"
+lab_site I double
+lab_cgnat_home J I symmetric-random
+lab_cgnat_hairpin I on
 lab_start_turn
 lab_start_server
 lab_start_peer A "$LAB_PORT1" 10.40.0.1 10.40.0.2 --session sAB
@@ -51,6 +58,8 @@ lab_start_peer E "$LAB_PORT1" 10.42.0.1 10.42.0.2 --session sEF
 lab_start_peer F "$LAB_PORT2" 10.42.0.2 10.42.0.1 --session sEF
 lab_start_peer G "$LAB_PORT1" 10.43.0.1 10.43.0.2 --session sGH
 lab_start_peer H "$LAB_PORT2" 10.43.0.2 10.43.0.1 --session sGH
+lab_start_peer I "$LAB_PORT1" 10.44.0.1 10.44.0.2 --session sIJ
+lab_start_peer J "$LAB_PORT2" 10.44.0.2 10.44.0.1 --session sIJ
 
 # (a) hairpinning CGNAT: direct, through the CGNAT's public address.
 lab_wait_tunnel A B 20 || lab_fail "A <-> B (hairpinning CGNAT): tunnel not up within 20 s"
@@ -90,6 +99,16 @@ for n in G H; do
 	lab_check "$n: the peer endpoint is on the public address" test "${ep%:*}" = "$(lab_get PUB_IP G)"
 done
 lab_check "ping G <-> H both ways" lab_ping_both G H
+
+# (a'') a random home NAT behind the hairpinning CGNAT: strategy hairpin.
+lab_wait_tunnel I J 30 || lab_fail "I <-> J (hairpinning CGNAT, J's home NAT random): tunnel not up within 30 s"
+for n in I J; do
+	st=$(lab_status "$n" strategy) sc=$(lab_status "$n" path_scope)
+	echo "$n: peer $(lab_status "$n" peer_endpoint), path $(lab_status "$n" path), path_scope $sc, strategy $st, attempt $(lab_status "$n" attempt), nat $(lab_status "$n" nat_self)"
+	lab_check "$n: path_scope hairpin (a random home NAT)" test "$sc" = hairpin
+	lab_check "$n: strategy hairpin" test "$st" = hairpin
+done
+lab_check "ping I <-> J both ways" lab_ping_both I J
 
 # (b) no hairpin, with a relay: relayed.
 lab_wait_tunnel C D 40 || lab_fail "C <-> D (no hairpin, relay): tunnel not up within 40 s"
@@ -139,5 +158,5 @@ for n in C D; do
 	lab_check "$n: the tunnel never went down" test "$(lab_status "$n" tunnel_downs)" = 0
 done
 lab_check "ping C <-> D both ways (direct)" lab_ping_both C D
-lab_assert_alive A B C D E F G H
+lab_assert_alive A B C D E F G H I J
 lab_finish "one CGNAT: direct through a hairpinning CGNAT, relayed through TURN where it does not hairpin (and direct once it does), a clear failure without a relay"

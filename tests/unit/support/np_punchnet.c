@@ -56,13 +56,15 @@ struct net_side {
 	uint64_t rng;
 	unsigned sockets;
 	int succeeded, failed;
+	int hs_rx;                  /* a handshake arrived on our path */
+	unsigned followed;
 	char reason[160];
 };
 
 struct net_world {
 	uint64_t now, seq, start_at;
 	uint64_t rng;               /* the router's losses */
-	int initiator, no_confirm;  /* run->initiator, run->no_confirm */
+	int initiator, no_confirm, no_follow; /* run->... */
 	unsigned loss_pct, drop_probes[2];
 	struct net_ev *heap;
 	size_t nheap, capheap;
@@ -591,10 +593,28 @@ static void deliver(struct net_world *w, struct net_side *s, const struct net_pk
 		return;
 	ep_to_addr(&p->src, &from);
 	if (p->len) {
-		np_punch_handle_probe(&s->punch, i, p->data, p->len, &from);
+		int verdict = np_punch_handle_probe(&s->punch, i, p->data, p->len, &from);
+		np_addr_t cur;
+
+		/* The initiator waiting for its handshake to land (np_peer.c). */
+		if (w->initiator == s->idx + 1 && s->succeeded && !w->no_follow && i == s->win_sock &&
+		    !w->s[!s->idx].hs_rx) {
+			ep_to_addr(&s->win_peer, &cur);
+			if (np_punch_follow(&s->punch, i, &cur, verdict, &from)) {
+				s->win_peer = p->src;
+				s->hs_next = w->now;
+				s->followed++;
+				net_log(s, "following the peer's probes: handshakes now go to %s", "its other path");
+			}
+		}
 		return;
 	}
 	/* A handshake on a path the peer found: ours too. */
+	if (!s->hs_rx) {
+		s->hs_rx = 1;
+		if (w->initiator && s->done)
+			s->t_end = w->now; /* the responder is through when the handshake lands */
+	}
 	if (s->done) {
 		np_punch_confirmed(&s->punch);
 	} else {
@@ -669,8 +689,9 @@ static int next_thing(struct net_world *w, uint64_t *t, int *side, int *timer)
 		for (j = 0; j < NP_PUNCH_TIMERS; j++)
 			if (s->timer_on[j] && s->timer_at[j] < *t)
 				*t = s->timer_at[j], kind = 1, *side = i, *timer = j;
-		if (s->succeeded && (w->initiator ? w->initiator == i + 1 : s->succeeded == 1) &&
-		    !w->s[!i].done && s->hs_next < *t)
+		if (s->succeeded && (w->initiator ? w->initiator == i + 1 && !w->s[!i].hs_rx && !w->s[!i].failed
+						  : s->succeeded == 1 && !w->s[!i].done) &&
+		    s->hs_next < *t)
 			*t = s->hs_next, kind = 3, *side = i;
 	}
 	if (w->nheap && w->heap[0].t < *t)
@@ -684,7 +705,8 @@ static void run_loop(struct net_world *w, uint64_t end)
 	int kind, side = 0, timer = 0;
 	uint64_t t;
 
-	while (!(w->s[0].done && w->s[1].done)) {
+	while (!(w->s[0].done && w->s[1].done &&
+		 (!w->initiator || w->s[2 - w->initiator].hs_rx || w->s[2 - w->initiator].failed))) {
 		kind = next_thing(w, &t, &side, &timer);
 		if (kind < 0 || t > end)
 			break;
@@ -740,6 +762,7 @@ int np_punchnet_run(const struct np_punchnet_side_cfg *a, const struct np_punchn
 	w->rng = run->seed * 2654435761u + 17;
 	w->initiator = run->initiator;
 	w->no_confirm = run->no_confirm;
+	w->no_follow = run->no_follow;
 	w->loss_pct = run->loss_pct > 100 ? 100 : run->loss_pct;
 	w->drop_probes[0] = run->drop_probes[0];
 	w->drop_probes[1] = run->drop_probes[1];
@@ -830,10 +853,12 @@ int np_punchnet_run(const struct np_punchnet_side_cfg *a, const struct np_punchn
 		res->sockets[i] = s->sockets;
 		res->succeeded[i] = s->succeeded;
 		res->failed[i] = s->failed;
+		res->hs_rx[i] = s->hs_rx;
+		res->followed[i] = s->followed;
 		res->stats[i] = s->punch.stats;
 		snprintf(res->reason[i], sizeof(res->reason[i]), "%s", s->reason);
 	}
-	res->ok = w->s[0].succeeded && w->s[1].succeeded;
+	res->ok = w->s[0].succeeded && w->s[1].succeeded && (!w->initiator || w->s[2 - w->initiator].hs_rx);
 	res->failed_clean = w->s[0].done && w->s[1].done && (w->s[0].failed || w->s[1].failed);
 	if (w->s[0].done && w->s[1].done) {
 		uint64_t end = w->s[0].t_end > w->s[1].t_end ? w->s[0].t_end : w->s[1].t_end;

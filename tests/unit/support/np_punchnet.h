@@ -47,6 +47,9 @@ struct np_punchnet_result {
 	unsigned sockets[2];       /* extra sockets opened */
 	int succeeded[2];          /* 1 by path_found(), 2 by adopting a handshake */
 	int failed[2];             /* 1 by fail() or a start error, 2 by the attempt timeout */
+	int hs_rx[2];              /* with initiator: a handshake reached this side on its
+	                            * path (for the responder, what "ok" needs) */
+	unsigned followed[2];      /* the initiator moved its handshake (np_punch_follow) */
 	char reason[2][160];       /* the failure reason, if any */
 	np_nat_info_t nat[2];      /* what discovery said (or the configured truth) */
 	struct np_punch_stats stats[2]; /* the punch's own counters */
@@ -71,11 +74,14 @@ struct np_punchnet_run_cfg {
 	 * default) both sides send handshakes once they found the path; 1 only
 	 * A, 2 only B (the initiator). The responder then only listens, and
 	 * after path_found() keeps the path confirmed with
-	 * np_punch_confirm_start() until the initiator's handshake arrives, as
-	 * np_peer.c does. */
+	 * np_punch_confirm_start() until the initiator's handshake arrives on
+	 * its path, as np_peer.c does; the initiator moves its handshakes where
+	 * np_punch_follow() says. "ok" then needs that arrival too. */
 	int initiator;
 	int no_confirm;            /* with initiator: the responder does not confirm (the
 	                            * deadlock np_punch_confirm_start prevents) */
+	int no_follow;             /* with initiator: the initiator does not follow the
+	                            * responder's probes to another path (np_punch_follow) */
 	unsigned loss_pct;         /* each datagram crossing the internet router is lost
 	                            * with this probability (percent, seeded) */
 	unsigned drop_probes[2];   /* the first N PROBEs (not acks) side A / B sends
