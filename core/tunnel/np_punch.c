@@ -399,14 +399,16 @@ static int select_strategy(struct np_punch *pu)
 		 * Behind one hairpinning CGNAT, each peer behind its own home
 		 * NAT, simple's probes to the public endpoint take the hairpin:
 		 * that works between endpoint-independent home NATs. When one
-		 * home NAT maps per destination (random, sequential), every
-		 * second attempt is "hairpin" (spray with the roles turned
-		 * round: strategies/hairpin.c). */
+		 * home NAT maps per destination (random, sequential), and the
+		 * other does not, the two cannot be one NAT on one LAN: the odd
+		 * attempts (and a relayed tunnel's background attempts, which
+		 * count from 1) are "hairpin" (spray with the roles turned
+		 * round: strategies/hairpin.c), the even ones simple. */
 		enum np_nat_hardness hs = np_nat_hardness(&pu->a.self_nat), hp = np_nat_hardness(&pu->a.peer_nat);
 		int hard_s = hs == NP_NAT_HARD_SEQ || hs == NP_NAT_HARD_RANDOM;
 		int hard_p = hp == NP_NAT_HARD_SEQ || hp == NP_NAT_HARD_RANDOM;
 
-		if (pu->a.attempt % 2 == 0 && hs != NP_NAT_HARD_UNKNOWN && hp != NP_NAT_HARD_UNKNOWN &&
+		if (pu->a.attempt % 2 == 1 && hs != NP_NAT_HARD_UNKNOWN && hp != NP_NAT_HARD_UNKNOWN &&
 		    hard_s != hard_p) {
 			name = "hairpin";
 			snprintf(why, sizeof(why),

@@ -818,6 +818,40 @@ static void test_auto_same_nat(void **state)
 	fake_free(f);
 }
 
+/* Behind one public address with exactly one home NAT mapping per
+ * destination: the hairpin strategy on odd attempts, simple on even ones;
+ * both hard: simple (no direct path but the LAN). */
+static void test_auto_same_nat_hard(void **state)
+{
+	struct fake *f = fake_new("auto", NULL);
+	struct np_punch_attempt a;
+	const char *dir = getenv("NP_STRATEGY_BUILD_DIR");
+	np_nat_info_t easy = { .known = 1, .mapping = NP_NAT_MAP_EIM, .allocation = NP_NAT_ALLOC_STABLE, .depth = 2 };
+	np_nat_info_t rnd = { .known = 1, .mapping = NP_NAT_MAP_APDM, .allocation = NP_NAT_ALLOC_RANDOM, .depth = 2 };
+	static const struct {
+		unsigned attempt;
+		int self_hard, peer_hard;
+		const char *want;
+	} cases[] = {
+		{ 1, 0, 1, "hairpin" }, { 2, 0, 1, "simple" }, { 3, 1, 0, "hairpin" },
+		{ 1, 1, 1, "simple" },  { 1, 0, 0, "simple" },
+	};
+
+	f->pu.strategy_path = dir && *dir ? dir : NP_BUILD_DIR "/strategies";
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		attempt_for(f, &a, cases[i].attempt, 1, 2);
+		a.peer_public = a.self_public;
+		a.peer_public.port = 5000;
+		memcpy(a.peer_local.ip, (const uint8_t[4]){ 192, 168, 2, 2 }, 4);
+		a.self_nat = cases[i].self_hard ? rnd : easy;
+		a.peer_nat = cases[i].peer_hard ? rnd : easy;
+		assert_int_equal(np_punch_start(&f->pu, &a), 0);
+		assert_string_equal(np_punch_strategy_name(&f->pu), cases[i].want);
+		np_punch_reset(&f->pu);
+	}
+	fake_free(f);
+}
+
 static void test_missing_strategy(void **state)
 {
 	struct np_punch_cfg cfg = {
@@ -851,6 +885,7 @@ int main(void)
 		cmocka_unit_test(test_sockets),
 		cmocka_unit_test(test_auto_no_path),
 		cmocka_unit_test(test_auto_same_nat),
+		cmocka_unit_test(test_auto_same_nat_hard),
 		cmocka_unit_test(test_missing_strategy),
 	};
 
