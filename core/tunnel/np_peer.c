@@ -157,6 +157,10 @@ void np_peer_send_init_to(struct np_peer *p, int sock_id, const np_addr_t *to)
 	}
 	p->last_init_ms = np_mono_ms();
 	p->hs_to = *to;
+	if (len <= sizeof(p->hs_init)) {
+		memcpy(p->hs_init, buf, len);
+		p->hs_init_len = len;
+	}
 	np_sock_send(p, sock_id, to, buf, len, 0);
 }
 
@@ -1173,14 +1177,17 @@ void np_peer_control(struct np_peer *p, struct np_sock *s, uint8_t *buf, size_t 
 		int verdict = np_punch_handle_probe(&p->punch, s->id, buf, len, from);
 
 		if (p->st == NP_ST_HANDSHAKE && p->secure && np_session_is_initiator(&p->sess) && s->id == p->path_sock &&
-		    np_punch_follow(&p->punch, s->id, &p->path_peer, verdict, from)) {
+		    p->hs_init_len && np_punch_follow(&p->punch, s->id, &p->path_peer, verdict, from)) {
 			char a[NP_ADDR_STRLEN], b[NP_ADDR_STRLEN];
 
-			/* The responder took another of the paths both found (np_punch.h). */
-			np_info("the peer answers from %s, not %s where our handshake went: handshaking there",
-				np_astr(from, a), np_astr(&p->path_peer, b));
-			p->path_peer = *from;
-			send_handshake_init(p);
+			/* The responder may have taken another of the paths both
+			 * found (np_punch.h), or this is a stray probe from a socket
+			 * it closed: the same initiation goes there too (a copy is
+			 * a replay to a responder that has it), and the response
+			 * says which path it kept. */
+			np_debug("the peer also answers from %s, not only %s where our handshake went: a copy there",
+				 np_astr(from, a), np_astr(&p->path_peer, b));
+			np_sock_send(p, s->id, from, p->hs_init, p->hs_init_len, 0);
 		}
 		np_peer_rejoin_probe(p, s->id, verdict, from);
 		break;

@@ -199,6 +199,8 @@ struct np_peer {
 	uint32_t rejoin_round;       /* the round a rejoin started from the server's word */
 	int rejoin_pending;          /* ... and nothing authenticated came since */
 	np_addr_t hs_to;             /* where our last HANDSHAKE_INIT went */
+	uint8_t hs_init[256];        /* that HANDSHAKE_INIT, for a copy to another path (np_punch_follow) */
+	size_t hs_init_len;
 
 	/* the punch: strategy host, probes, attempt timeout (np_punch.h) */
 	struct np_punch punch;

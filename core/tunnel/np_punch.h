@@ -213,9 +213,10 @@ void np_punch_confirmed(struct np_punch *pu);
  * and an ack is lost, they can pick different ones: the responder keeps
  * its path (closing the other socket) and confirms it with probes
  * (np_punch_confirm_start), while our handshakes go to the socket it
- * closed. So a probe or ack from another address of the peer tells us
- * where it is: 1 if `from` is a path proven on sock_id by an ack to our
- * probe (the handshake should move there); for a probe from an address
+ * closed. So a probe or ack from another address of the peer may tell us
+ * where it is (or be a stray answer from a socket it has closed since):
+ * 1 if `from` is a path proven on sock_id by an ack to our probe (a copy
+ * of the handshake should go there too); for a probe from an address
  * not yet proven, one probe goes back (bounded like any), and its ack
  * proves it. 0 otherwise. Only after DONE. */
 int np_punch_follow(struct np_punch *pu, int sock_id, const np_addr_t *cur, int verdict, const np_addr_t *from);

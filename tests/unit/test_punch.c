@@ -654,6 +654,51 @@ static void test_confirm_probes(void **state)
 	fake_free(b);
 }
 
+/* np_punch_follow: the handshake initiator, after DONE, told of a probe or
+ * ack from another address of the peer. Its own path, nothing, or a
+ * verdict NONE: 0. An address never proven: one probe back, 0. Once that
+ * probe's ack came (RX_ACK): 1. Not while a strategy runs or unpaired. */
+static void test_follow(void **state)
+{
+	struct fake *f = fake_new("scripted", NULL), *b = fake_new("scripted", NULL);
+	np_addr_t cur, other, from_a;
+	unsigned n;
+
+	addr4(&cur, 2, 5000);
+	addr4(&other, 2, 5001);
+	addr4(&from_a, 1, 4000);
+	assert_int_equal(start(f, S_ANSWER, 1, 1), 0);
+	assert_int_equal(np_punch_follow(&f->pu, 0, &cur, NP_PUNCH_RX_PROBE, &other), 0); /* RUNNING */
+	deliver_ack(f, 0);
+	run_until(f, f->now);
+	assert_int_equal(f->pu.st, NP_PUNCH_DONE);
+	n = f->nsent;
+	assert_int_equal(np_punch_follow(&f->pu, 0, &cur, NP_PUNCH_RX_PROBE, &cur), 0);
+	assert_int_equal(np_punch_follow(&f->pu, 0, &cur, NP_PUNCH_RX_NONE, &other), 0);
+	assert_int_equal(f->nsent, n);
+	/* Unproven: one probe back, no move. */
+	assert_int_equal(np_punch_follow(&f->pu, 0, &cur, NP_PUNCH_RX_PROBE, &other), 0);
+	assert_int_equal(f->nsent, n + 1);
+	assert_int_equal(msg_type(&f->sent[n]), NP_MSG_PROBE);
+	assert_true(np_addr_equal(&f->sent[n].to, &other));
+	assert_int_equal(f->sent[n].ttl, 0);
+	/* The peer acks it from there: proven, the handshake moves. */
+	assert_int_equal(start(b, S_SILENT, 0, 1), 0);
+	b->nsent = 0;
+	np_punch_handle_probe(&b->pu, 0, f->sent[n].buf, f->sent[n].len, &from_a);
+	assert_int_equal(b->nsent, 1);
+	assert_int_equal(np_punch_handle_probe(&f->pu, 0, b->sent[0].buf, b->sent[0].len, &other), NP_PUNCH_RX_ACK);
+	assert_int_equal(np_punch_follow(&f->pu, 0, &cur, NP_PUNCH_RX_ACK, &other), 1);
+	assert_int_equal(np_punch_follow(&f->pu, 0, &cur, NP_PUNCH_RX_PROBE, &other), 1);
+	/* ...on that socket only. */
+	f->sock_open[1] = 1;
+	assert_int_equal(np_punch_follow(&f->pu, 1, &cur, NP_PUNCH_RX_PROBE, &other), 0);
+	np_punch_reset(&f->pu);
+	assert_int_equal(np_punch_follow(&f->pu, 0, &cur, NP_PUNCH_RX_PROBE, &other), 0);
+	fake_free(f);
+	fake_free(b);
+}
+
 /* A new attempt before the reap timer fired: the old reap must not touch
  * the new strategy. */
 static void test_restart_before_reap(void **state)
@@ -877,6 +922,7 @@ int main(void)
 		cmocka_unit_test(test_ack_rules),
 		cmocka_unit_test(test_succeed_then_reap),
 		cmocka_unit_test(test_confirm_probes),
+		cmocka_unit_test(test_follow),
 		cmocka_unit_test(test_restart_before_reap),
 		cmocka_unit_test(test_attempt_timeout),
 		cmocka_unit_test(test_fail_from_timer),

@@ -601,10 +601,10 @@ static void deliver(struct net_world *w, struct net_side *s, const struct net_pk
 		    !w->s[!s->idx].hs_rx) {
 			ep_to_addr(&s->win_peer, &cur);
 			if (np_punch_follow(&s->punch, i, &cur, verdict, &from)) {
-				s->win_peer = p->src;
-				s->hs_next = w->now;
+				/* As np_peer.c: a copy of the handshake goes there too. */
+				push_pkt(s, s->win_sock, &p->src, 64, NULL, 0);
 				s->followed++;
-				net_log(s, "following the peer's probes: handshakes now go to %s", "its other path");
+				net_log(s, "a copy of the handshake to the peer's other path");
 			}
 		}
 		return;

@@ -49,7 +49,7 @@ struct np_punchnet_result {
 	int failed[2];             /* 1 by fail() or a start error, 2 by the attempt timeout */
 	int hs_rx[2];              /* with initiator: a handshake reached this side on its
 	                            * path (for the responder, what "ok" needs) */
-	unsigned followed[2];      /* the initiator moved its handshake (np_punch_follow) */
+	unsigned followed[2];      /* handshake copies the initiator sent (np_punch_follow) */
 	char reason[2][160];       /* the failure reason, if any */
 	np_nat_info_t nat[2];      /* what discovery said (or the configured truth) */
 	struct np_punch_stats stats[2]; /* the punch's own counters */
@@ -75,13 +75,14 @@ struct np_punchnet_run_cfg {
 	 * A, 2 only B (the initiator). The responder then only listens, and
 	 * after path_found() keeps the path confirmed with
 	 * np_punch_confirm_start() until the initiator's handshake arrives on
-	 * its path, as np_peer.c does; the initiator moves its handshakes where
-	 * np_punch_follow() says. "ok" then needs that arrival too. */
+	 * its path, as np_peer.c does; the initiator sends a copy of its
+	 * handshake where np_punch_follow() says. "ok" then needs that arrival
+	 * too. */
 	int initiator;
 	int no_confirm;            /* with initiator: the responder does not confirm (the
 	                            * deadlock np_punch_confirm_start prevents) */
-	int no_follow;             /* with initiator: the initiator does not follow the
-	                            * responder's probes to another path (np_punch_follow) */
+	int no_follow;             /* with initiator: the initiator sends no handshake copy
+	                            * to the responder's other path (np_punch_follow) */
 	unsigned loss_pct;         /* each datagram crossing the internet router is lost
 	                            * with this probability (percent, seeded) */
 	unsigned drop_probes[2];   /* the first N PROBEs (not acks) side A / B sends
