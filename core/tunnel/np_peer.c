@@ -752,6 +752,7 @@ void np_peer_path_found(struct np_peer *p)
 	}
 	np_peer_set_state(p, NP_ST_HANDSHAKE);
 	p->hs_tries = 0;
+	p->hs_since = ev_now(p->loop);
 	ev_timer_stop(p->loop, &p->hs_timer);
 	if (np_session_is_initiator(&p->sess)) {
 		send_handshake_init(p);
@@ -926,7 +927,12 @@ static void on_hs_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (p->st != NP_ST_HANDSHAKE)
 		return;
-	if (!np_session_is_initiator(&p->sess) || ++p->hs_tries > 5) {
+	/* Both roles give up HANDSHAKE_TIMEOUT after the path was found: the
+	 * responder waits that long, and an initiator that went on (its
+	 * backoff reached 31.5 s) would miss the responder's new
+	 * registration, which needs ours to pair. */
+	if (!np_session_is_initiator(&p->sess) || ++p->hs_tries > 5 ||
+	    ev_now(loop) - p->hs_since >= HANDSHAKE_TIMEOUT - 0.01) {
 		char a[NP_ADDR_STRLEN];
 		np_warn("handshake with %s timed out: no valid answer (does --peer-key match the peer's key, "
 			"and ours the key it was given?)",
@@ -936,7 +942,9 @@ static void on_hs_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	send_handshake_init(p);
-	next = 0.5 * (double)(1u << p->hs_tries); /* backoff: 1, 2, 4, 8 s */
+	next = 0.5 * (double)(1u << p->hs_tries); /* backoff: 1, 2, 4 s, then the timeout */
+	if (next > p->hs_since + HANDSHAKE_TIMEOUT - ev_now(loop))
+		next = p->hs_since + HANDSHAKE_TIMEOUT - ev_now(loop);
 	ev_timer_set(w, next, 0.);
 	ev_timer_start(loop, w);
 }

@@ -216,6 +216,7 @@ struct np_peer {
 	double up_since, last_handshake, hs_rtt_ms;
 	struct np_control *ctl;
 	unsigned hs_tries;
+	double hs_since;             /* ev_now() when the punch found the path */
 	uint64_t last_init_ms;
 
 	/* crypto */
