@@ -306,6 +306,7 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	ev_timer_stop(p->loop, &p->retry_timer);
 	ev_timer_stop(p->loop, &p->hold_timer);
 	p->have_held = 0;
+	p->observed_rebase = 0;
 	randombytes_buf(&p->reg_nonce, sizeof(p->reg_nonce));
 	p->cycle_start_ms = np_mono_ms();
 	p->server_silent_logged = 0;
@@ -574,13 +575,24 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 		break;
 	case NP_ST_UP: {
 		/* The server saw our REGISTER come from elsewhere than while
-		 * the peer last answered: our NAT renumbered (or we moved). */
-		int self_moved = !p->regtcp && !np_addr_equal(&m.observed, good_public(p));
+		 * the peer last answered: our NAT renumbered (or we moved).
+		 * Right after the main socket changed (the punch's or the
+		 * recovery's winning socket), its mapping toward the server is
+		 * a new one, at another port behind most NATs (any port behind
+		 * a per-destination NAT): then only another address counts. */
+		const np_addr_t *base = good_public(p);
+		int self_moved = !p->regtcp &&
+				 !(p->observed_rebase ? m.observed.family == base->family &&
+								memcmp(m.observed.ip, base->ip, 16) == 0
+						      : np_addr_equal(&m.observed, base));
 
 		if (!p->regtcp && m.observed.family && p->self_public.family &&
 		    (m.observed.family != p->self_public.family || memcmp(m.observed.ip, p->self_public.ip, 16) != 0))
 			np_recover_self_moved(p);
 		note_observed(p, &m.observed);
+		if (p->observed_rebase && !self_moved)
+			p->good_public = m.observed;
+		p->observed_rebase = 0;
 		/* While relayed: a newer pairing is a background direct
 		 * attempt (np_relay_switch.c). */
 		if (!p->recovering && p->have_round && (int32_t)(m.round - p->round) > 0 &&

@@ -144,6 +144,9 @@ struct np_peer {
 	 * server last named self_public (np_peer.c good_public()) */
 	np_addr_t good_public;
 	double self_public_at;
+	/* the main socket is another one since the server last named us: its
+	 * mapping toward the server is new, so only a new address means a move */
+	int observed_rebase;
 	np_nat_info_t self_nat, peer_nat;
 	/* The newest NAT mapping our last discovery saw (REGISTER MAPPED;
 	 * family 0 when that discovery failed), and the peer's from PEER_INFO. */
