@@ -29,6 +29,7 @@
 #define REGISTER_INTERVAL 1.0
 #define PUNCH_REFRESH_INTERVAL 2.0
 #define HANDSHAKE_TIMEOUT 10.0
+#define SEQ_START_DELAY_MS 250  /* see pairing_attempt() */
 #define STALE_HOLD 3.0
 /* Up, keep registering from the main socket (the server forgets a
  * registration after 10 s by default): a peer that restarts is then paired
@@ -306,7 +307,6 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	ev_timer_stop(p->loop, &p->retry_timer);
 	ev_timer_stop(p->loop, &p->hold_timer);
 	p->have_held = 0;
-	p->observed_rebase = 0;
 	randombytes_buf(&p->reg_nonce, sizeof(p->reg_nonce));
 	p->cycle_start_ms = np_mono_ms();
 	p->server_silent_logged = 0;
@@ -490,16 +490,29 @@ static int peer_moved_away(struct np_peer *p, const struct np_msg_peer_info *m)
 	char why[160], a[NP_ADDR_STRLEN];
 	double now = ev_now(p->loop);
 
+	int seq = p->self_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL ||
+		  p->peer_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL;
+
 	if (!p->secure || np_relay_on_path(p) || p->sw_on || !m->peer_public.family || !p->path_peer.family)
 		return 0;
-	if (m->peer_public.family == p->path_peer.family && memcmp(m->peer_public.ip, p->path_peer.ip, 16) == 0)
+	/* A new address; or, where a punch spends ports (a sequential NAT),
+	 * a new port too: reaching for it from our socket (a rejoin) cannot
+	 * work there, and the peer is punching in this round already: join
+	 * it now, from fresh facts, rather than seconds later when our own
+	 * silence rule fires (its punch would have spent the ports the
+	 * server names it at). */
+	if (m->peer_public.family == p->path_peer.family && memcmp(m->peer_public.ip, p->path_peer.ip, 16) == 0 &&
+	    (!seq || np_addr_equal(&m->peer_public, &p->path_peer)))
 		return 0;
 	if (!np_silence_stopped(&p->silence, p->last_rx, now, NP_SILENCE_STOPPED_S, p->cfg->keepalive_s))
 		return 0;
 	snprintf(why, sizeof(why),
 		 "the peer registered again from %s (round %u) and its packets stopped %.1f s ago: "
 		 "registering afresh", np_astr(&m->peer_public, a), m->round, now - p->last_rx);
-	if (p->self_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL || p->peer_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL)
+	/* From the tunnel's socket (its LAN endpoint as when the tunnel came
+	 * up): the peer is about to register afresh, hold that round; from a
+	 * new socket it is the peer's fresh registration: use it. */
+	if (seq && np_addr_equal(&m->peer_local, &p->up_peer_local))
 		p->stale_peer = m->peer_public;
 	np_peer_tunnel_down(p, why);
 	return 1;
@@ -574,25 +587,21 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 			p->stats.other_pairing++;
 		break;
 	case NP_ST_UP: {
-		/* The server saw our REGISTER come from elsewhere than while
-		 * the peer last answered: our NAT renumbered (or we moved).
-		 * Right after the main socket changed (the punch's or the
-		 * recovery's winning socket), its mapping toward the server is
-		 * a new one, at another port behind most NATs (any port behind
-		 * a per-destination NAT): then only another address counts. */
+		/* The server saw our REGISTER come from another address than
+		 * while the peer last answered: our NAT renumbered (or we
+		 * moved). Only the address: a new port alone is a new mapping
+		 * toward the server (the main socket changed, or a reset made
+		 * the NAT map it anew), and both peers then recover through the
+		 * server's new round as usual; one side registering afresh
+		 * alone at once would, between sequential NATs, spend its ports
+		 * on a round the other side never joins. */
 		const np_addr_t *base = good_public(p);
-		int self_moved = !p->regtcp &&
-				 !(p->observed_rebase ? m.observed.family == base->family &&
-								memcmp(m.observed.ip, base->ip, 16) == 0
-						      : np_addr_equal(&m.observed, base));
-
+		int self_moved = !p->regtcp && m.observed.family &&
+				 (m.observed.family != base->family || memcmp(m.observed.ip, base->ip, 16) != 0);
 		if (!p->regtcp && m.observed.family && p->self_public.family &&
 		    (m.observed.family != p->self_public.family || memcmp(m.observed.ip, p->self_public.ip, 16) != 0))
 			np_recover_self_moved(p);
 		note_observed(p, &m.observed);
-		if (p->observed_rebase && !self_moved)
-			p->good_public = m.observed;
-		p->observed_rebase = 0;
 		/* While relayed: a newer pairing is a background direct
 		 * attempt (np_relay_switch.c). */
 		if (!p->recovering && p->have_round && (int32_t)(m.round - p->round) > 0 &&
@@ -622,14 +631,16 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 					 m.round);
 			np_recover_stop(p);
 			/* A round from the peer's tunnel socket (the same LAN
-			 * endpoint as in our pairing: a NAT reset made it a new
+			 * endpoint as in the pairing the tunnel came up in, not
+			 * a later one a rejoin recorded, which may be the peer's
+			 * fresh registration: a NAT reset made it a new
 			 * mapping): the peer registers afresh too, and until it
 			 * has, the server names it there; a punch from that would
 			 * spend our predicted ports on a socket the peer is
 			 * closing. Hold such a PEER_INFO. A round from a new socket
 			 * is the peer's fresh registration: use it. Only where a
 			 * punch spends ports (a sequential NAT on either side). */
-			if (np_addr_equal(&m.peer_local, &p->peer_local) &&
+			if (np_addr_equal(&m.peer_local, &p->up_peer_local) &&
 			    (p->self_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL ||
 			     p->peer_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL))
 				p->stale_peer = m.peer_public;
@@ -697,6 +708,15 @@ static void pairing_attempt(struct np_peer *p, const struct np_msg_peer_info *pi
 	p->high = p->secure ? memcmp(p->sess.s_pub, p->keys.peer_pub, 32) > 0 : pi->role == 1;
 	np_peer_attempt_facts(p, p->round, &a);
 	a.start_in_ms = pi->start_in_ms;
+	/* Where a punch spends ports (a sequential NAT on either side), both
+	 * sides wait a moment before the first opener: rounds often come in
+	 * pairs after a fault (both peers register afresh at once, the second
+	 * round milliseconds after the first), and openers sent for the first
+	 * would shift every mapping of the second past the window the peer
+	 * predicts. Both sides know both NAT kinds, so both wait alike. */
+	if ((p->self_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL ||
+	     pi->peer_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL) && a.start_in_ms < SEQ_START_DELAY_MS)
+		a.start_in_ms = SEQ_START_DELAY_MS;
 	memcpy(a.probe_key, p->probe_key, sizeof(a.probe_key));
 	*out = a;
 	sodium_memzero(&a, sizeof(a));
@@ -816,6 +836,7 @@ static void np_peer_enter_up(struct np_peer *p)
 	p->self_public_at = p->last_rx;
 	np_recover_silence_reset(p);
 	p->up_ms = np_mono_ms() - p->cycle_start_ms;
+	p->up_peer_local = p->peer_local;
 	p->up_attempt = p->attempts;
 	p->ups++;
 	np_info("tunnel up peer=%s path=%s strategy=%s time_ms=%llu attempt=%u cipher=%s", np_astr(&p->path_peer, a),

@@ -140,13 +140,11 @@ struct np_peer {
 	int have_reg_cookie;
 	double last_version_warn;
 	np_addr_t self_local, self_public, peer_public, peer_local;
+	np_addr_t up_peer_local;     /* peer_local of the pairing the tunnel came up in */
 	/* our public endpoint while the peer last answered, and when the
 	 * server last named self_public (np_peer.c good_public()) */
 	np_addr_t good_public;
 	double self_public_at;
-	/* the main socket is another one since the server last named us: its
-	 * mapping toward the server is new, so only a new address means a move */
-	int observed_rebase;
 	np_nat_info_t self_nat, peer_nat;
 	/* The newest NAT mapping our last discovery saw (REGISTER MAPPED;
 	 * family 0 when that discovery failed), and the peer's from PEER_INFO. */

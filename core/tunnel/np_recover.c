@@ -232,7 +232,16 @@ static void on_recover_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		p->recover_old_at = now;
 		send_keepalive_to(p, p->path_sock, &p->path_peer, 0);
 	}
-	if (now - p->recover_reg_at >= RECOVER_REG_MS / 1000.0) {
+	/* Between sequential NATs an early start (one side's data went
+	 * unanswered) asks the server only from the slow rule's silence on:
+	 * its REGISTER makes a new round at once, and the side that is not
+	 * suspecting yet (one-way traffic) would join it seconds later,
+	 * after this side's punch spent the ports the server names it at.
+	 * Both reach the slow rule within a round trip of each other. */
+	if (now - p->recover_reg_at >= RECOVER_REG_MS / 1000.0 &&
+	    (!p->recover_early || now - p->last_rx >= np_recover_suspect_s(p) - 0.001 ||
+	     (p->self_nat.allocation != NP_NAT_ALLOC_SEQUENTIAL &&
+	      p->peer_nat.allocation != NP_NAT_ALLOC_SEQUENTIAL))) {
 		p->recover_reg_at = now;
 		np_peer_send_register(p);
 	}
@@ -425,7 +434,13 @@ int np_recover_start(struct np_peer *p, int early)
 	 * registration that may follow facts from after the fault. */
 	cancel_pre_disc(p);
 	p->pre_at = 0;
-	if (!p->recover_fresh && !np_relay_on_path(p)) {
+	/* Not between sequential NATs: there the registration that follows
+	 * must not come sooner than the peer's, which has no such facts
+	 * when its tunnel goes down on our new round (it discovers for 1 s):
+	 * our punch would spend the ports the server names us at before the
+	 * peer joins. */
+	if (!p->recover_fresh && !np_relay_on_path(p) && p->self_nat.allocation != NP_NAT_ALLOC_SEQUENTIAL &&
+	    p->peer_nat.allocation != NP_NAT_ALLOC_SEQUENTIAL) {
 		p->pre_server = p->server;
 		if (np_peer_discover(p, on_pre_disc, &p->pre_disc) < 0)
 			p->pre_disc = NULL;

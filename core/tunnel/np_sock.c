@@ -59,7 +59,6 @@ void np_sock_promote(struct np_peer *p, int id)
 		np_sock_close(p, 0);
 		win->id = 0;
 		p->socks[0] = win;
-		p->observed_rebase = 1;
 	}
 	np_sock_close_extra(p, -1);
 }
