@@ -513,7 +513,7 @@ static int peer_moved_away(struct np_peer *p, const struct np_msg_peer_info *m)
 	 * up): the peer is about to register afresh, hold that round; from a
 	 * new socket it is the peer's fresh registration: use it. */
 	if (seq && np_addr_equal(&m->peer_local, &p->up_peer_local))
-		p->stale_peer = m->peer_public;
+		p->stale_peer = m->peer_public, p->stale_local = m->peer_local;
 	np_peer_tunnel_down(p, why);
 	return 1;
 }
@@ -562,7 +562,14 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 		 * STALE_HOLD for its fresh registration (a new round). Pushed
 		 * while we wait (WAIT_PEER), such a PEER_INFO is the peer starting
 		 * a round now: punch with it at once. */
-		if (p->st == NP_ST_REGISTER && p->stale_peer.family && np_addr_equal(&m.peer_public, &p->stale_peer)) {
+		/* The same holds, pushed or not, for a round that names the
+		 * peer's old socket (its LAN endpoint) at a new public port: a
+		 * NAT reset gave that socket a new mapping toward the server,
+		 * and the peer is leaving it (a fresh registration comes from a
+		 * new socket). A punch toward it would spend our ports. */
+		if (p->stale_peer.family &&
+		    ((p->st == NP_ST_REGISTER && np_addr_equal(&m.peer_public, &p->stale_peer)) ||
+		     (p->stale_local.family && np_addr_equal(&m.peer_local, &p->stale_local)))) {
 			if (!p->have_held) {
 				char a[NP_ADDR_STRLEN];
 				np_info("the server still names %s, the peer endpoint of the failed attempt: "
@@ -643,7 +650,7 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 			if (np_addr_equal(&m.peer_local, &p->up_peer_local) &&
 			    (p->self_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL ||
 			     p->peer_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL))
-				p->stale_peer = m.peer_public;
+				p->stale_peer = m.peer_public, p->stale_local = m.peer_local;
 			np_peer_tunnel_down(p, why);
 		} else if (!p->recovering && p->have_round && m.round != p->round &&
 			   sodium_memcmp(m.pairing, p->pairing, NP_PAIRING_LEN) != 0) {
@@ -745,6 +752,7 @@ static void start_punch(struct np_peer *p, const struct np_msg_peer_info *pi)
 	pi = &m;
 	p->have_held = 0;
 	memset(&p->stale_peer, 0, sizeof(p->stale_peer));
+	memset(&p->stale_local, 0, sizeof(p->stale_local));
 	ev_timer_stop(p->loop, &p->hold_timer);
 	ev_timer_stop(p->loop, &p->hs_timer);
 	np_punch_reset(&p->punch);
@@ -864,6 +872,7 @@ static void np_peer_enter_up(struct np_peer *p)
 	p->attempts = 0;
 	p->fresh_port = 0;
 	memset(&p->stale_peer, 0, sizeof(p->stale_peer));
+	memset(&p->stale_local, 0, sizeof(p->stale_local));
 }
 
 void np_peer_tunnel_down(struct np_peer *p, const char *reason)

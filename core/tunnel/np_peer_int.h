@@ -190,6 +190,7 @@ struct np_peer {
 	/* the peer endpoint of the attempt that failed: a PEER_INFO that still
 	 * names it is held for a while (the peer is probably re-registering) */
 	np_addr_t stale_peer;
+	np_addr_t stale_local;       /* and its LAN endpoint then (family 0: unknown) */
 	struct np_msg_peer_info held;
 	int have_held;
 	ev_timer hold_timer;

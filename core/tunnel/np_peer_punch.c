@@ -45,7 +45,7 @@ static void up_failed(void *ctx, const char *reason)
 	 * so the server sees the NAT's newest mapping. */
 	if (p->cfg->port)
 		p->fresh_port = 1;
-	p->stale_peer = p->peer_public;
+	p->stale_peer = p->peer_public, p->stale_local = p->peer_local;
 	np_peer_enter_register(p, "retrying with a fresh socket");
 }
 
