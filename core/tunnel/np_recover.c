@@ -23,12 +23,14 @@
  * through. The fresh ports below start only at the slow rule's silence,
  * as before (they are for NAT resets, and need both sides recovering).
  * Relayed tunnels, and tunnels that may fall back to a relay (np_pathsel.h
- * has its own faster silence rule), keep the slow rule. Everything sent on the old path and the slot path is a liveness
- * probe (an in-tunnel PMTU_PROBE without padding and size 0, which the peer
- * answers with a PMTU_ACK at once): if only a keepalive was lost, the answer
- * ends the recovery within a round trip. The tunnel goes down no earlier
- * than the dead timer (--dead-after) and no earlier than the budget below
- * after the start.
+ * has its own faster silence rule), keep the slow rule.
+ * Everything sent on the old path and the slot path is a liveness probe (an
+ * in-tunnel PMTU_PROBE without padding and size 0, which the peer answers
+ * with a PMTU_ACK at once): if only a keepalive was lost, the answer ends the
+ * recovery within a round trip. The tunnel goes down no earlier than the
+ * dead timer (--dead-after) and no earlier than the budget below after the
+ * start, except where a new round is the only way back (below: a NAT that
+ * does not preserve ports, a renumbering, the peer registering again).
  *
  * The session keys stay (as WireGuard's roaming does): any authenticated
  * packet from the peer, on any of our sockets, from any endpoint, ends the
@@ -71,7 +73,10 @@
  * tunnel goes down and registers afresh at once, with those facts (taken
  * after the fault: no second discovery), instead of waiting for the dead
  * timer; the peer follows on the new round. With the server gone, the old
- * path goes on until the dead timer.
+ * path goes on until the dead timer. Between sequential NATs neither that
+ * early discovery nor an early start's REGISTERs (before the slow rule's
+ * silence) are used: a registration sooner than the peer's makes a round
+ * the peer joins late, after our punch spent the ports it predicts.
  * When the budget is spent, the tunnel goes down and registers again (from a
  * fresh socket, see np_peer.c). Only with keys: without them nothing could
  * tell the peer's packets from anyone else's on a new endpoint. */
