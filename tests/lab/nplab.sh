@@ -794,6 +794,21 @@ _lab_leaf_v() {
 	printf -v "$1" '%s\n' "link set lo up" "addr add $3 dev $2" "link set $2 up" "route add default via $4"
 }
 
+# _lab_lan_leaf NAT HOST LAN UPLINK: after the ip commands UPLINK (the NAT's
+# own uplink, may be empty), NAT gets its LAN (lan, LAN.1/24) with HOST's
+# eth0 (LAN.2/24, default route via LAN.1) at the other end.
+_lab_lan_leaf() {
+	local cmds
+	_lab_ipb "$1" <<EOF
+$4
+link add lan type veth peer name eth0 netns $LAB_PREFIX$2
+addr add $3.1/24 dev lan
+link set lan up
+EOF
+	_lab_leaf_v cmds eth0 "$3.2/24" "$3.1"
+	_lab_ipb "$2" <<<"$cmds"
+}
+
 # _lab_ipb LOGICAL_NS < COMMANDS: `ip -batch` in a lab namespace: one
 # process (and one namespace entry) for the many ip commands that build a
 # site, where one `ip -n` each cost tens of ms. Stops at the first error.
@@ -870,14 +885,7 @@ lab_site() {
 		_lab_netns_add "nat-$name" nolo
 		_lab_uplink "$name" "nat-$name" wan "$gw"
 		_lab_leaf_v cmds wan "$wan/28" "$gw"
-		_lab_ipb "nat-$name" <<EOF
-$cmds
-link add lan type veth peer name eth0 netns $LAB_PREFIX$name
-addr add $lan.1/24 dev lan
-link set lan up
-EOF
-		_lab_leaf_v cmds eth0 "$lan.2/24" "$lan.1"
-		_lab_ipb "$name" <<<"$cmds"
+		_lab_lan_leaf "nat-$name" "$name" "$lan" "$cmds"
 		_lab_nat_setup "nat-$name" "$kind" "$wan"
 		_lab_set "LAB_LAN_IP_$name" "$lan.2"
 		_lab_set "LAB_NAT_DEPTH_$name" 1
@@ -1120,14 +1128,7 @@ link set c-$name up
 route add $cgn/32 dev c-$name
 EOF
 	_lab_leaf_v cmds wan "$cgn/24" "100.64.$i.1"
-	_lab_ipb "home-$name" <<EOF
-$cmds
-link add lan type veth peer name eth0 netns $LAB_PREFIX$name
-addr add $lan.1/24 dev lan
-link set lan up
-EOF
-	_lab_leaf_v cmds eth0 "$lan.2/24" "$lan.1"
-	_lab_ipb "$name" <<<"$cmds"
+	_lab_lan_leaf "home-$name" "$name" "$lan" "$cmds"
 	_lab_sysctl "$name" "net.ipv4.ip_local_port_range=$LAB_CGN_PORTS"
 	_lab_nat_setup "home-$name" "$kind" "$cgn"
 	_lab_set "LAB_SITE_OF_$name" "$site"
