@@ -476,6 +476,23 @@ static void note_observed(struct np_peer *p, const np_addr_t *observed)
 	p->self_public_at = ev_now(p->loop);
 }
 
+/* A sequential NAT on either side: a punch spends ports there. */
+int np_peer_seq_pair(const struct np_peer *p)
+{
+	return p->self_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL || p->peer_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL;
+}
+
+/* A round m that names the peer's socket of the pairing the tunnel came up
+ * in (its LAN endpoint then), where a punch spends ports: the peer is about
+ * to leave that socket and register afresh; hold such a round (stale_peer,
+ * stale_local) for its fresh registration. A round from a new socket is
+ * that fresh registration: use it. */
+static void mark_stale_round(struct np_peer *p, const struct np_msg_peer_info *m)
+{
+	if (np_peer_seq_pair(p) && np_addr_equal(&m->peer_local, &p->up_peer_local))
+		p->stale_peer = m->peer_public, p->stale_local = m->peer_local;
+}
+
 /* The server names the peer at a new public address while its data, which
  * was flowing, stopped reaching us (np_silence.h "stopped"): its NAT
  * renumbered, or it moved. Its packets to us have hit our NAT from the new
@@ -489,9 +506,7 @@ static int peer_moved_away(struct np_peer *p, const struct np_msg_peer_info *m)
 {
 	char why[160], a[NP_ADDR_STRLEN];
 	double now = ev_now(p->loop);
-
-	int seq = p->self_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL ||
-		  p->peer_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL;
+	int seq = np_peer_seq_pair(p);
 
 	if (!p->secure || np_relay_on_path(p) || p->sw_on || !m->peer_public.family || !p->path_peer.family)
 		return 0;
@@ -509,11 +524,7 @@ static int peer_moved_away(struct np_peer *p, const struct np_msg_peer_info *m)
 	snprintf(why, sizeof(why),
 		 "the peer registered again from %s (round %u) and its packets stopped %.1f s ago: "
 		 "registering afresh", np_astr(&m->peer_public, a), m->round, now - p->last_rx);
-	/* From the tunnel's socket (its LAN endpoint as when the tunnel came
-	 * up): the peer is about to register afresh, hold that round; from a
-	 * new socket it is the peer's fresh registration: use it. */
-	if (seq && np_addr_equal(&m->peer_local, &p->up_peer_local))
-		p->stale_peer = m->peer_public, p->stale_local = m->peer_local;
+	mark_stale_round(p, m);
 	np_peer_tunnel_down(p, why);
 	return 1;
 }
@@ -637,20 +648,9 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 				snprintf(why, sizeof(why), "the peer registered again (round %u); registering afresh",
 					 m.round);
 			np_recover_stop(p);
-			/* A round from the peer's tunnel socket (the same LAN
-			 * endpoint as in the pairing the tunnel came up in, not
-			 * a later one a rejoin recorded, which may be the peer's
-			 * fresh registration: a NAT reset made it a new
-			 * mapping): the peer registers afresh too, and until it
-			 * has, the server names it there; a punch from that would
-			 * spend our predicted ports on a socket the peer is
-			 * closing. Hold such a PEER_INFO. A round from a new socket
-			 * is the peer's fresh registration: use it. Only where a
-			 * punch spends ports (a sequential NAT on either side). */
-			if (np_addr_equal(&m.peer_local, &p->up_peer_local) &&
-			    (p->self_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL ||
-			     p->peer_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL))
-				p->stale_peer = m.peer_public, p->stale_local = m.peer_local;
+			/* The peer's tunnel socket at a new mapping: it leaves
+			 * that socket too (mark_stale_round). */
+			mark_stale_round(p, &m);
 			np_peer_tunnel_down(p, why);
 		} else if (!p->recovering && p->have_round && m.round != p->round &&
 			   sodium_memcmp(m.pairing, p->pairing, NP_PAIRING_LEN) != 0) {
@@ -721,8 +721,7 @@ static void pairing_attempt(struct np_peer *p, const struct np_msg_peer_info *pi
 	 * round milliseconds after the first), and openers sent for the first
 	 * would shift every mapping of the second past the window the peer
 	 * predicts. Both sides know both NAT kinds, so both wait alike. */
-	if ((p->self_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL ||
-	     pi->peer_nat.allocation == NP_NAT_ALLOC_SEQUENTIAL) && a.start_in_ms < SEQ_START_DELAY_MS)
+	if (np_peer_seq_pair(p) && a.start_in_ms < SEQ_START_DELAY_MS)
 		a.start_in_ms = SEQ_START_DELAY_MS;
 	memcpy(a.probe_key, p->probe_key, sizeof(a.probe_key));
 	*out = a;

@@ -429,6 +429,8 @@ void np_peer_learn_depth(struct np_peer *p);
 /* np_peer.c: NAT discovery toward our server (with the server token), for
  * registration and for the background NAT check; see np_discovery_start(). */
 int np_peer_discover(struct np_peer *p, np_discovery_cb cb, struct np_discovery **out);
+/* np_peer.c: a sequential NAT on either side (a punch spends ports there). */
+int np_peer_seq_pair(const struct np_peer *p);
 /* np_recover.c: the facts of the discovery run during the recovery that
  * just ended, if recent and toward this server, and how old (then
  * cleared); else NULL. */

@@ -245,8 +245,7 @@ static void on_recover_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	 * Both reach the slow rule within a round trip of each other. */
 	if (now - p->recover_reg_at >= RECOVER_REG_MS / 1000.0 &&
 	    (!p->recover_early || now - p->last_rx >= np_recover_suspect_s(p) - 0.001 ||
-	     (p->self_nat.allocation != NP_NAT_ALLOC_SEQUENTIAL &&
-	      p->peer_nat.allocation != NP_NAT_ALLOC_SEQUENTIAL))) {
+	     !np_peer_seq_pair(p))) {
 		p->recover_reg_at = now;
 		np_peer_send_register(p);
 	}
@@ -444,8 +443,7 @@ int np_recover_start(struct np_peer *p, int early)
 	 * when its tunnel goes down on our new round (it discovers for 1 s):
 	 * our punch would spend the ports the server names us at before the
 	 * peer joins. */
-	if (!p->recover_fresh && !np_relay_on_path(p) && p->self_nat.allocation != NP_NAT_ALLOC_SEQUENTIAL &&
-	    p->peer_nat.allocation != NP_NAT_ALLOC_SEQUENTIAL) {
+	if (!p->recover_fresh && !np_relay_on_path(p) && !np_peer_seq_pair(p)) {
 		p->pre_server = p->server;
 		if (np_peer_discover(p, on_pre_disc, &p->pre_disc) < 0)
 			p->pre_disc = NULL;
