@@ -75,8 +75,8 @@ static int np_cmp_int(const void *a, const void *b)
 int np_natclass_step(const uint16_t *ports, unsigned n, int16_t *step, uint16_t *noise)
 {
 	int deltas[NP_NATCLASS_MAX_FRESH], sorted[NP_NATCLASS_MAX_FRESH];
-	unsigned i, nd, exact = 0;
-	int d, maxdev = 0;
+	unsigned i, nd, ns = 0, pos = 0, exact = 0;
+	int d, maxdev = 0, wrap = -1;
 
 	*step = 0;
 	*noise = 0;
@@ -85,14 +85,27 @@ int np_natclass_step(const uint16_t *ports, unsigned n, int16_t *step, uint16_t 
 	if (n > NP_NATCLASS_MAX_FRESH)
 		n = NP_NATCLASS_MAX_FRESH;
 	nd = n - 1;
+	for (i = 0; i < nd; i++) {
+		deltas[i] = np_natclass_port_delta(ports[i], ports[i + 1]);
+		pos += deltas[i] > 0;
+	}
+	/* A sequential NAT wraps around at the end of its port range (or of
+	 * a CGNAT's port block): one big jump against every other delta. It
+	 * says nothing about the step, so it is left out (with two deltas
+	 * left at least); a second one is no longer a counter. */
+	for (i = 0; nd >= 3 && i < nd; i++)
+		if (abs(deltas[i]) > NP_NATCLASS_MAX_NOISE &&
+		    ((deltas[i] > 0 && pos == 1) || (deltas[i] < 0 && pos == nd - 1)))
+			wrap = (int)i;
 	for (i = 0; i < nd; i++)
-		deltas[i] = sorted[i] = np_natclass_port_delta(ports[i], ports[i + 1]);
-	qsort(sorted, nd, sizeof(sorted[0]), np_cmp_int);
+		if ((int)i != wrap)
+			sorted[ns++] = deltas[i];
+	qsort(sorted, ns, sizeof(sorted[0]), np_cmp_int);
 	/* Lower median: other traffic only ever adds to a delta, so the
 	 * smaller middle value is the better estimate of the true step. */
-	d = sorted[(nd - 1) / 2];
-	for (i = 0; i < nd; i++) {
-		int dev = abs(deltas[i] - d);
+	d = sorted[(ns - 1) / 2];
+	for (i = 0; i < ns; i++) {
+		int dev = abs(sorted[i] - d);
 
 		if (dev > maxdev)
 			maxdev = dev;
@@ -106,7 +119,7 @@ int np_natclass_step(const uint16_t *ports, unsigned n, int16_t *step, uint16_t 
 	 * few thousand ports fails all three almost surely. */
 	if (d == 0 || abs(d) > NP_NATCLASS_MAX_STEP || maxdev > NP_NATCLASS_MAX_NOISE)
 		return 0;
-	if (exact * 2 < nd)
+	if (exact * 2 < ns)
 		return 0;
 	return 1;
 }

@@ -59,8 +59,9 @@ int np_natclass_classify(const struct np_nat_obs *obs, np_nat_info_t *out);
 int np_natclass_port_delta(uint16_t a, uint16_t b);
 
 /* Median step and noise of consecutive port deltas. Returns 1 when the
- * ports look sequential (step != 0, noise bounded), 0 otherwise, -EINVAL
- * with fewer than 3 ports. */
+ * ports look sequential (step != 0, noise bounded; one wrap around the
+ * NAT's port range, a big jump against the step, is allowed), 0 otherwise,
+ * -EINVAL with fewer than 3 ports. */
 int np_natclass_step(const uint16_t *ports, unsigned n, int16_t *step, uint16_t *noise);
 
 /* The newest mapping the observations show, as the server saw it: behind

@@ -31,6 +31,7 @@
 #define HANDSHAKE_TIMEOUT 10.0
 #define SEQ_START_DELAY_MS 250  /* see pairing_attempt() */
 #define STALE_HOLD 3.0
+#define STALE_HOLD_MAX 6.0  /* see handle_peer_info() */
 /* Up, keep registering from the main socket (the server forgets a
  * registration after 10 s by default): a peer that restarts is then paired
  * with us at once (np_rejoin.h). */
@@ -172,6 +173,11 @@ static void send_handshake_init(struct np_peer *p)
 
 /* ---- registration ------------------------------------------------------------ */
 
+static uint16_t main_port(struct np_peer *p)
+{
+	return p->fresh_port ? 0 : p->cfg->port;
+}
+
 void np_peer_send_register(struct np_peer *p)
 {
 	struct np_msg_register m = { 0 };
@@ -191,9 +197,13 @@ void np_peer_send_register(struct np_peer *p)
 	m.nat.depth = (uint8_t)(p->nat_depth < 0 ? 0 : p->nat_depth);
 	m.relay = p->relay_self;
 	/* What discovery just saw, so the peer predicts from now: a --port
-	 * socket's mapping toward the server may be much older. Not once up:
-	 * by then it is old news too (a new cycle discovers again). */
-	if (p->st != NP_ST_UP && !p->no_mapped && p->self_mapped.family == p->server.family)
+	 * socket's mapping toward the server may be much older. Only then: a
+	 * socket on an ephemeral port is opened after discovery, so the
+	 * server's view of it is the newer one (and where a sequential NAT
+	 * wrapped around its port range in between, the discovered port would
+	 * look ahead of it and mislead the peer). Not once up: by then it is
+	 * old news too (a new cycle discovers again). */
+	if (p->st != NP_ST_UP && !p->no_mapped && main_port(p) && p->self_mapped.family == p->server.family)
 		m.mapped = p->self_mapped;
 	len = np_wire_encode_register(buf, sizeof(buf), &m);
 	if (len < 0)
@@ -228,11 +238,6 @@ static void maybe_tcp(struct np_peer *p)
 	np_relay_no_udp(p);
 }
 
-static uint16_t main_port(struct np_peer *p)
-{
-	return p->fresh_port ? 0 : p->cfg->port;
-}
-
 static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct np_peer *p = w->data;
@@ -248,7 +253,7 @@ static void on_reg_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	 * even with a cookie: a server older than the MAPPED field drops such
 	 * a REGISTER as malformed. Register without it from now on (before
 	 * the TCP fallback, which is for networks that pass no UDP). */
-	if (p->st == NP_ST_REGISTER && !p->have_reg_cookie && !p->no_mapped && p->self_mapped.family &&
+	if (p->st == NP_ST_REGISTER && !p->have_reg_cookie && !p->no_mapped && main_port(p) && p->self_mapped.family &&
 	    p->udp_unanswered >= REGISTER_UDP_TRIES - 1) {
 		np_warn("no answer from server %s to REGISTER with the MAPPED field although it answered NAT "
 			"discovery: an older server? registering without it", np_astr(&p->server, a));
@@ -581,12 +586,32 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 		if (p->stale_peer.family &&
 		    ((p->st == NP_ST_REGISTER && np_addr_equal(&m.peer_public, &p->stale_peer)) ||
 		     (p->stale_local.family && np_addr_equal(&m.peer_local, &p->stale_local)))) {
+			char a[NP_ADDR_STRLEN];
+			double now = ev_now(p->loop), left = p->hold_since + STALE_HOLD_MAX - now;
+
 			if (!p->have_held) {
-				char a[NP_ADDR_STRLEN];
 				np_info("the server still names %s, the peer endpoint of the failed attempt: "
 					"waiting up to %.0f s for the peer's fresh registration",
 					np_astr(&m.peer_public, a), STALE_HOLD);
+				p->hold_since = now;
 				ev_timer_set(&p->hold_timer, STALE_HOLD, 0.);
+				ev_timer_start(p->loop, &p->hold_timer);
+			} else if (np_peer_seq_pair(p) && (int32_t)(m.round - p->held.round) > 0 &&
+				   !np_addr_equal(&m.peer_public, &p->held.peer_public) && left > 0.) {
+				/* Where a punch spends ports: a newer round from the
+				 * peer's old socket at yet another mapping is the
+				 * peer asking the server from it in its own recovery;
+				 * the answer (our fresh round) makes it leave that
+				 * socket, and its fresh registration follows about a
+				 * second later (its NAT discovery). Punching the held
+				 * round now would spend the ports that registration's
+				 * round predicts us at: wait on, up to STALE_HOLD_MAX
+				 * in all. */
+				np_info("the peer asked the server again from its old socket (%s, round %u): "
+					"waiting up to %.1f s more for its fresh registration",
+					np_astr(&m.peer_public, a), m.round, left < STALE_HOLD ? left : STALE_HOLD);
+				ev_timer_stop(p->loop, &p->hold_timer);
+				ev_timer_set(&p->hold_timer, left < STALE_HOLD ? left : STALE_HOLD, 0.);
 				ev_timer_start(p->loop, &p->hold_timer);
 			}
 			p->held = m;

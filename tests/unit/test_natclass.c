@@ -200,6 +200,22 @@ static void test_step_helper(void **state)
 	assert_int_equal(np_natclass_step(p, 2, &step, &noise), -EINVAL);
 	assert_int_equal(np_natclass_step(p, 4, &step, &noise), 1);
 	assert_int_equal(step, 1);
+	/* A sequential NAT wrapping around its port range (20000-20255) */
+	{
+		static const uint16_t w[5] = { 20251, 20253, 20255, 20001, 20003 };
+		static const uint16_t down[5] = { 20004, 20002, 20000, 20254, 20252 };
+		static const uint16_t two[5] = { 20251, 20253, 20001, 20003, 20250 };
+		static const uint16_t short3[3] = { 20253, 20001, 20003 };
+
+		assert_int_equal(np_natclass_step(w, 5, &step, &noise), 1);
+		assert_int_equal(step, 2);
+		assert_int_equal(noise, 0);
+		assert_int_equal(np_natclass_step(down, 5, &step, &noise), 1);
+		assert_int_equal(step, -2);
+		/* two wraps are no counter; nor is one jump among two deltas */
+		assert_int_equal(np_natclass_step(two, 5, &step, &noise), 0);
+		assert_int_equal(np_natclass_step(short3, 3, &step, &noise), 0);
+	}
 	assert_int_equal(np_natclass_port_delta(65535, 1), 2);
 	assert_int_equal(np_natclass_port_delta(1, 65535), -2);
 }
