@@ -31,7 +31,8 @@
 #define HANDSHAKE_TIMEOUT 10.0
 #define SEQ_START_DELAY_MS 250  /* see pairing_attempt() */
 #define STALE_HOLD 3.0
-#define STALE_HOLD_MAX 6.0  /* see handle_peer_info() */
+#define STALE_HOLD_MAX 8.0     /* see stale_hold_s() */
+#define PEER_SLOW_MARGIN 2.0   /* see stale_hold_s() */
 /* Up, keep registering from the main socket (the server forgets a
  * registration after 10 s by default): a peer that restarts is then paired
  * with us at once (np_rejoin.h). */
@@ -498,6 +499,29 @@ static void mark_stale_round(struct np_peer *p, const struct np_msg_peer_info *m
 		p->stale_peer = m->peer_public, p->stale_local = m->peer_local;
 }
 
+/* How long to hold a round that names the peer endpoint of a failed
+ * attempt (stale_peer, stale_local) for the peer's fresh registration:
+ * STALE_HOLD, as the peer failed too. Where a punch spends ports and the
+ * round names the peer's socket of the tunnel that was up, the peer may
+ * not have noticed anything yet (no data of its own to go unanswered):
+ * its slow silence rule (np_recover_suspect_s() after the last packet it
+ * heard, about when we heard its last) makes it ask the server from that
+ * socket, and our fresh round then makes it leave it; hold until then,
+ * plus PEER_SLOW_MARGIN for its REGISTER, at most STALE_HOLD_MAX.
+ * Punching the held round alone would spend the ports its fresh
+ * registration's round predicts us at. */
+static double stale_hold_s(const struct np_peer *p)
+{
+	double s = STALE_HOLD, slow;
+
+	if (!np_peer_seq_pair(p) || !p->up_peer_local.family || !np_addr_equal(&p->stale_local, &p->up_peer_local))
+		return s;
+	slow = p->last_rx + np_recover_suspect_s(p) + PEER_SLOW_MARGIN - ev_now(p->loop);
+	if (slow > s)
+		s = slow;
+	return s > STALE_HOLD_MAX ? STALE_HOLD_MAX : s;
+}
+
 /* The server names the peer at a new public address while its data, which
  * was flowing, stopped reaching us (np_silence.h "stopped"): its NAT
  * renumbered, or it moved. Its packets to us have hit our NAT from the new
@@ -587,14 +611,16 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 		    ((p->st == NP_ST_REGISTER && np_addr_equal(&m.peer_public, &p->stale_peer)) ||
 		     (p->stale_local.family && np_addr_equal(&m.peer_local, &p->stale_local)))) {
 			char a[NP_ADDR_STRLEN];
-			double now = ev_now(p->loop), left = p->hold_since + STALE_HOLD_MAX - now;
+			double now = ev_now(p->loop), left = p->hold_cap - now;
 
 			if (!p->have_held) {
+				double hold = stale_hold_s(p);
+
 				np_info("the server still names %s, the peer endpoint of the failed attempt: "
-					"waiting up to %.0f s for the peer's fresh registration",
-					np_astr(&m.peer_public, a), STALE_HOLD);
-				p->hold_since = now;
-				ev_timer_set(&p->hold_timer, STALE_HOLD, 0.);
+					"waiting up to %.1f s for the peer's fresh registration",
+					np_astr(&m.peer_public, a), hold);
+				p->hold_cap = now + hold + STALE_HOLD;
+				ev_timer_set(&p->hold_timer, hold, 0.);
 				ev_timer_start(p->loop, &p->hold_timer);
 			} else if (np_peer_seq_pair(p) && (int32_t)(m.round - p->held.round) > 0 &&
 				   !np_addr_equal(&m.peer_public, &p->held.peer_public) && left > 0.) {
@@ -603,15 +629,15 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 				 * peer asking the server from it in its own recovery;
 				 * the answer (our fresh round) makes it leave that
 				 * socket, and its fresh registration follows about a
-				 * second later (its NAT discovery). Punching the held
-				 * round now would spend the ports that registration's
-				 * round predicts us at: wait on, up to STALE_HOLD_MAX
-				 * in all. */
+				 * second later (its NAT discovery): wait on, up to
+				 * STALE_HOLD from now (hold_cap). */
+				double more = left < STALE_HOLD ? left : STALE_HOLD;
+
 				np_info("the peer asked the server again from its old socket (%s, round %u): "
 					"waiting up to %.1f s more for its fresh registration",
-					np_astr(&m.peer_public, a), m.round, left < STALE_HOLD ? left : STALE_HOLD);
+					np_astr(&m.peer_public, a), m.round, more);
 				ev_timer_stop(p->loop, &p->hold_timer);
-				ev_timer_set(&p->hold_timer, left < STALE_HOLD ? left : STALE_HOLD, 0.);
+				ev_timer_set(&p->hold_timer, more, 0.);
 				ev_timer_start(p->loop, &p->hold_timer);
 			}
 			p->held = m;

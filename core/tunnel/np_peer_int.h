@@ -193,7 +193,7 @@ struct np_peer {
 	np_addr_t stale_local;       /* and its LAN endpoint then (family 0: unknown) */
 	struct np_msg_peer_info held;
 	int have_held;
-	double hold_since;           /* ev_now() when the hold began */
+	double hold_cap;             /* ev_now() past which a hold is never extended */
 	ev_timer hold_timer;
 
 	/* a restarted peer while up (np_rejoin.h, np_peer_rejoin.c) */
