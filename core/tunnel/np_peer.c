@@ -226,7 +226,11 @@ static void maybe_tcp(struct np_peer *p)
 {
 	char a[NP_ADDR_STRLEN];
 
-	if (p->regtcp || p->udp_unanswered < REGISTER_UDP_TRIES)
+	/* A discovery that got answers over UDP a moment ago says UDP passes:
+	 * unanswered REGISTERs then are more likely loss (three in a row
+	 * happen on a lossy path), and a registration over TCP shows the
+	 * server our TCP mapping, not the UDP one the peer must punch to. */
+	if (p->regtcp || p->udp_unanswered < (p->disc_udp_ok ? REGISTER_UDP_TRIES_DISC : REGISTER_UDP_TRIES))
 		return;
 	/* Up over UDP (direct, or through a relay over UDP): UDP works, the
 	 * server is only away for now. */
@@ -316,6 +320,7 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	randombytes_buf(&p->reg_nonce, sizeof(p->reg_nonce));
 	p->cycle_start_ms = np_mono_ms();
 	p->server_silent_logged = 0;
+	p->disc_udp_ok = 0;
 	np_peer_set_state(p, NP_ST_REGISTER);
 	np_info("registering with %s as session '%s' (%s)", np_astr(&p->server, a), p->cfg->session, why);
 	pre = np_recover_take_discovery(p, &ago);
@@ -355,6 +360,7 @@ static void use_discovery(struct np_peer *p, const struct np_discovery_result *r
 
 	/* Never the facts of an earlier discovery (a failed attempt's). */
 	memset(&p->self_mapped, 0, sizeof(p->self_mapped));
+	p->disc_udp_ok = !res->error;
 	if (res->error) {
 		np_warn("%s", res->message);
 		return;

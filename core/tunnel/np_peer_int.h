@@ -150,6 +150,7 @@ struct np_peer {
 	 * family 0 when that discovery failed), and the peer's from PEER_INFO. */
 	np_addr_t self_mapped, peer_mapped;
 	int no_mapped;               /* the server never answered a REGISTER with MAPPED */
+	int disc_udp_ok;             /* this cycle's NAT discovery had answers over UDP */
 	int role, high, nat_depth;
 	int server_silent_logged;
 	/* registration over TCP (np_regtcp.c) once UDP got no answer */
@@ -439,6 +440,7 @@ const struct np_discovery_result *np_recover_take_discovery(struct np_peer *p, d
 
 /* np_regtcp.c: registration over TCP (see there). */
 #define REGISTER_UDP_TRIES 3         /* unanswered REGISTERs over UDP before TCP */
+#define REGISTER_UDP_TRIES_DISC 6    /* the same, when this cycle's discovery had UDP answers */
 int np_regtcp_start(struct np_peer *p);
 int np_regtcp_send(struct np_peer *p, const uint8_t *msg, size_t len);
 int np_regtcp_connected(const struct np_peer *p);

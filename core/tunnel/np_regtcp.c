@@ -2,7 +2,8 @@
  * whose network passes no UDP (core/proto/PROTOCOL.md "Registration over
  * TCP").
  *
- * When REGISTER_UDP_TRIES REGISTERs in a row get no answer at all over UDP,
+ * When REGISTER_UDP_TRIES REGISTERs in a row get no answer at all over UDP
+ * (REGISTER_UDP_TRIES_DISC when the cycle's NAT discovery had UDP answers),
  * np_peer.c calls np_regtcp_start(): from then on every REGISTER goes as a
  * frame (np_frame.h) over one TCP connection to the server's same address
  * and port, and the server's answers (cookie, ACK, PEER_INFO with the TURN
