@@ -502,7 +502,7 @@ int np_wire_parse_peer_info(const uint8_t *in, size_t len, struct np_msg_peer_in
 	rc = rd_hdr(&r, NP_MSG_PEER_INFO, &m->flags, &m->role);
 	if (rc < 0)
 		return rc;
-	if ((m->flags & ~(NP_REG_F_MAC | NP_PI_F_PEER_TCP)) || m->role > 1)
+	if ((m->flags & ~(NP_REG_F_MAC | NP_PI_F_PEER_TCP | NP_PI_F_PEER_LEG)) || m->role > 1)
 		return -EBADMSG;
 	m->nonce = rd_u32(&r);
 	m->round = rd_u32(&r);

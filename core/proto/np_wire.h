@@ -50,6 +50,8 @@ enum np_wire_type {
 			      * tell me whether the peer is here, do not pair it for punching */
 #define NP_PI_F_PEER_TCP 0x08 /* PEER_INFO: the peer registered over TCP (its network passes
 			       * no UDP): no direct path, go to the relay at once */
+#define NP_PI_F_PEER_LEG 0x10 /* PEER_INFO to a leg: the peer's registration on this family
+			       * is a leg too (its main family is the other one, as ours is) */
 
 /* NAT_PROBE flags (RFC 5780 CHANGE-REQUEST style) */
 #define NP_NATP_F_CHANGE_PORT 0x01 /* answer from the other server port */

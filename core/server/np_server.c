@@ -287,6 +287,10 @@ static void push_peer_info(struct np_server *s, struct srv_sess *e, int role, in
 	pi.peer_mapped = other->mapped;
 	if (other->tcp)
 		pi.flags |= NP_PI_F_PEER_TCP;
+	/* Only a leg is answered while the other registration is a leg (no
+	 * pairing): both peers' main family is the other one. */
+	if (other->leg)
+		pi.flags |= NP_PI_F_PEER_LEG;
 	if (s->cfg.turn_uris[0] && s->cfg.turn_secret_len) {
 		/* TURN REST credentials, stable for a whole hour so that a peer's
 		 * allocation is not torn up by every PEER_INFO, and valid for

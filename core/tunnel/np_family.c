@@ -8,8 +8,9 @@
  * too (it pairs each family on its own; a leg registration, flag
  * NP_REG_F_LEG, is only told whether the peer is there and is never given
  * to the peer to punch) and we learn whether the peer is there. The cycle moves to the other family when the peer turns out to be
- * registered only there (its PEER_INFO arrives on the leg and none on the
- * main family within SWITCH_AFTER_S), or when an attempt on the current
+ * registered only there (its PEER_INFO arrives on the leg, not flagged
+ * PEER_LEG, and none on the main family within SWITCH_AFTER_S of our
+ * first REGISTER there), or when an attempt on the current
  * family failed while the leg saw the peer. See "IPv6" in core/DESIGN.md. */
 #include "np_peer_int.h"
 
@@ -159,6 +160,11 @@ static void leg_input(struct np_peer *p, const uint8_t *buf, size_t len, const n
 			np_debug("the peer is registered over IPv%d too (%s)", p->leg_server.family,
 				 np_astr(&m.peer_public, a));
 		p->leg_peer_seen = ev_now(p->loop);
+		/* The peer's registration here is a leg too: its main family is
+		 * ours, and it pairs with us there; no reason to move (an
+		 * attempt that fails there may still move both: leg_peer_seen). */
+		if (m.flags & NP_PI_F_PEER_LEG)
+			break;
 		if ((p->st == NP_ST_REGISTER || p->st == NP_ST_WAIT_PEER) && !ev_is_active(&p->leg_switch)) {
 			/* A random share breaks the tie when both peers sit
 			 * on different families and both could move. */
@@ -200,6 +206,19 @@ static void on_leg_switch(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (p->st != NP_ST_REGISTER && p->st != NP_ST_WAIT_PEER)
 		return;
+	/* The main family has SWITCH_AFTER_S from its first REGISTER, not from
+	 * the leg's news: its NAT discovery (1 s, longer when the server does
+	 * not answer it at once) comes first, and the peer's own main
+	 * registration may be just as late. */
+	{
+		double since = p->reg_sent_at > 0. ? ev_now(loop) - p->reg_sent_at : 0.;
+
+		if (since < SWITCH_AFTER_S) {
+			ev_timer_set(w, SWITCH_AFTER_S - since, 0.);
+			ev_timer_start(loop, w);
+			return;
+		}
+	}
 	snprintf(why, sizeof(why), "the peer is registered over IPv%d only", p->leg_server.family);
 	p->fam_switch = 1;
 	np_peer_enter_register(p, why);

@@ -321,6 +321,7 @@ void np_peer_enter_register(struct np_peer *p, const char *why)
 	p->cycle_start_ms = np_mono_ms();
 	p->server_silent_logged = 0;
 	p->disc_udp_ok = 0;
+	p->reg_sent_at = 0.;
 	np_peer_set_state(p, NP_ST_REGISTER);
 	np_info("registering with %s as session '%s' (%s)", np_astr(&p->server, a), p->cfg->session, why);
 	pre = np_recover_take_discovery(p, &ago);
@@ -348,6 +349,7 @@ static void start_registration(struct np_peer *p)
 		np_peer_main_socket_changed(p);
 	if (p->socks[0])
 		np_peer_send_register(p);
+	p->reg_sent_at = ev_now(p->loop);
 	ev_timer_set(&p->reg_timer, REGISTER_INTERVAL, REGISTER_INTERVAL);
 	ev_timer_start(p->loop, &p->reg_timer);
 }

@@ -127,6 +127,7 @@ struct np_peer {
 	void (*state_fn)(void *arg, const char *summary);   /* np_peer_on_state */
 	void *state_arg;
 	uint64_t cycle_start_ms;
+	double reg_sent_at;          /* ev_now() of this cycle's first REGISTER (0: none yet) */
 	uint64_t punch_started_ms;   /* when the current attempt began */
 	/* the last up (for natpunch status): time from the cycle start, the
 	 * attempt that made it; and how often the tunnel came up, went down */

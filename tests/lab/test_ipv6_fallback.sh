@@ -6,6 +6,13 @@
 #   I <-> J  dual-stack <-> dual-stack, but J's firewall lets no IPv6 UDP
 #            out except to the server: the IPv6 punch fails, both move to
 #            IPv4 and connect there
+# For the first 1.6 s the router drops IPv6 UDP toward the server (from
+# I's site for 3 s), so every peer's IPv6 NAT discovery goes unanswered and
+# its IPv6 registration starts late, I's later than J's: the IPv4 leg's
+# news that the peer is there must not move I or J before their IPv6
+# registrations had SWITCH_AFTER_S to pair, nor J while I's IPv4
+# registration is a leg too (PEER_LEG: I is coming over IPv6). They used to
+# move on "registered there only", racing each other.
 set -eu -o pipefail
 NP_SOURCE_DIR=${NP_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=nplab.sh
@@ -27,6 +34,14 @@ lab_ipv6_site J dual
 lab_exec nat-J nft add rule ip6 nplab6 forward oifname wan meta l4proto udp ip6 daddr != "$SERVER_IP6" drop
 
 lab_start_server
+lab_exec router ip6tables -w -I FORWARD -p udp -d "$SERVER_IP6" -j DROP
+lab_exec router ip6tables -w -I FORWARD -p udp -s "$(lab_get IP6 I)" -d "$SERVER_IP6" -j DROP
+(
+	sleep 1.6
+	lab_exec router ip6tables -w -D FORWARD -p udp -d "$SERVER_IP6" -j DROP
+	sleep 1.4
+	lab_exec router ip6tables -w -D FORWARD -p udp -s "$(lab_get IP6 I)" -d "$SERVER_IP6" -j DROP
+) &
 lab_start_peer G "$LAB_PORT1" 10.23.0.1 10.23.0.2 --session sGH
 lab_start_peer H "$LAB_PORT2" 10.23.0.2 10.23.0.1 --session sGH
 lab_start_peer I "$LAB_PORT1" 10.24.0.1 10.24.0.2 --session sIJ

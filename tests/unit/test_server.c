@@ -138,8 +138,10 @@ static void drain(struct fixture *f)
 			;
 }
 
-/* The MAPPED field the next REGISTERs carry (family 0: none). */
+/* The MAPPED field the next REGISTERs carry (family 0: none), and extra
+ * flags (NP_REG_F_LEG). */
 static np_addr_t g_mapped;
+static uint8_t g_reg_flags;
 
 /* Encodes a REGISTER (cookie may be NULL); returns its length. */
 static int reg_encode(struct fixture *f, int idx, uint8_t *buf, size_t cap, const char *session, uint32_t nonce,
@@ -149,7 +151,7 @@ static int reg_encode(struct fixture *f, int idx, uint8_t *buf, size_t cap, cons
 	struct np_msg_register m = { 0 };
 	int n;
 
-	m.flags = (mac ? NP_REG_F_MAC : 0) | (cookie ? NP_REG_F_COOKIE : 0);
+	m.flags = (mac ? NP_REG_F_MAC : 0) | (cookie ? NP_REG_F_COOKIE : 0) | g_reg_flags;
 	m.nonce = nonce;
 	if (!ts) {
 		/* Strictly increasing, as a real peer's are across seconds. */
@@ -336,6 +338,47 @@ static void test_mapped_forwarded(void **state)
 	assert_true(n > 0);
 	assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &pi), 0);
 	assert_int_equal(pi.peer_mapped.family, 0);
+	destroy(f);
+}
+
+/* A leg (a registration-only REGISTER on the family a dual-stack peer does
+ * not punch on) learns whether the other role is there; PEER_LEG says the
+ * other's registration is a leg too (both peers' main family is the other
+ * one), so the peer must not move here for it. */
+static void test_leg_flag(void **state)
+{
+	struct fixture *f = make(0, 0);
+	struct np_msg_peer_info pi;
+	struct np_server_stats st;
+	uint8_t buf[512];
+	int n;
+
+	(void)state;
+	/* Both legs: the second one is told, flagged. */
+	g_reg_flags = NP_REG_F_LEG;
+	reg(f, 0, &f->caddr[0], "legs", 0x1001, NULL, 0, 0);
+	drain(f);
+	reg(f, 1, &f->caddr[1], "legs", 0x2002, NULL, 0, 0);
+	n = recv_on(f, 1, buf, sizeof(buf), 1000);
+	assert_true(n > 0);
+	assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &pi), 0);
+	assert_true(pi.flags & NP_PI_F_PEER_LEG);
+	assert_true(np_addr_equal(&pi.peer_public, &f->caddr[0]));
+	drain(f);
+	stats(f, &st);
+	assert_int_equal(st.pairs, 0); /* legs are never paired */
+	/* A main registration there: a leg facing it is told, unflagged (the
+	 * peer is registered on this family only). */
+	g_reg_flags = 0;
+	reg(f, 0, &f->caddr[0], "legmain", 0x3003, NULL, 0, 0);
+	drain(f);
+	g_reg_flags = NP_REG_F_LEG;
+	reg(f, 1, &f->caddr[1], "legmain", 0x4004, NULL, 0, 0);
+	n = recv_on(f, 1, buf, sizeof(buf), 1000);
+	assert_true(n > 0);
+	assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &pi), 0);
+	assert_false(pi.flags & NP_PI_F_PEER_LEG);
+	g_reg_flags = 0;
 	destroy(f);
 }
 
@@ -749,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_pairing),
 		cmocka_unit_test(test_sessions_do_not_mix),
 		cmocka_unit_test(test_mapped_forwarded),
+		cmocka_unit_test(test_leg_flag),
 		cmocka_unit_test(test_token),
 		cmocka_unit_test(test_nat_probe),
 		cmocka_unit_test(test_garbage_counted),
