@@ -1031,7 +1031,7 @@ static void on_hs_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	 * responder waits that long, and an initiator that went on (its
 	 * backoff reached 31.5 s) would miss the responder's new
 	 * registration, which needs ours to pair. */
-	if (!np_session_is_initiator(&p->sess) || ++p->hs_tries > 5 ||
+	if (!np_session_is_initiator(&p->sess) || ++p->hs_tries > 9 ||
 	    ev_now(loop) - p->hs_since >= HANDSHAKE_TIMEOUT - 0.01) {
 		char a[NP_ADDR_STRLEN];
 		np_warn("handshake with %s timed out: no valid answer (does --peer-key match the peer's key, "
@@ -1042,7 +1042,10 @@ static void on_hs_timer(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	send_handshake_init(p);
-	next = 0.5 * (double)(1u << p->hs_tries); /* backoff: 1, 2, 4 s, then the timeout */
+	/* Every 0.5 s for the first 2.5 s (on a lossy path a lost initiation
+	 * or response is common, and a freshly punched path may pass only one
+	 * way for a moment), then backing off: 1, 2, 4 s, then the timeout. */
+	next = p->hs_tries <= 4 ? 0.5 : 0.5 * (double)(1u << (p->hs_tries - 4));
 	if (next > p->hs_since + HANDSHAKE_TIMEOUT - ev_now(loop))
 		next = p->hs_since + HANDSHAKE_TIMEOUT - ev_now(loop);
 	ev_timer_set(w, next, 0.);
