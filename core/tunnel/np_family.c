@@ -203,6 +203,7 @@ static void on_leg_switch(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct np_peer *p = w->data;
 	char why[64];
+	double since;
 
 	if (p->st != NP_ST_REGISTER && p->st != NP_ST_WAIT_PEER)
 		return;
@@ -210,14 +211,11 @@ static void on_leg_switch(struct ev_loop *loop, ev_timer *w, int revents)
 	 * the leg's news: its NAT discovery (1 s, longer when the server does
 	 * not answer it at once) comes first, and the peer's own main
 	 * registration may be just as late. */
-	{
-		double since = p->reg_sent_at > 0. ? ev_now(loop) - p->reg_sent_at : 0.;
-
-		if (since < SWITCH_AFTER_S) {
-			ev_timer_set(w, SWITCH_AFTER_S - since, 0.);
-			ev_timer_start(loop, w);
-			return;
-		}
+	since = p->reg_sent_at > 0. ? ev_now(loop) - p->reg_sent_at : 0.;
+	if (since < SWITCH_AFTER_S) {
+		ev_timer_set(w, SWITCH_AFTER_S - since, 0.);
+		ev_timer_start(loop, w);
+		return;
 	}
 	snprintf(why, sizeof(why), "the peer is registered over IPv%d only", p->leg_server.family);
 	p->fam_switch = 1;

@@ -424,8 +424,7 @@ void np_peer_learn_depth(struct np_peer *p)
 		p->nat_depth = p->cfg->nat_depth;
 	else if (p->self_nat.known && (p->self_nat.depth || p->self_nat.mapping == NP_NAT_MAP_NONE))
 		p->nat_depth = p->self_nat.depth;
-	else if (p->self_public.family && p->self_local.family == p->self_public.family &&
-		 memcmp(p->self_public.ip, p->self_local.ip, 16) == 0)
+	else if (np_addr_same_ip(&p->self_public, &p->self_local))
 		p->nat_depth = 0;
 	else
 		p->nat_depth = 1;
@@ -553,8 +552,7 @@ static int peer_moved_away(struct np_peer *p, const struct np_msg_peer_info *m)
 	 * it now, from fresh facts, rather than seconds later when our own
 	 * silence rule fires (its punch would have spent the ports the
 	 * server names it at). */
-	if (m->peer_public.family == p->path_peer.family && memcmp(m->peer_public.ip, p->path_peer.ip, 16) == 0 &&
-	    (!seq || np_addr_equal(&m->peer_public, &p->path_peer)))
+	if (np_addr_same_ip(&m->peer_public, &p->path_peer) && (!seq || np_addr_equal(&m->peer_public, &p->path_peer)))
 		return 0;
 	if (!np_silence_stopped(&p->silence, p->last_rx, now, NP_SILENCE_STOPPED_S, p->cfg->keepalive_s))
 		return 0;
@@ -672,11 +670,8 @@ static void handle_peer_info(struct np_peer *p, const uint8_t *buf, size_t len, 
 		 * server's new round as usual; one side registering afresh
 		 * alone at once would, between sequential NATs, spend its ports
 		 * on a round the other side never joins. */
-		const np_addr_t *base = good_public(p);
-		int self_moved = !p->regtcp && m.observed.family &&
-				 (m.observed.family != base->family || memcmp(m.observed.ip, base->ip, 16) != 0);
-		if (!p->regtcp && m.observed.family && p->self_public.family &&
-		    (m.observed.family != p->self_public.family || memcmp(m.observed.ip, p->self_public.ip, 16) != 0))
+		int self_moved = !p->regtcp && m.observed.family && !np_addr_same_ip(&m.observed, good_public(p));
+		if (!p->regtcp && m.observed.family && p->self_public.family && !np_addr_same_ip(&m.observed, &p->self_public))
 			np_recover_self_moved(p);
 		note_observed(p, &m.observed);
 		/* While relayed: a newer pairing is a background direct

@@ -170,7 +170,7 @@ static void on_sw_disc(const struct np_discovery_result *res, void *arg)
 			      (strcmp(np_natclass_kind_str(&p->self_nat, old, sizeof(old)),
 				      np_natclass_kind_str(&res->nat, now, sizeof(now))) != 0 ||
 			       (p->self_public.family && res->public_ep.family == p->self_public.family &&
-				memcmp(res->public_ep.ip, p->self_public.ip, 16) != 0));
+				!np_addr_same_ip(&res->public_ep, &p->self_public)));
 
 		if (changed) {
 			np_info("our NAT changed: %s -> %s (public %s): looking for a direct path now", old, now,

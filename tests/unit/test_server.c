@@ -226,6 +226,16 @@ static void reg(struct fixture *f, int idx, const np_addr_t *from, const char *s
 	handle(f, idx, buf, (size_t)n, from);
 }
 
+/* The next datagram to client c (within 1 s), which must be a PEER_INFO. */
+static void recv_peer_info(struct fixture *f, int c, struct np_msg_peer_info *pi)
+{
+	uint8_t buf[512];
+	int n = recv_on(f, c, buf, sizeof(buf), 1000);
+
+	assert_true(n > 0);
+	assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, pi), 0);
+}
+
 static void stats(struct fixture *f, struct np_server_stats *st)
 {
 	np_server_get_stats(f->srv, st);
@@ -295,9 +305,7 @@ static void test_pairing(void **state)
 	assert_int_equal(st.sessions, 1);
 	/* A refresh from the same endpoint re-sends PEER_INFO to it, with the same round. */
 	reg(f, 0, &f->caddr[0], "pair", 0x1001, &lan0, 0, 0);
-	n = recv_on(f, 0, buf, sizeof(buf), 1000);
-	assert_true(n > 0);
-	assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &pi), 0);
+	recv_peer_info(f, 0, &pi);
 	stats(f, &st);
 	assert_int_equal(st.pairs, 1);
 	destroy(f);
@@ -320,9 +328,7 @@ static void test_mapped_forwarded(void **state)
 	memset(&g_mapped, 0, sizeof(g_mapped));
 	reg(f, 1, &f->caddr[1], "mapped", 0x2002, NULL, 0, 0);
 	for (int c = 0; c < 2; c++) {
-		n = recv_on(f, c, buf, sizeof(buf), 1000);
-		assert_true(n > 0);
-		assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &pi), 0);
+		recv_peer_info(f, c, &pi);
 		if (c == 1)
 			assert_true(np_addr_equal(&pi.peer_mapped, &seen));
 		else
@@ -334,9 +340,7 @@ static void test_mapped_forwarded(void **state)
 	n = recv_on(f, 0, buf, sizeof(buf), 1000);
 	assert_true(n > 0);
 	reg(f, 1, &f->caddr[1], "mapped", 0x2002, NULL, 0, 0);
-	n = recv_on(f, 1, buf, sizeof(buf), 1000);
-	assert_true(n > 0);
-	assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &pi), 0);
+	recv_peer_info(f, 1, &pi);
 	assert_int_equal(pi.peer_mapped.family, 0);
 	destroy(f);
 }
@@ -350,8 +354,6 @@ static void test_leg_flag(void **state)
 	struct fixture *f = make(0, 0);
 	struct np_msg_peer_info pi;
 	struct np_server_stats st;
-	uint8_t buf[512];
-	int n;
 
 	(void)state;
 	/* Both legs: the second one is told, flagged. */
@@ -359,9 +361,7 @@ static void test_leg_flag(void **state)
 	reg(f, 0, &f->caddr[0], "legs", 0x1001, NULL, 0, 0);
 	drain(f);
 	reg(f, 1, &f->caddr[1], "legs", 0x2002, NULL, 0, 0);
-	n = recv_on(f, 1, buf, sizeof(buf), 1000);
-	assert_true(n > 0);
-	assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &pi), 0);
+	recv_peer_info(f, 1, &pi);
 	assert_true(pi.flags & NP_PI_F_PEER_LEG);
 	assert_true(np_addr_equal(&pi.peer_public, &f->caddr[0]));
 	drain(f);
@@ -374,9 +374,7 @@ static void test_leg_flag(void **state)
 	drain(f);
 	g_reg_flags = NP_REG_F_LEG;
 	reg(f, 1, &f->caddr[1], "legmain", 0x4004, NULL, 0, 0);
-	n = recv_on(f, 1, buf, sizeof(buf), 1000);
-	assert_true(n > 0);
-	assert_int_equal(np_wire_parse_peer_info(buf, (size_t)n, &pi), 0);
+	recv_peer_info(f, 1, &pi);
 	assert_false(pi.flags & NP_PI_F_PEER_LEG);
 	g_reg_flags = 0;
 	destroy(f);
